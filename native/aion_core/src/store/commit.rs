@@ -1,0 +1,127 @@
+//! Group commit: one writer thread batches the appends of many runs into one store commit.
+//!
+//! Runs submit an [`AppendRequest`] with a completion callback and carry on; the writer
+//! thread takes every request waiting at that moment (up to [`MAX_BATCH`]), hands them to
+//! [`EventStore::append_batch`] (one transaction, one fsync), then calls each callback with
+//! that request's own result. Under load the batch grows, so throughput rises with
+//! concurrency while each append still waits for about one fsync.
+
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use super::{AppendRequest, EventStore};
+use crate::Error;
+
+/// The most requests one commit takes.
+pub const MAX_BATCH: usize = 512;
+
+/// Called once with the append's outcome, on the writer thread.
+pub type Completion = Box<dyn FnOnce(Result<(), Error>) + Send>;
+
+struct Job {
+    request: AppendRequest,
+    done: Completion,
+}
+
+/// The submitting side of the writer thread. Dropping it stops the thread once the queue
+/// has drained.
+pub struct CommitQueue {
+    sender: Option<Sender<Job>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for CommitQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CommitQueue").finish_non_exhaustive()
+    }
+}
+
+impl CommitQueue {
+    /// Starts the writer thread for `store`.
+    pub fn start(store: Arc<dyn EventStore>) -> Result<CommitQueue, Error> {
+        let (sender, receiver) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("aion-commit".into())
+            .spawn(move || writer_loop(store, receiver))
+            .map_err(|e| Error::Internal(format!("cannot start the commit thread: {e}")))?;
+        Ok(CommitQueue {
+            sender: Some(sender),
+            thread: Some(thread),
+        })
+    }
+
+    /// Queues `request`; `done` is called with its result once the batch holding it has
+    /// been committed (or refused). If the writer is gone, `done` is called at once with a
+    /// durability error.
+    pub fn submit(&self, request: AppendRequest, done: Completion) {
+        let job = Job { request, done };
+        let Some(sender) = &self.sender else {
+            (job.done)(Err(Error::durability("the commit queue is stopped")));
+            return;
+        };
+        if let Err(mpsc::SendError(job)) = sender.send(job) {
+            (job.done)(Err(Error::durability("the commit thread has stopped")));
+        }
+    }
+}
+
+impl Drop for CommitQueue {
+    fn drop(&mut self) {
+        self.sender.take();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn writer_loop(store: Arc<dyn EventStore>, receiver: Receiver<Job>) {
+    while let Ok(first) = receiver.recv() {
+        let mut jobs = vec![first];
+        while jobs.len() < MAX_BATCH {
+            match receiver.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
+        let (requests, callbacks): (Vec<_>, Vec<_>) =
+            jobs.into_iter().map(|j| (j.request, j.done)).unzip();
+        let mut results = store.append_batch(&requests);
+        results.resize_with(requests.len(), || {
+            Err(Error::Internal("store returned too few results".into()))
+        });
+        for (done, result) in callbacks.into_iter().zip(results) {
+            done(result);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::memory::MemoryStore;
+    use std::sync::mpsc::channel;
+
+    #[test]
+    fn every_submitted_append_gets_its_own_result() {
+        let store: Arc<dyn EventStore> = Arc::new(MemoryStore::new());
+        let queue = CommitQueue::start(store.clone()).unwrap();
+        let (tx, rx) = channel();
+        for i in 0..100 {
+            let tx = tx.clone();
+            let request = crate::store::conformance::start_request(&format!("wf-{i}"));
+            queue.submit(request, Box::new(move |r| tx.send((i, r)).unwrap()));
+        }
+        // A duplicate create is refused without hurting the others.
+        let tx2 = tx.clone();
+        queue.submit(
+            crate::store::conformance::start_request("wf-0"),
+            Box::new(move |r| tx2.send((1000, r)).unwrap()),
+        );
+        let mut results: Vec<_> = (0..101).map(|_| rx.recv().unwrap()).collect();
+        results.sort_by_key(|(i, _)| *i);
+        assert!(results[..100].iter().all(|(_, r)| r.is_ok()));
+        assert_eq!(results[100].1.as_ref().unwrap_err().prefix(), "already_exists");
+        assert_eq!(store.list(&Default::default()).unwrap().len(), 100);
+    }
+}

@@ -1,0 +1,127 @@
+//! One behaviour suite every [`EventStore`] backend must pass.
+
+use serde_json::json;
+
+use super::{AppendRequest, EventStore, ListFilter, Status};
+use crate::event::{Event, EventKind};
+use crate::replay::Run;
+
+type Factory<'a> = &'a dyn Fn() -> Box<dyn EventStore>;
+
+pub(crate) fn start_request(id: &str) -> AppendRequest {
+    AppendRequest {
+        workflow_id: id.to_string(),
+        expected_head: 0,
+        events: vec![Run::start_event("order", json!({"id": id}), "run-1", 10)],
+    }
+}
+
+pub(crate) fn create(store: &dyn EventStore, id: &str) {
+    store.append(start_request(id)).unwrap();
+}
+
+fn event(seq: u64, kind: EventKind) -> Event {
+    Event { seq, recorded_at: 20 + seq as i64, kind }
+}
+
+fn scheduled(seq: u64, ordinal: u64) -> Event {
+    event(seq, EventKind::ActivityScheduled { ordinal, name: "a".into(), input: json!(1), config: json!({}) })
+}
+
+pub(crate) fn run_all(factory: Factory<'_>) {
+    append_then_read_returns_events_in_order(factory());
+    create_existing_id_is_refused(factory());
+    stale_head_append_is_refused_and_changes_nothing(factory());
+    gap_in_numbering_is_refused(factory());
+    closing_event_updates_summary_and_closes_history(factory());
+    list_filters_by_status_and_type(factory());
+    batch_isolates_failures(factory());
+}
+
+fn append_then_read_returns_events_in_order(store: Box<dyn EventStore>) {
+    create(&*store, "wf");
+    store.append(AppendRequest { workflow_id: "wf".into(), expected_head: 1, events: vec![scheduled(2, 1), scheduled(3, 2)] }).unwrap();
+    let seqs: Vec<u64> = store.read("wf", 1).unwrap().iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, vec![1, 2, 3]);
+    assert_eq!(store.read("wf", 3).unwrap().len(), 1);
+    assert!(store.read("missing", 1).unwrap().is_empty());
+    let rec = store.workflow("wf").unwrap().unwrap();
+    assert_eq!((rec.head, rec.status, rec.workflow_type.as_str()), (3, Status::Running, "order"));
+    assert_eq!(rec.updated_at, 23);
+}
+
+fn create_existing_id_is_refused(store: Box<dyn EventStore>) {
+    create(&*store, "wf");
+    let err = store.append(start_request("wf")).unwrap_err();
+    assert_eq!(err.prefix(), "already_exists");
+    assert_eq!(store.read("wf", 1).unwrap().len(), 1);
+}
+
+fn stale_head_append_is_refused_and_changes_nothing(store: Box<dyn EventStore>) {
+    create(&*store, "wf");
+    store.append(AppendRequest { workflow_id: "wf".into(), expected_head: 1, events: vec![scheduled(2, 1)] }).unwrap();
+    let err = store
+        .append(AppendRequest { workflow_id: "wf".into(), expected_head: 1, events: vec![scheduled(2, 9)] })
+        .unwrap_err();
+    assert_eq!(err.prefix(), "durability");
+    assert!(err.to_string().contains("stale head"), "{err}");
+    let events = store.read("wf", 2).unwrap();
+    assert_eq!(events.len(), 1);
+    assert!(matches!(events[0].kind, EventKind::ActivityScheduled { ordinal: 1, .. }));
+}
+
+fn gap_in_numbering_is_refused(store: Box<dyn EventStore>) {
+    create(&*store, "wf");
+    let err = store
+        .append(AppendRequest { workflow_id: "wf".into(), expected_head: 1, events: vec![scheduled(3, 1)] })
+        .unwrap_err();
+    assert_eq!(err.prefix(), "invalid");
+    let err = store
+        .append(AppendRequest { workflow_id: "new".into(), expected_head: 0, events: vec![scheduled(1, 1)] })
+        .unwrap_err();
+    assert_eq!(err.prefix(), "invalid");
+    assert!(store.workflow("new").unwrap().is_none());
+    assert_eq!(store.workflow("wf").unwrap().unwrap().head, 1);
+}
+
+fn closing_event_updates_summary_and_closes_history(store: Box<dyn EventStore>) {
+    create(&*store, "wf");
+    store
+        .append(AppendRequest { workflow_id: "wf".into(), expected_head: 1, events: vec![event(2, EventKind::WorkflowCompleted { result: json!({"ok": true}) })] })
+        .unwrap();
+    let rec = store.workflow("wf").unwrap().unwrap();
+    assert_eq!(rec.status, Status::Completed);
+    assert_eq!(rec.outcome, Some(json!({"ok": true})));
+    let err = store
+        .append(AppendRequest { workflow_id: "wf".into(), expected_head: 2, events: vec![scheduled(3, 1)] })
+        .unwrap_err();
+    assert_eq!(err.prefix(), "not_running");
+}
+
+fn list_filters_by_status_and_type(store: Box<dyn EventStore>) {
+    for id in ["a", "b", "c"] {
+        create(&*store, id);
+    }
+    store
+        .append(AppendRequest { workflow_id: "b".into(), expected_head: 1, events: vec![event(2, EventKind::WorkflowFailed { error: json!("x") })] })
+        .unwrap();
+    let ids = |f: ListFilter| -> Vec<String> { store.list(&f).unwrap().into_iter().map(|r| r.workflow_id).collect() };
+    assert_eq!(ids(ListFilter::default()), vec!["a", "b", "c"]);
+    assert_eq!(ids(ListFilter { status: Some(Status::Running), ..Default::default() }), vec!["a", "c"]);
+    assert_eq!(ids(ListFilter { status: Some(Status::Failed), ..Default::default() }), vec!["b"]);
+    assert!(ids(ListFilter { workflow_type: Some("other".into()), ..Default::default() }).is_empty());
+    assert_eq!(ids(ListFilter { workflow_type: Some("order".into()), status: Some(Status::Running) }).len(), 2);
+}
+
+fn batch_isolates_failures(store: Box<dyn EventStore>) {
+    create(&*store, "wf");
+    let results = store.append_batch(&[
+        AppendRequest { workflow_id: "wf".into(), expected_head: 5, events: vec![scheduled(6, 1)] },
+        start_request("fresh"),
+        AppendRequest { workflow_id: "wf".into(), expected_head: 1, events: vec![scheduled(2, 1)] },
+    ]);
+    assert!(results[0].is_err());
+    assert!(results[1].is_ok() && results[2].is_ok());
+    assert_eq!(store.workflow("wf").unwrap().unwrap().head, 2);
+    assert!(store.workflow("fresh").unwrap().is_some());
+}

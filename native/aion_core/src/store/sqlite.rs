@@ -1,0 +1,304 @@
+//! The embedded durable store: one SQLite database in WAL mode with `synchronous=FULL`.
+//!
+//! Every acknowledged append is fsynced (the WAL is synced at each commit). A batch of
+//! appends from many runs shares one transaction and so one fsync; each request inside it
+//! is isolated by a savepoint, so one refused request never takes the others down. A torn
+//! WAL tail (a crash mid-commit) is dropped by SQLite's own recovery: those appends were
+//! never acknowledged. Corruption is looked for at open (`PRAGMA quick_check`) and on every
+//! read (each event body must parse), and reported as [`Error::Durability`].
+//!
+//! The data directory is locked (`aion.lock`) for as long as the store is open, so two
+//! engines can never write the same histories; the OS drops the lock when the process dies.
+
+use std::fs::{File, OpenOptions};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+
+use super::{apply_append, AppendRequest, EventStore, ListFilter, Status, WorkflowRecord};
+use crate::event::Event;
+use crate::Error;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS workflows (
+    workflow_id   TEXT NOT NULL UNIQUE,
+    workflow_type TEXT NOT NULL,
+    run_id        TEXT NOT NULL,
+    status        TEXT NOT NULL,
+    head          INTEGER NOT NULL,
+    created_at    INTEGER NOT NULL,
+    updated_at    INTEGER NOT NULL,
+    outcome       TEXT
+);
+CREATE INDEX IF NOT EXISTS workflows_by_status ON workflows (status, workflow_type);
+CREATE TABLE IF NOT EXISTS events (
+    workflow_id TEXT NOT NULL,
+    seq         INTEGER NOT NULL,
+    body        TEXT NOT NULL,
+    PRIMARY KEY (workflow_id, seq)
+) WITHOUT ROWID;
+";
+
+/// A SQLite-backed [`EventStore`].
+pub struct SqliteStore {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    reader: Mutex<Connection>,
+    _lock: File,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").field("path", &self.path).finish()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the store in directory `dir`: `dir/aion.db`.
+    pub fn open(dir: &Path) -> Result<SqliteStore, Error> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::durability(format!("cannot create {}: {e}", dir.display())))?;
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join("aion.lock"))
+            .map_err(|e| Error::durability(format!("cannot open lock file: {e}")))?;
+        lock.try_lock().map_err(|_| {
+            Error::durability(format!(
+                "{} is in use by another aion engine",
+                dir.display()
+            ))
+        })?;
+        let path = dir.join("aion.db");
+        let writer = Self::connect(&path)?;
+        writer.execute_batch(SCHEMA)?;
+        let check: String = writer.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
+        if check != "ok" {
+            return Err(Error::durability(format!(
+                "{} is corrupt: {check}",
+                path.display()
+            )));
+        }
+        let reader = Self::connect(&path)?;
+        Ok(SqliteStore {
+            path,
+            writer: Mutex::new(writer),
+            reader: Mutex::new(reader),
+            _lock: lock,
+        })
+    }
+
+    fn connect(path: &Path) -> Result<Connection, Error> {
+        let conn = Connection::open(path).map_err(|e| {
+            Error::durability(format!("cannot open {}: {e}", path.display()))
+        })?;
+        let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+        if mode != "wal" {
+            return Err(Error::durability(format!("cannot enable WAL (got {mode})")));
+        }
+        conn.execute_batch(
+            "PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000; PRAGMA foreign_keys=OFF;",
+        )?;
+        Ok(conn)
+    }
+
+    fn reader(&self) -> Result<MutexGuard<'_, Connection>, Error> {
+        self.reader
+            .lock()
+            .map_err(|_| Error::Internal("sqlite reader lock poisoned".into()))
+    }
+
+    fn append_one(tx: &Connection, req: &AppendRequest) -> Result<(), Error> {
+        let current = load_record(tx, &req.workflow_id)?;
+        let record = apply_append(current.as_ref(), req)?;
+        let mut insert =
+            tx.prepare_cached("INSERT INTO events (workflow_id, seq, body) VALUES (?1, ?2, ?3)")?;
+        for event in &req.events {
+            insert.execute(params![req.workflow_id, event.seq as i64, event.to_json()?])?;
+        }
+        let outcome = record.outcome.as_ref().map(|v| v.to_string());
+        if current.is_none() {
+            tx.prepare_cached(
+                "INSERT INTO workflows (workflow_id, workflow_type, run_id, status, head, created_at, updated_at, outcome)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?
+            .execute(params![
+                record.workflow_id,
+                record.workflow_type,
+                record.run_id,
+                record.status.as_str(),
+                record.head as i64,
+                record.created_at,
+                record.updated_at,
+                outcome
+            ])?;
+        } else {
+            tx.prepare_cached(
+                "UPDATE workflows SET status = ?2, head = ?3, updated_at = ?4, outcome = ?5 WHERE workflow_id = ?1",
+            )?
+            .execute(params![
+                record.workflow_id,
+                record.status.as_str(),
+                record.head as i64,
+                record.updated_at,
+                outcome
+            ])?;
+        }
+        Ok(())
+    }
+}
+
+const RECORD_COLUMNS: &str =
+    "workflow_id, workflow_type, run_id, status, head, created_at, updated_at, outcome";
+
+fn row_to_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<(WorkflowRecord, String, Option<String>)> {
+    Ok((
+        WorkflowRecord {
+            workflow_id: row.get(0)?,
+            workflow_type: row.get(1)?,
+            run_id: row.get(2)?,
+            status: Status::Running,
+            head: row.get::<_, i64>(4)? as u64,
+            created_at: row.get(5)?,
+            updated_at: row.get(6)?,
+            outcome: None,
+        },
+        row.get(3)?,
+        row.get(7)?,
+    ))
+}
+
+fn finish_record(
+    (mut record, status, outcome): (WorkflowRecord, String, Option<String>),
+) -> Result<WorkflowRecord, Error> {
+    record.status = Status::parse(&status)
+        .map_err(|e| Error::durability(format!("corrupt workflow row: {e}")))?;
+    record.outcome = match outcome {
+        Some(text) => Some(
+            serde_json::from_str(&text)
+                .map_err(|e| Error::durability(format!("corrupt workflow outcome: {e}")))?,
+        ),
+        None => None,
+    };
+    Ok(record)
+}
+
+fn load_record(conn: &Connection, workflow_id: &str) -> Result<Option<WorkflowRecord>, Error> {
+    let row = conn
+        .prepare_cached(&format!(
+            "SELECT {RECORD_COLUMNS} FROM workflows WHERE workflow_id = ?1"
+        ))?
+        .query_row([workflow_id], row_to_record)
+        .optional()?;
+    row.map(finish_record).transpose()
+}
+
+impl EventStore for SqliteStore {
+    fn append_batch(&self, batch: &[AppendRequest]) -> Vec<Result<(), Error>> {
+        let fail_all = |e: Error| batch.iter().map(|_| Err(e.clone())).collect();
+        let Ok(mut conn) = self.writer.lock() else {
+            return fail_all(Error::Internal("sqlite writer lock poisoned".into()));
+        };
+        let mut tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+            Ok(tx) => tx,
+            Err(e) => return fail_all(e.into()),
+        };
+        let mut results = Vec::with_capacity(batch.len());
+        for req in batch {
+            let outcome = tx.savepoint().map_err(Error::from).and_then(|sp| {
+                Self::append_one(&sp, req)?;
+                sp.commit().map_err(Error::from)
+            });
+            results.push(outcome);
+        }
+        // The commit is the fsync: nothing above is acknowledged until it succeeds.
+        match tx.commit() {
+            Ok(()) => results,
+            Err(e) => fail_all(e.into()),
+        }
+    }
+
+    fn read(&self, workflow_id: &str, from_seq: u64) -> Result<Vec<Event>, Error> {
+        let conn = self.reader()?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT body FROM events WHERE workflow_id = ?1 AND seq >= ?2 ORDER BY seq",
+        )?;
+        let bodies = stmt.query_map(params![workflow_id, from_seq as i64], |r| {
+            r.get::<_, String>(0)
+        })?;
+        bodies
+            .map(|body| Event::from_json(&body?))
+            .collect::<Result<Vec<_>, _>>()
+    }
+
+    fn workflow(&self, workflow_id: &str) -> Result<Option<WorkflowRecord>, Error> {
+        load_record(&*self.reader()?, workflow_id)
+    }
+
+    fn list(&self, filter: &ListFilter) -> Result<Vec<WorkflowRecord>, Error> {
+        let conn = self.reader()?;
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {RECORD_COLUMNS} FROM workflows
+             WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR workflow_type = ?2)
+             ORDER BY rowid"
+        ))?;
+        let rows = stmt.query_map(
+            params![filter.status.map(Status::as_str), filter.workflow_type],
+            row_to_record,
+        )?;
+        rows.map(|r| finish_record(r?)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_store_passes_conformance() {
+        let dirs = std::sync::Mutex::new(Vec::new());
+        crate::store::conformance::run_all(&|| {
+            let dir = tempfile::tempdir().unwrap();
+            let store = SqliteStore::open(dir.path()).unwrap();
+            dirs.lock().unwrap().push(dir);
+            Box::new(store)
+        });
+    }
+
+    #[test]
+    fn sqlite_store_survives_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = SqliteStore::open(dir.path()).unwrap();
+            crate::store::conformance::create(&store, "wf-1");
+        }
+        let store = SqliteStore::open(dir.path()).unwrap();
+        assert_eq!(store.read("wf-1", 1).unwrap().len(), 1);
+        assert_eq!(store.workflow("wf-1").unwrap().unwrap().head, 1);
+    }
+
+    #[test]
+    fn second_engine_on_same_directory_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let _first = SqliteStore::open(dir.path()).unwrap();
+        let err = SqliteStore::open(dir.path()).unwrap_err();
+        assert!(err.to_string().contains("in use"), "{err}");
+    }
+
+    #[test]
+    fn corrupt_event_body_is_reported_not_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        crate::store::conformance::create(&store, "wf-1");
+        store
+            .writer
+            .lock()
+            .unwrap()
+            .execute("UPDATE events SET body = '{\"seq\": 1' WHERE workflow_id = 'wf-1'", [])
+            .unwrap();
+        let err = store.read("wf-1", 1).unwrap_err();
+        assert_eq!(err.prefix(), "durability");
+    }
+}
