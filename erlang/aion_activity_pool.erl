@@ -1,0 +1,113 @@
+%% @doc Bounded concurrency for activity attempts, per task queue.
+%%
+%% Workflow processes submit attempts (after the event that decides them is durable); the
+%% pool starts at most `activity_concurrency' workers per task queue under
+%% `aion_activity_sup', queues the rest, enforces each attempt's `start_to_close' deadline,
+%% and turns a worker that dies without reporting (crash, kill, deadline) into a failed
+%% attempt reported to the workflow. It never records anything itself: the run is the only
+%% writer of its history.
+-module(aion_activity_pool).
+-behaviour(gen_server).
+
+-include_lib("kernel/include/logger.hrl").
+
+-export([start_link/0]).
+-export([submit/2]).
+-export([init/1, handle_call/3, handle_cast/2, handle_info/2]).
+
+-record(worker, {job :: aion_activity_worker:job(), queue :: binary(), timer :: reference() | undefined | reported}).
+-record(state, {limit :: pos_integer(),
+                queues = #{} :: #{binary() => {non_neg_integer(), queue:queue(aion_activity_worker:job())}},
+                workers = #{} :: #{pid() => #worker{}}}).
+
+%% @doc Starts the pool.
+-spec start_link() -> {ok, pid()} | {error, term()}.
+start_link() ->
+    gen_server:start_link({local, ?MODULE}, ?MODULE, [], []).
+
+%% @doc Queues one attempt on `TaskQueue'. The result reaches the job's workflow process as
+%% `{aion_activity_result, Ordinal, Attempt, OutcomeJson}'.
+-spec submit(binary(), aion_activity_worker:job()) -> ok.
+submit(TaskQueue, Job) ->
+    gen_server:cast(?MODULE, {submit, TaskQueue, Job}).
+
+%% @private
+-spec init([]) -> {ok, #state{}}.
+init([]) ->
+    process_flag(trap_exit, true),
+    Limit = application:get_env(aion, activity_concurrency, 100),
+    {ok, #state{limit = Limit}}.
+
+%% @private
+-spec handle_call(term(), gen_server:from(), #state{}) -> {reply, {error, unknown_call}, #state{}}.
+handle_call(_Request, _From, State) ->
+    {reply, {error, unknown_call}, State}.
+
+%% @private
+-spec handle_cast(term(), #state{}) -> {noreply, #state{}}.
+handle_cast({submit, Queue, Job}, State) ->
+    {Running, Pending} = maps:get(Queue, State#state.queues, {0, queue:new()}),
+    State1 = put_queue(Queue, {Running, queue:in(Job, Pending)}, State),
+    {noreply, drain(Queue, State1)};
+handle_cast(_Msg, State) ->
+    {noreply, State}.
+
+%% @private
+-spec handle_info(term(), #state{}) -> {noreply, #state{}}.
+handle_info({'DOWN', _Ref, process, Pid, Reason}, State) ->
+    case maps:take(Pid, State#state.workers) of
+        {#worker{job = Job, queue = Queue, timer = Timer}, Workers} ->
+            cancel(Timer),
+            Reason =:= normal orelse Timer =:= reported orelse
+                aion_activity_worker:report(Job, aion_activity_worker:crash_outcome(Reason)),
+            {Running, Pending} = maps:get(Queue, State#state.queues),
+            State1 = put_queue(Queue, {Running - 1, Pending}, State#state{workers = Workers}),
+            {noreply, drain(Queue, State1)};
+        error ->
+            {noreply, State}
+    end;
+handle_info({aion_deadline, Pid}, State) ->
+    case maps:find(Pid, State#state.workers) of
+        {ok, W = #worker{job = Job}} ->
+            %% Report the timeout, then kill; the 'DOWN' that follows reports nothing more.
+            aion_activity_worker:report(Job, aion_activity_worker:timeout_outcome(Job)),
+            exit(Pid, kill),
+            {noreply, State#state{workers = (State#state.workers)#{Pid => W#worker{timer = reported}}}};
+        error ->
+            {noreply, State}
+    end;
+handle_info(_Info, State) ->
+    {noreply, State}.
+
+put_queue(Queue, Entry, State) ->
+    State#state{queues = (State#state.queues)#{Queue => Entry}}.
+
+drain(Queue, State = #state{limit = Limit}) ->
+    {Running, Pending} = maps:get(Queue, State#state.queues),
+    case Running < Limit andalso queue:out(Pending) of
+        {{value, Job}, Rest} ->
+            State1 = put_queue(Queue, {Running, Rest}, State),
+            drain(Queue, start(Queue, Job, State1));
+        _ ->
+            State
+    end.
+
+start(Queue, Job, State) ->
+    case aion_activity_sup:start_attempt(Job) of
+        {ok, Pid} ->
+            erlang:monitor(process, Pid),
+            Timer = case maps:get(timeout, Job) of
+                infinity -> undefined;
+                Ms -> erlang:send_after(Ms, self(), {aion_deadline, Pid})
+            end,
+            {Running, Pending} = maps:get(Queue, State#state.queues),
+            State1 = put_queue(Queue, {Running + 1, Pending}, State),
+            State1#state{workers = (State1#state.workers)#{Pid => #worker{job = Job, queue = Queue, timer = Timer}}};
+        {error, Reason} ->
+            ?LOG_ERROR(#{what => activity_start_failed, reason => Reason}, #{domain => [aion, activity]}),
+            aion_activity_worker:report(Job, aion_activity_worker:crash_outcome(Reason)),
+            State
+    end.
+
+cancel(Timer) when not is_reference(Timer) -> ok;
+cancel(Timer) -> _ = erlang:cancel_timer(Timer), ok.

@@ -1,0 +1,101 @@
+%% @doc One activity attempt, in its own supervised process.
+%%
+%% The worker looks the activity up in the registry, decodes its JSON input, calls
+%% `Module:Function(Input)' and reports the outcome to the workflow process as
+%% `{aion_activity_result, Ordinal, Attempt, OutcomeJson}'. What the activity returns
+%% decides the outcome:
+%% <ul>
+%% <li>`{ok, Result}': completed (a result that is not JSON-compatible is a terminal failure
+%%   of type `bad_result');</li>
+%% <li>`{error, {terminal, Reason}}': failed, never retried;</li>
+%% <li>`{error, Reason}': failed, retried as the policy says;</li>
+%% <li>an exception: failed with type `crash', retried.</li>
+%% </ul>
+%% The error type that `non_retryable' matches is `Reason' itself when it is an atom, the
+%% first element when it is a tuple starting with an atom, else `error'.
+-module(aion_activity_worker).
+
+-include_lib("kernel/include/logger.hrl").
+
+-export([start_link/1]).
+-export([report/2]).
+-export([crash_outcome/1]).
+-export([timeout_outcome/1]).
+-export([init/1]).
+
+-type job() :: #{workflow := pid(), workflow_id := binary() | undefined,
+                 ordinal := pos_integer(), attempt := pos_integer(), name := binary(),
+                 input := binary(), timeout := pos_integer() | infinity}.
+-type outcome() :: {ok, term()} | {error, binary(), binary(), boolean()}.
+-export_type([job/0, outcome/0]).
+
+%% @doc Starts the attempt's process.
+-spec start_link(job()) -> {ok, pid()}.
+start_link(Job) ->
+    {ok, proc_lib:spawn_link(?MODULE, init, [Job])}.
+
+%% @doc Sends an attempt's outcome to its workflow process.
+-spec report(job(), outcome()) -> ok.
+report(#{workflow := Pid, ordinal := Ordinal, attempt := Attempt}, Outcome) ->
+    Pid ! {aion_activity_result, Ordinal, Attempt, outcome_json(Outcome)},
+    ok.
+
+%% @doc The outcome of an attempt whose process died with `Reason'.
+-spec crash_outcome(term()) -> outcome().
+crash_outcome(Reason) ->
+    {error, <<"crash">>, format(Reason), true}.
+
+%% @doc The outcome of an attempt that ran past its `start_to_close' deadline.
+-spec timeout_outcome(job()) -> outcome().
+timeout_outcome(#{timeout := Ms}) ->
+    {error, <<"timeout">>, iolist_to_binary(io_lib:format("attempt ran longer than ~p ms", [Ms])), true}.
+
+%% @private
+-spec init(job()) -> ok.
+init(Job = #{workflow_id := Id, name := Name, attempt := Attempt, input := InputJson}) ->
+    logger:set_process_metadata(#{workflow_id => Id, activity => Name, attempt => Attempt,
+                                  domain => [aion, activity]}),
+    report(Job, run(Name, InputJson)).
+
+run(Name, InputJson) ->
+    case aion_engine:lookup(activity, Name) of
+        {ok, {M, F}} ->
+            {ok, Input} = aion_flow_ffi:json_decode(InputJson),
+            try M:F(Input) of
+                {ok, Result} -> {ok, Result};
+                {error, {terminal, Reason}} -> {error, error_type(Reason), format(Reason), false};
+                {error, Reason} -> {error, error_type(Reason), format(Reason), true};
+                Other -> {error, <<"bad_return">>,
+                          format({expected_ok_or_error_tuple, Other}), false}
+            catch
+                Class:Reason:Stack ->
+                    ?LOG_WARNING(#{what => activity_crashed, class => Class, reason => Reason,
+                                   stacktrace => Stack}),
+                    {error, <<"crash">>, format({Class, Reason}), true}
+            end;
+        error ->
+            {error, <<"unknown_activity">>, <<"no activity registered as ", Name/binary>>, true}
+    end.
+
+outcome_json({ok, Result}) ->
+    case aion_flow_ffi:json_encode(#{<<"ok">> => Result}) of
+        {ok, Json} -> Json;
+        {error, Msg} -> outcome_json({error, <<"bad_result">>, Msg, false})
+    end;
+outcome_json({error, Type, Message, Retryable}) ->
+    {ok, Json} = aion_flow_ffi:json_encode(#{<<"error">> => #{
+        <<"type">> => Type, <<"message">> => Message, <<"retryable">> => Retryable}}),
+    Json.
+
+error_type(Reason) when is_atom(Reason) -> atom_to_binary(Reason);
+error_type(Reason) when is_tuple(Reason), tuple_size(Reason) > 0, is_atom(element(1, Reason)) ->
+    atom_to_binary(element(1, Reason));
+error_type(_) -> <<"error">>.
+
+format(Reason) when is_binary(Reason) ->
+    case unicode:characters_to_binary(Reason) of
+        Bin when is_binary(Bin) -> Bin;
+        _ -> iolist_to_binary(io_lib:format("~0p", [Reason]))
+    end;
+format(Reason) ->
+    unicode:characters_to_binary(io_lib:format("~0tp", [Reason])).

@@ -1,0 +1,150 @@
+%% @doc Erlang glue for the Gleam SDK (`gleam/src/aion/*.gleam'). Each function adapts one
+%% `@external' to the Erlang API and maps errors to the Gleam custom types (a Gleam
+%% constructor `Foo(a, b)' is the tuple `{foo, A, B}', a constant one the atom `foo').
+-module(aion_flow_gleam_ffi).
+
+-export([identity/1, null/0, object/1, field/2, as_string/1, as_int/1, as_float/1,
+         as_bool/1, as_list/1, to_text/1, from_text/1]).
+-export([run_activity/3]).
+-export([register_workflow/2, register_activity/2, start/2, start_with_id/3, await/2]).
+
+%% @doc Values that are already JSON terms.
+-spec identity(T) -> T.
+identity(X) -> X.
+
+%% @doc JSON `null'.
+-spec null() -> null.
+null() -> null.
+
+%% @doc An object from a list of `{Name, Value}'.
+-spec object([{binary(), term()}]) -> map().
+object(Fields) -> maps:from_list(Fields).
+
+%% @doc Field `Name' of an object.
+-spec field(term(), binary()) -> {ok, term()} | {error, tuple()}.
+field(Map, Name) when is_map(Map) ->
+    case maps:find(Name, Map) of
+        {ok, V} -> {ok, V};
+        error -> {error, {decode_error, <<"field ", Name/binary>>, <<"nothing">>, []}}
+    end;
+field(Other, _Name) ->
+    decode_error(<<"object">>, Other).
+
+%% @doc Typed reads.
+-spec as_string(term()) -> {ok, binary()} | {error, tuple()}.
+as_string(V) when is_binary(V) -> {ok, V};
+as_string(V) -> decode_error(<<"string">>, V).
+-spec as_int(term()) -> {ok, integer()} | {error, tuple()}.
+as_int(V) when is_integer(V) -> {ok, V};
+as_int(V) -> decode_error(<<"int">>, V).
+-spec as_float(term()) -> {ok, float()} | {error, tuple()}.
+as_float(V) when is_number(V) -> {ok, float(V)};
+as_float(V) -> decode_error(<<"float">>, V).
+-spec as_bool(term()) -> {ok, boolean()} | {error, tuple()}.
+as_bool(V) when is_boolean(V) -> {ok, V};
+as_bool(V) -> decode_error(<<"bool">>, V).
+-spec as_list(term()) -> {ok, list()} | {error, tuple()}.
+as_list(V) when is_list(V) -> {ok, V};
+as_list(V) -> decode_error(<<"list">>, V).
+
+decode_error(Expected, Found) ->
+    {error, {decode_error, Expected, kind(Found), []}}.
+
+kind(V) when is_binary(V) -> <<"string">>;
+kind(V) when is_integer(V) -> <<"int">>;
+kind(V) when is_float(V) -> <<"float">>;
+kind(V) when is_boolean(V) -> <<"bool">>;
+kind(null) -> <<"null">>;
+kind(V) when is_list(V) -> <<"list">>;
+kind(V) when is_map(V) -> <<"object">>;
+kind(_) -> <<"unknown">>.
+
+%% @doc JSON text of a value.
+-spec to_text(term()) -> binary().
+to_text(V) ->
+    case aion_flow_ffi:json_encode(V) of
+        {ok, Json} -> Json;
+        {error, Msg} -> erlang:error({not_json, Msg})
+    end.
+
+%% @doc Parses JSON text.
+-spec from_text(binary()) -> {ok, term()} | {error, tuple()}.
+from_text(Text) ->
+    case aion_flow_ffi:json_decode(Text) of
+        {ok, V} -> {ok, V};
+        {error, Msg} -> {error, {decode_error, <<"JSON text">>, Msg, []}}
+    end.
+
+%% @doc `aion/activity.run_with'.
+-spec run_activity(binary(), term(), tuple()) -> {ok, term()} | {error, term()}.
+run_activity(Name, Input, {options, {retry_policy, Max, Init, Coeff, MaxI, NonRetry}, Timeout, Queue}) ->
+    Opts0 = #{retry => #{max_attempts => Max, initial_interval_ms => Init,
+                         backoff_coefficient => Coeff, max_interval_ms => MaxI,
+                         non_retryable => NonRetry},
+              task_queue => Queue},
+    Opts = case Timeout of 0 -> Opts0; _ -> Opts0#{start_to_close_ms => Timeout} end,
+    case aion_flow:activity(Name, Input, Opts) of
+        {ok, V} -> {ok, V};
+        {error, Reason} -> {error, flow_error(Reason)}
+    end.
+
+flow_error({activity_failed, #{activity := A, type := T, message := M, attempts := N}}) ->
+    {activity_failed, A, T, M, N};
+flow_error({activity_timeout, #{activity := A, type := T, message := M, attempts := N}}) ->
+    {activity_timeout, A, T, M, N};
+flow_error({invalid_input, Msg}) -> {invalid_input, Msg};
+flow_error({payload_too_large, Size, Limit}) ->
+    {invalid_input, iolist_to_binary(io_lib:format("payload of ~p bytes is over the ~p byte limit", [Size, Limit]))};
+flow_error({bad_option, What}) -> {bad_option, printed(What)};
+flow_error({non_determinism, Msg}) -> {non_determinism, Msg};
+flow_error(not_in_workflow) -> not_in_workflow;
+flow_error(Other) -> {engine_error, printed(Other)}.
+
+%% @doc `aion/workflow.register'.
+-spec register_workflow(binary(), fun()) -> {ok, nil} | {error, term()}.
+register_workflow(Name, Fun) ->
+    register_fun(fun aion:register_workflow/2, Name, Fun).
+
+%% @doc `aion/workflow.register_activity'.
+-spec register_activity(binary(), fun()) -> {ok, nil} | {error, term()}.
+register_activity(Name, Fun) ->
+    register_fun(fun aion:register_activity/2, Name, Fun).
+
+register_fun(Register, Name, Fun) ->
+    case erlang:fun_info(Fun, type) of
+        {type, external} ->
+            {module, M} = erlang:fun_info(Fun, module),
+            {name, F} = erlang:fun_info(Fun, name),
+            client_result(Register(Name, {M, F}), nil);
+        _ ->
+            {error, not_a_module_function}
+    end.
+
+%% @doc `aion/workflow.start'.
+-spec start(binary(), term()) -> {ok, binary()} | {error, term()}.
+start(Type, Input) ->
+    client_result(aion:start_workflow(Type, Input, #{})).
+
+%% @doc `aion/workflow.start_with_id'.
+-spec start_with_id(binary(), term(), binary()) -> {ok, binary()} | {error, term()}.
+start_with_id(Type, Input, Id) ->
+    client_result(aion:start_workflow(Type, Input, #{workflow_id => Id})).
+
+%% @doc `aion/workflow.await'.
+-spec await(binary(), integer()) -> {ok, term()} | {error, term()}.
+await(Id, Timeout) ->
+    client_result(aion:await(Id, Timeout)).
+
+client_result(ok, Value) -> {ok, Value};
+client_result(Other, _) -> client_result(Other).
+
+client_result({ok, V}) -> {ok, V};
+client_result({error, {unknown_workflow_type, T}}) -> {error, {unknown_workflow_type, T}};
+client_result({error, {already_started, Id}}) -> {error, {already_started, Id}};
+client_result({error, {failed, E}}) -> {error, {failed, E}};
+client_result({error, timeout}) -> {error, timeout};
+client_result({error, not_found}) -> {error, not_found};
+client_result({error, Other}) -> {error, {client_failure, printed(Other)}}.
+
+printed(Term) ->
+    unicode:characters_to_binary(io_lib:format("~0tp", [Term])).

@@ -1,0 +1,86 @@
+//// Running activities from workflow code.
+////
+//// An activity is a plain function `fn(Json) -> Result(Json, String)` registered under a
+//// name (see `aion/workflow.register_activity`). Calling it from a workflow records the
+//// call and its result, so after a crash or restart the recorded result is returned
+//// instead of running the activity again. Failed attempts are retried as the options say.
+////
+//// ## Examples
+////
+//// ```gleam
+//// case activity.run(name: "charge_card", input: json.int(42)) {
+////   Ok(receipt) -> ...
+////   Error(ActivityFailed(message: message, ..)) -> ...
+//// }
+//// ```
+
+import aion/error.{FlowError, ResultDecodeFailed}
+import aion/json.{DecodeError, Json}
+
+/// How failed attempts are retried.
+pub type RetryPolicy {
+  /// `max_attempts` counts every attempt (0: no limit); the delay before attempt n+1 is
+  /// `initial_interval_ms * backoff_coefficient^(n-1)`, at most `max_interval_ms`. Errors
+  /// whose type is in `non_retryable` are never retried.
+  RetryPolicy(
+    max_attempts: Int,
+    initial_interval_ms: Int,
+    backoff_coefficient: Float,
+    max_interval_ms: Int,
+    non_retryable: List(String),
+  )
+}
+
+/// Options for one activity call.
+pub type Options {
+  /// `start_to_close_ms`: per-attempt deadline, 0 for none.
+  Options(retry: RetryPolicy, start_to_close_ms: Int, task_queue: String)
+}
+
+/// The engine's defaults: 3 attempts, 100 ms doubling up to 10 s, no deadline.
+pub fn default_options() -> Options {
+  Options(
+    retry: RetryPolicy(
+      max_attempts: 3,
+      initial_interval_ms: 100,
+      backoff_coefficient: 2.0,
+      max_interval_ms: 10_000,
+      non_retryable: [],
+    ),
+    start_to_close_ms: 0,
+    task_queue: "default",
+  )
+}
+
+/// Runs activity `name` with `input` and the default options.
+pub fn run(name name: String, input input: Json) -> Result(Json, FlowError) {
+  run_with(name: name, input: input, options: default_options())
+}
+
+/// Runs activity `name` with `input` and `options`.
+pub fn run_with(
+  name name: String,
+  input input: Json,
+  options options: Options,
+) -> Result(Json, FlowError) {
+  do_run(name, input, options)
+}
+
+/// Runs activity `name`, decoding its result with `decode`.
+pub fn call(
+  name name: String,
+  input input: Json,
+  decode decode: fn(Json) -> Result(a, DecodeError),
+) -> Result(a, FlowError) {
+  case run(name: name, input: input) {
+    Ok(value) ->
+      case decode(value) {
+        Ok(decoded) -> Ok(decoded)
+        Error(e) -> Error(ResultDecodeFailed(e))
+      }
+    Error(e) -> Error(e)
+  }
+}
+
+@external(erlang, "aion_flow_gleam_ffi", "run_activity")
+fn do_run(name: String, input: Json, options: Options) -> Result(Json, FlowError)

@@ -1,0 +1,180 @@
+//! The engine resource: one open store plus its group-commit writer thread, and the NIFs
+//! that read the store (`describe`, `history`, `list`) or create workflows.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use aion_core::replay::{Append, Run};
+use aion_core::store::commit::CommitQueue;
+use aion_core::store::memory::MemoryStore;
+use aion_core::store::sqlite::SqliteStore;
+use aion_core::store::{AppendRequest, EventStore, ListFilter, Status, WorkflowRecord};
+use aion_core::Error;
+use rustler::{Encoder, Env, LocalPid, OwnedEnv, Resource, ResourceArc, Term};
+use serde_json::Value;
+
+use crate::convert::{i64_arg, json_arg, object_to_atom_map, text_arg, u64_arg, value_to_term};
+use crate::guard::reply;
+
+mod atoms {
+    rustler::atoms! {
+        ok, error, null, aion_durable,
+        workflow_id, type_ = "type", run_id, status, head, created_at, updated_at, result,
+        running, completed, failed,
+    }
+}
+
+/// An open store and the thread that commits to it.
+pub(crate) struct EngineResource {
+    pub(crate) store: Arc<dyn EventStore>,
+    queue: CommitQueue,
+}
+
+#[rustler::resource_impl]
+impl Resource for EngineResource {}
+
+impl EngineResource {
+    /// Queues `append` for `workflow_id`; when it is durable (or refused) the writer thread
+    /// sends `{aion_durable, Tag, ok | {error, Msg}}` to `pid`.
+    pub(crate) fn submit(&self, workflow_id: &str, append: Append, pid: LocalPid, tag: u64) {
+        let request = AppendRequest {
+            workflow_id: workflow_id.to_string(),
+            expected_head: append.expected_head,
+            events: append.events,
+        };
+        self.queue.submit(
+            request,
+            Box::new(move |result| {
+                let mut env = OwnedEnv::new();
+                // The pid may be gone (the run was killed); nothing to tell then.
+                let _ = env.send_and_clear(&pid, |env| {
+                    let outcome = match result {
+                        Ok(()) => atoms::ok().encode(env),
+                        Err(e) => (atoms::error(), e.to_wire()).encode(env),
+                    };
+                    (atoms::aion_durable(), tag, outcome).encode(env)
+                });
+            }),
+        );
+    }
+}
+
+/// `nif_engine_open(Kind, Dir)`: `Kind` is `<<"sqlite">>` (durable, in directory `Dir`) or
+/// `<<"memory">>`. Returns `{ok, Engine}` or `{error, Msg}`.
+#[rustler::nif(schedule = "DirtyIo")]
+fn nif_engine_open<'a>(env: Env<'a>, kind: Term<'a>, dir: Term<'a>) -> Term<'a> {
+    reply(env, || {
+        let kind = text_arg(kind, "store kind")?;
+        let store: Arc<dyn EventStore> = match kind.as_str() {
+            "memory" => Arc::new(MemoryStore::new()),
+            "sqlite" => Arc::new(SqliteStore::open(Path::new(&text_arg(dir, "data directory")?))?),
+            other => {
+                return Err(Error::InvalidInput(format!(
+                    "unknown store kind {other:?} (expected sqlite or memory)"
+                )))
+            }
+        };
+        let queue = CommitQueue::start(store.clone())?;
+        Ok(ResourceArc::new(EngineResource { store, queue }).encode(env))
+    })
+}
+
+/// `nif_engine_create(Engine, WorkflowId, Type, InputJson, RunId, NowMs, Tag)`: appends
+/// `WorkflowStarted` at head 0. Returns `{ok, Tag}` at once; `{aion_durable, Tag, ok}` follows
+/// when durable, `{aion_durable, Tag, {error, <<"already_exists: ...">>}}` if the id is taken.
+#[rustler::nif]
+#[allow(clippy::too_many_arguments)] // one argument per field of the start event
+fn nif_engine_create<'a>(
+    env: Env<'a>,
+    engine: ResourceArc<EngineResource>,
+    workflow_id: Term<'a>,
+    workflow_type: Term<'a>,
+    input: Term<'a>,
+    run_id: Term<'a>,
+    now: Term<'a>,
+    tag: Term<'a>,
+) -> Term<'a> {
+    reply(env, || {
+        let workflow_id = text_arg(workflow_id, "workflow id")?;
+        let workflow_type = text_arg(workflow_type, "workflow type")?;
+        let input = json_arg(input, "workflow input")?;
+        let run_id = text_arg(run_id, "run id")?;
+        let now = i64_arg(now, "time")?;
+        let tag = u64_arg(tag, "tag")?;
+        let event = Run::start_event(&workflow_type, input, &run_id, now);
+        let append = Append {
+            expected_head: 0,
+            events: vec![event],
+        };
+        engine.submit(&workflow_id, append, env.pid(), tag);
+        Ok(tag.encode(env))
+    })
+}
+
+fn record_to_term<'a>(env: Env<'a>, record: &WorkflowRecord) -> Term<'a> {
+    let status = match record.status {
+        Status::Running => atoms::running(),
+        Status::Completed => atoms::completed(),
+        Status::Failed => atoms::failed(),
+    };
+    let mut pairs: Vec<(Term<'a>, Term<'a>)> = vec![
+        (atoms::workflow_id().encode(env), record.workflow_id.encode(env)),
+        (atoms::type_().encode(env), record.workflow_type.encode(env)),
+        (atoms::run_id().encode(env), record.run_id.encode(env)),
+        (atoms::status().encode(env), status.encode(env)),
+        (atoms::head().encode(env), record.head.encode(env)),
+        (atoms::created_at().encode(env), record.created_at.encode(env)),
+        (atoms::updated_at().encode(env), record.updated_at.encode(env)),
+    ];
+    match (&record.status, &record.outcome) {
+        (Status::Completed, Some(v)) => pairs.push((atoms::result().encode(env), value_to_term(env, v))),
+        (Status::Failed, Some(v)) => pairs.push((atoms::error().encode(env), value_to_term(env, v))),
+        _ => {}
+    }
+    Term::map_from_pairs(env, &pairs).unwrap_or_else(|_| Term::map_new(env))
+}
+
+/// `nif_engine_describe(Engine, WorkflowId) -> {ok, Summary} | {error, <<"not_found: ...">>}`.
+#[rustler::nif(schedule = "DirtyIo")]
+fn nif_engine_describe<'a>(env: Env<'a>, engine: ResourceArc<EngineResource>, workflow_id: Term<'a>) -> Term<'a> {
+    reply(env, || {
+        let id = text_arg(workflow_id, "workflow id")?;
+        let record = engine.store.workflow(&id)?.ok_or(Error::NotFound(id))?;
+        Ok(record_to_term(env, &record))
+    })
+}
+
+/// `nif_engine_history(Engine, WorkflowId) -> {ok, [EventMap]} | {error, Msg}`: each event
+/// as a map with atom keys (`seq`, `type`, `recorded_at`, and the event's own fields).
+#[rustler::nif(schedule = "DirtyIo")]
+fn nif_engine_history<'a>(env: Env<'a>, engine: ResourceArc<EngineResource>, workflow_id: Term<'a>) -> Term<'a> {
+    reply(env, || {
+        let id = text_arg(workflow_id, "workflow id")?;
+        let events = engine.store.read(&id, 1)?;
+        if events.is_empty() {
+            return Err(Error::NotFound(id));
+        }
+        let terms: Vec<Term<'a>> = events
+            .iter()
+            .map(|event| match serde_json::to_value(event) {
+                Ok(Value::Object(object)) => Ok(object_to_atom_map(env, &object)),
+                _ => Err(Error::Internal(format!("cannot encode event {}", event.seq))),
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(terms.encode(env))
+    })
+}
+
+/// `nif_engine_list(Engine, Status | null, Type | null) -> {ok, [Summary]} | {error, Msg}`.
+#[rustler::nif(schedule = "DirtyIo")]
+fn nif_engine_list<'a>(env: Env<'a>, engine: ResourceArc<EngineResource>, status: Term<'a>, workflow_type: Term<'a>) -> Term<'a> {
+    reply(env, || {
+        let is_null = |t: Term<'a>| t.decode::<rustler::Atom>().is_ok_and(|a| a == atoms::null());
+        let filter = ListFilter {
+            status: if is_null(status) { None } else { Some(Status::parse(&text_arg(status, "status")?)?) },
+            workflow_type: if is_null(workflow_type) { None } else { Some(text_arg(workflow_type, "workflow type")?) },
+        };
+        let records = engine.store.list(&filter)?;
+        Ok(records.iter().map(|r| record_to_term(env, r)).collect::<Vec<_>>().encode(env))
+    })
+}

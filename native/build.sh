@@ -1,0 +1,12 @@
+#!/bin/sh
+# Builds the aion NIF (release profile) and installs it as priv/aion_nif.so.
+# The copy goes through a temp file + mv so a running VM that has the old .so loaded keeps
+# a valid mapping (never overwrite a loaded shared object in place).
+set -eu
+cd "$(dirname "$0")/.."
+cargo build --release --quiet -p aion_nif
+mkdir -p priv
+src=target/release/libaion_nif.so
+[ -f "$src" ] || src=target/release/libaion_nif.dylib
+cp "$src" priv/.aion_nif.so.tmp
+mv -f priv/.aion_nif.so.tmp priv/aion_nif.so
