@@ -1,0 +1,268 @@
+%% Behaviour of the client API (`aion') and the workflow API (`aion_flow') through a running
+%% application on the durable SQLite store.
+-module(aion_tests).
+
+-include_lib("eunit/include/eunit.hrl").
+
+-define(T(F), {atom_to_list(F), fun F/0}).
+
+aion_test_() ->
+    {setup, fun aion_test_support:start/0, fun aion_test_support:stop/1,
+     [?T(three_activities_run_in_order_and_are_recorded),
+      ?T(retry_then_success_records_every_attempt),
+      ?T(terminal_error_is_not_retried),
+      ?T(non_retryable_error_type_is_not_retried),
+      ?T(retries_stop_at_max_attempts),
+      ?T(activity_crash_and_kill_are_failed_attempts),
+      ?T(attempt_past_start_to_close_is_killed_and_retried),
+      ?T(unknown_workflow_type_is_an_error),
+      ?T(non_json_input_is_an_error_and_node_stays_up),
+      ?T(non_binary_names_are_errors),
+      ?T(bad_options_are_errors),
+      ?T(oversized_payload_is_refused),
+      ?T(duplicate_workflow_id_is_refused),
+      ?T(describe_list_and_history_report_runs),
+      ?T(non_json_workflow_result_fails_the_run),
+      ?T(non_determinism_blocks_the_run_until_fixed_code_is_registered),
+      ?T(workflow_api_outside_a_workflow_is_an_error),
+      ?T(nif_rejects_bad_arguments_with_errors),
+      ?T(gleam_workflow_runs_typed_activities),
+      ?T(gleam_registration_takes_module_functions_only)]}.
+
+start(Type, Input) ->
+    {ok, Id} = aion:start_workflow(Type, Input, #{}),
+    Id.
+
+run(Type, Input) ->
+    aion:await(start(Type, Input), 10000).
+
+key() -> integer_to_binary(erlang:unique_integer([positive])).
+
+types(Id) ->
+    {ok, H} = aion:history(Id),
+    [T || #{type := T} <- H].
+
+three_activities_run_in_order_and_are_recorded() ->
+    Tag = key(),
+    Id = start(<<"three_steps">>, #{<<"tag">> => Tag}),
+    ?assertEqual({ok, [10, 20, 30]}, aion:await(Id, 10000)),
+    ?assertEqual(3, aion_test_flows:calls({append, Tag})),
+    ?assertEqual([1, 2, 3], [S || I <- [1, 2, 3],
+                                  [{_, S}] <- [ets:lookup(aion_test_calls, {order, Tag, I})]]),
+    ?assertEqual([<<"WorkflowStarted">>,
+                  <<"ActivityScheduled">>, <<"ActivityStarted">>, <<"ActivityCompleted">>,
+                  <<"ActivityScheduled">>, <<"ActivityStarted">>, <<"ActivityCompleted">>,
+                  <<"ActivityScheduled">>, <<"ActivityStarted">>, <<"ActivityCompleted">>,
+                  <<"WorkflowCompleted">>], types(Id)),
+    {ok, H} = aion:history(Id),
+    ?assertEqual(lists:seq(1, 11), [S || #{seq := S} <- H]),
+    ?assertEqual([1, 2, 3], [O || #{type := <<"ActivityScheduled">>, ordinal := O} <- H]).
+
+retry_then_success_records_every_attempt() ->
+    K = key(),
+    Id = start(<<"single">>, #{<<"activity">> => <<"flaky">>,
+                               <<"input">> => #{<<"key">> => K, <<"fail_times">> => 2}}),
+    ?assertEqual({ok, #{<<"succeeded_on">> => 3}}, aion:await(Id, 10000)),
+    {ok, H} = aion:history(Id),
+    ?assertEqual([1, 2, 3], [A || #{type := <<"ActivityStarted">>, attempt := A} <- H]),
+    Failed = [E || E = #{type := <<"ActivityFailed">>} <- H],
+    ?assertMatch([#{attempt := 1, retryable := true, error := #{<<"type">> := <<"temporary">>}},
+                  #{attempt := 2, retryable := true}], Failed),
+    ?assertMatch([#{attempt := 3}], [E || E = #{type := <<"ActivityCompleted">>} <- H]).
+
+terminal_error_is_not_retried() ->
+    K = key(),
+    Res = run(<<"with_opts">>, #{<<"activity">> => <<"refuse">>, <<"max_attempts">> => 5,
+                                 <<"input">> => #{<<"key">> => K}}),
+    ?assertMatch({error, {failed, #{<<"kind">> := <<"activity_failed">>, <<"attempts">> := 1,
+                                    <<"message">> := <<"card refused">>,
+                                    <<"activity">> := <<"refuse">>}}}, Res),
+    ?assertEqual(1, aion_test_flows:calls({refuse, K})).
+
+non_retryable_error_type_is_not_retried() ->
+    K = key(),
+    Res = run(<<"with_opts">>, #{<<"activity">> => <<"refuse">>, <<"max_attempts">> => 5,
+                                 <<"input">> => #{<<"key">> => K, <<"how">> => <<"declined">>}}),
+    ?assertMatch({error, {failed, #{<<"type">> := <<"card_declined">>, <<"attempts">> := 1}}}, Res),
+    ?assertEqual(1, aion_test_flows:calls({refuse, K})).
+
+retries_stop_at_max_attempts() ->
+    K = key(),
+    Id = start(<<"with_opts">>, #{<<"activity">> => <<"flaky">>, <<"max_attempts">> => 2,
+                                  <<"input">> => #{<<"key">> => K, <<"fail_times">> => 10}}),
+    ?assertMatch({error, {failed, #{<<"attempts">> := 2, <<"type">> := <<"temporary">>}}},
+                 aion:await(Id, 10000)),
+    ?assertEqual(2, aion_test_flows:calls({flaky, K})),
+    {ok, H} = aion:history(Id),
+    ?assertMatch([#{retryable := true}, #{retryable := false}],
+                 [E || E = #{type := <<"ActivityFailed">>} <- H]).
+
+activity_crash_and_kill_are_failed_attempts() ->
+    K = key(),
+    Engine = whereis(aion_engine),
+    Id = start(<<"single">>, #{<<"activity">> => <<"crash_once">>, <<"input">> => #{<<"key">> => K}}),
+    ?assertEqual({ok, 3}, aion:await(Id, 10000)),
+    {ok, H} = aion:history(Id),
+    ?assertMatch([#{attempt := 1, error := #{<<"type">> := <<"crash">>}},
+                  #{attempt := 2, error := #{<<"type">> := <<"crash">>}}],
+                 [E || E = #{type := <<"ActivityFailed">>} <- H]),
+    ?assertEqual(Engine, whereis(aion_engine)).
+
+attempt_past_start_to_close_is_killed_and_retried() ->
+    K = key(),
+    Res = run(<<"with_opts">>, #{<<"activity">> => <<"slow">>, <<"max_attempts">> => 2,
+                                 <<"timeout">> => 50,
+                                 <<"input">> => #{<<"key">> => K, <<"ms">> => 5000}}),
+    ?assertMatch({error, {failed, #{<<"kind">> := <<"activity_timeout">>, <<"attempts">> := 2,
+                                    <<"type">> := <<"timeout">>}}}, Res),
+    ?assertEqual(2, aion_test_flows:calls({slow, K})).
+
+unknown_workflow_type_is_an_error() ->
+    ?assertEqual({error, {unknown_workflow_type, <<"nope">>}},
+                 aion:start_workflow(<<"nope">>, #{}, #{})).
+
+non_json_input_is_an_error_and_node_stays_up() ->
+    Engine = whereis(aion_engine),
+    ?assertMatch({error, {invalid_input, <<"not JSON-compatible: a pid">>}},
+                 aion:start_workflow(<<"single">>, self(), #{})),
+    ?assertMatch({error, {invalid_input, <<"not JSON-compatible: a tuple">>}},
+                 aion:start_workflow(<<"single">>, #{<<"a">> => {1, 2}}, #{})),
+    ?assertMatch({error, {invalid_input, _}},
+                 aion:start_workflow(<<"single">>, [make_ref()], #{})),
+    ?assertMatch({error, {invalid_input, _}},
+                 aion:start_workflow(<<"single">>, <<255, 0>>, #{})),
+    ?assertMatch({error, {invalid_input, _}},
+                 aion:start_workflow(<<"single">>, [1 | 2], #{})),
+    ?assertMatch({error, {invalid_input, _}},
+                 aion:start_workflow(<<"single">>, #{1 => 2}, #{})),
+    ?assertEqual(Engine, whereis(aion_engine)),
+    ?assertEqual({ok, []}, aion:list(#{type => <<"single-never-started">>})).
+
+non_binary_names_are_errors() ->
+    ?assertEqual({error, {unknown_workflow_type, "single"}}, aion:start_workflow("single", #{}, #{})),
+    ?assertEqual({error, {unknown_workflow_type, single}}, aion:start_workflow(single, #{}, #{})),
+    ?assertEqual({error, {bad_argument, type, "x"}}, aion:register_workflow("x", {aion_test_flows, single})),
+    ?assertEqual({error, {bad_argument, name, x}}, aion:register_activity(x, {aion_test_flows, echo})),
+    ?assertEqual({error, {undefined_function, {aion_test_flows, missing, 1}}},
+                 aion:register_activity(<<"x">>, {aion_test_flows, missing})),
+    ?assertEqual({error, not_found}, aion:describe("abc")),
+    ?assertEqual({error, not_found}, aion:await(abc, 10)),
+    ?assertEqual({error, not_found}, aion:history(<<"missing-id">>)),
+    ?assertEqual({error, not_found}, aion:describe(<<"missing-id">>)),
+    ?assertEqual({error, not_found}, aion:await(<<"missing-id">>, 10)).
+
+bad_options_are_errors() ->
+    ?assertEqual({error, {bad_option, colour}}, aion:start_workflow(<<"single">>, #{}, #{colour => red})),
+    ?assertEqual({error, {bad_option, {workflow_id, "abc"}}},
+                 aion:start_workflow(<<"single">>, #{}, #{workflow_id => "abc"})),
+    ?assertEqual({error, {bad_option, {status, sleeping}}}, aion:list(#{status => sleeping})),
+    Res = run(<<"single">>, #{<<"activity">> => <<"echo">>, <<"input">> => 1}),
+    ?assertEqual({ok, 1}, Res),
+    ?assertEqual({error, {bad_option, {retry, max_attempts, -1}}},
+                 aion_flow_config:activity_options(#{retry => #{max_attempts => -1}})).
+
+oversized_payload_is_refused() ->
+    Big = binary:copy(<<"x">>, 3 * 1024 * 1024),
+    ?assertMatch({error, {payload_too_large, _, 2097152}}, aion:start_workflow(<<"single">>, Big, #{})).
+
+duplicate_workflow_id_is_refused() ->
+    K = key(),
+    Id = <<"dup-", K/binary>>,
+    ?assertEqual({ok, Id}, aion:start_workflow(<<"blocker">>, #{<<"key">> => K}, #{workflow_id => Id})),
+    ?assertEqual({error, {already_started, Id}},
+                 aion:start_workflow(<<"blocker">>, #{<<"key">> => K}, #{workflow_id => Id})),
+    release(K),
+    ?assertEqual({ok, <<"released">>}, aion:await(Id, 10000)),
+    ?assertEqual({error, {already_exists, Id}},
+                 aion:start_workflow(<<"blocker">>, #{<<"key">> => K}, #{workflow_id => Id})).
+
+release(K) ->
+    aion_test_support:wait_until(fun() -> ets:lookup(aion_test_calls, {waiting, K}) =/= [] end, 10000),
+    [{_, Pid}] = ets:lookup(aion_test_calls, {waiting, K}),
+    Pid ! release.
+
+describe_list_and_history_report_runs() ->
+    K = key(),
+    Id = start(<<"blocker">>, #{<<"key">> => K}),
+    ?assertMatch({ok, #{status := running, type := <<"blocker">>, workflow_id := Id}}, aion:describe(Id)),
+    ?assertEqual({error, timeout}, aion:await(Id, 50)),
+    {ok, Running} = aion:list(#{status => running, type => <<"blocker">>}),
+    ?assert(lists:member(Id, [W || #{workflow_id := W} <- Running])),
+    release(K),
+    {ok, _} = aion:await(Id, 10000),
+    ?assertMatch({ok, #{status := completed, result := <<"released">>}}, aion:describe(Id)),
+    {ok, Done} = aion:list(#{status => completed}),
+    ?assert(lists:member(Id, [W || #{workflow_id := W} <- Done])),
+    {ok, Running2} = aion:list(#{status => running, type => <<"blocker">>}),
+    ?assertNot(lists:member(Id, [W || #{workflow_id := W} <- Running2])).
+
+non_json_workflow_result_fails_the_run() ->
+    ?assertMatch({error, {failed, #{<<"type">> := <<"bad_result">>}}},
+                 run(<<"returns_tuple">>, #{})).
+
+non_determinism_blocks_the_run_until_fixed_code_is_registered() ->
+    K = key(),
+    persistent_term:put({aion_test_flows, version}, v1),
+    Id = start(<<"versioned">>, #{<<"key">> => K}),
+    aion_test_support:wait_until(fun() -> aion_test_flows:calls({wait_release, K}) =:= 1 end, 10000),
+    {ok, Before} = aion:history(Id),
+    %% "Deploy" code that takes another path, then crash the run so it replays.
+    persistent_term:put({aion_test_flows, version}, v2),
+    [{_, Pid}] = ets:lookup(aion_runs, Id),
+    exit(Pid, kill),
+    aion_test_support:wait_until(fun() ->
+        element(2, aion:describe(Id)) =:= blocked orelse
+            maps:get(status, element(2, aion:describe(Id))) =:= blocked end, 10000),
+    {ok, #{status := blocked, blocked_reason := Reason}} = aion:describe(Id),
+    ?assertMatch({match, _}, re:run(Reason, "non_determinism: at seq 2 history holds ActivityScheduled\\(ordinal 1, name \"echo\"\\) but the workflow code asked for ActivityScheduled\\(ordinal 1, name \"wait_release\"\\)")),
+    ?assertEqual({ok, Before}, aion:history(Id)),
+    %% Roll back to the code that made the history; registering resumes the run.
+    persistent_term:put({aion_test_flows, version}, v1),
+    ok = aion:register_workflow(<<"versioned">>, {aion_test_flows, versioned}),
+    aion_test_support:wait_until(fun() -> aion_test_flows:calls({wait_release, K}) =:= 2 end, 10000),
+    release(K),
+    ?assertEqual({ok, <<"released">>}, aion:await(Id, 10000)),
+    ?assertEqual([1], [O || #{type := <<"ActivityScheduled">>, name := <<"echo">>, ordinal := O} <- element(2, aion:history(Id))]),
+    ?assertMatch([#{attempt := 1, error := #{<<"type">> := <<"worker_lost">>}}],
+                 [E || E = #{type := <<"ActivityFailed">>} <- element(2, aion:history(Id))]).
+
+workflow_api_outside_a_workflow_is_an_error() ->
+    ?assertEqual({error, not_in_workflow}, aion_flow:activity(<<"echo">>, 1)),
+    ?assertMatch({error, <<"not_running: ", _/binary>>},
+                 aion_flow_ffi:dispatch_activity(<<"echo">>, <<"1">>, <<"{}">>)).
+
+nif_rejects_bad_arguments_with_errors() ->
+    Store = aion_engine:store(),
+    ?assertMatch({error, <<"invalid: workflow id must be a binary">>},
+                 aion_flow_ffi:nif_engine_describe(Store, "charlist")),
+    ?assertMatch({error, <<"invalid: JSON text is not JSON", _/binary>>},
+                 aion_flow_ffi:json_decode(<<"{bad">>)),
+    ?assertMatch({error, <<"invalid: ", _/binary>>},
+                 aion_flow_ffi:nif_engine_create(Store, <<"x">>, <<"t">>, <<"not json">>, <<"r">>, 1, 1)),
+    ?assertMatch({error, <<"invalid: unknown store kind", _/binary>>},
+                 aion_flow_ffi:nif_engine_open(<<"mongo">>, <<>>)),
+    ?assertEqual({ok, #{<<"a">> => [1, 2.5, true, null, <<"x">>]}},
+                 aion_flow_ffi:json_decode(element(2, aion_flow_ffi:json_encode(#{a => [1, 2.5, true, null, x]})))).
+
+gleam_workflow_runs_typed_activities() ->
+    ok = aion:register_activity(<<"add">>, {aion_flow_fixture, add}),
+    ok = aion:register_activity(<<"double">>, {aion_flow_fixture, double}),
+    ok = aion:register_workflow(<<"gleam_arith">>, {aion_flow_fixture, arithmetic}),
+    ok = aion:register_workflow(<<"gleam_refused">>, {aion_flow_fixture, refused}),
+    ?assertEqual({ok, #{<<"sum">> => 5, <<"doubled">> => 10}},
+                 run(<<"gleam_arith">>, #{<<"a">> => 2, <<"b">> => 3})),
+    ?assertEqual({error, {failed, <<"add failed">>}},
+                 run(<<"gleam_arith">>, #{<<"a">> => <<"two">>, <<"b">> => 3})),
+    ?assertEqual({ok, #{<<"activity">> => <<"refuse">>, <<"message">> => <<"card refused">>,
+                        <<"attempts">> => 1}},
+                 run(<<"gleam_refused">>, #{<<"key">> => key()})).
+
+gleam_registration_takes_module_functions_only() ->
+    ?assertEqual({ok, nil}, 'aion@workflow':register(<<"gleam_arith2">>, fun aion_flow_fixture:arithmetic/1)),
+    ?assertEqual({ok, nil}, 'aion@workflow':register_activity(<<"add">>, fun aion_flow_fixture:add/1)),
+    ?assertEqual({ok, nil}, 'aion@workflow':register_activity(<<"double">>, fun aion_flow_fixture:double/1)),
+    {ok, Id} = 'aion@workflow':start(<<"gleam_arith2">>, #{<<"a">> => 1, <<"b">> => 1}),
+    ?assertEqual({ok, #{<<"sum">> => 2, <<"doubled">> => 4}}, 'aion@workflow':await(Id, 10000)),
+    ?assertEqual({error, not_a_module_function},
+                 'aion@workflow':register(<<"anon">>, fun(X) -> {ok, X} end)),
+    ?assertEqual({error, {unknown_workflow_type, <<"nope">>}}, 'aion@workflow':start(<<"nope">>, null)).
