@@ -304,7 +304,9 @@ impl Run {
                 retryable: true,
             };
             let attempt = state.started;
-            return Ok(Step::Record(self.failure_append(ordinal, attempt, outcome, now)?));
+            return Ok(Step::Record(
+                self.failure_append(ordinal, attempt, outcome, now)?,
+            ));
         }
         let due = state.failed_at + state.options.retry.delay_after(state.failed) as i64;
         if state.failed > 0 && now < due {
@@ -346,7 +348,11 @@ impl Run {
     }
 
     /// Resolves the workflow code's final result.
-    pub fn complete(&mut self, result: Result<Value, Value>, now: i64) -> Result<Completion, Error> {
+    pub fn complete(
+        &mut self,
+        result: Result<Value, Value>,
+        now: i64,
+    ) -> Result<Completion, Error> {
         if let Some(err) = &self.diverged {
             return Err(err.clone());
         }
@@ -359,7 +365,11 @@ impl Run {
                 self.cursor += 1;
                 Ok(Completion::Replayed)
             } else {
-                Err(self.diverge(recorded.seq, recorded.kind.describe(), kind.name().to_string()))
+                Err(self.diverge(
+                    recorded.seq,
+                    recorded.kind.describe(),
+                    kind.name().to_string(),
+                ))
             };
         }
         if self.closed {
@@ -384,7 +394,10 @@ impl Run {
             return Err(Error::Internal("failure_append on a success".into()));
         };
         let state = self.activity(ordinal)?;
-        let retry = state.options.retry.should_retry(attempt, &error_type, retryable);
+        let retry = state
+            .options
+            .retry
+            .should_retry(attempt, &error_type, retryable);
         self.record(
             vec![EventKind::ActivityFailed {
                 ordinal,
@@ -434,15 +447,15 @@ impl Run {
     }
 
     fn activity(&self, ordinal: u64) -> Result<&ActivityState, Error> {
-        self.activities
-            .get(&ordinal)
-            .ok_or_else(|| Error::InvalidInput(format!("no activity with correlation id {ordinal}")))
+        self.activities.get(&ordinal).ok_or_else(|| {
+            Error::InvalidInput(format!("no activity with correlation id {ordinal}"))
+        })
     }
 
     fn activity_mut(&mut self, ordinal: u64) -> Result<&mut ActivityState, Error> {
-        self.activities
-            .get_mut(&ordinal)
-            .ok_or_else(|| Error::InvalidInput(format!("no activity with correlation id {ordinal}")))
+        self.activities.get_mut(&ordinal).ok_or_else(|| {
+            Error::InvalidInput(format!("no activity with correlation id {ordinal}"))
+        })
     }
 
     /// Numbers new events after the head, applies them to the state and returns the append.
@@ -566,12 +579,19 @@ mod tests {
             ordinal,
             append,
             task,
-        } = run.dispatch_activity(name, json!(name), &Value::Null, now).unwrap()
+        } = run
+            .dispatch_activity(name, json!(name), &Value::Null, now)
+            .unwrap()
         else {
             panic!("expected live dispatch")
         };
         let done = run
-            .activity_result(ordinal, task.attempt, AttemptOutcome::Completed(json!({"ok": name})), now)
+            .activity_result(
+                ordinal,
+                task.attempt,
+                AttemptOutcome::Completed(json!({"ok": name})),
+                now,
+            )
             .unwrap()
             .unwrap();
         [append.events, done.events].concat()
@@ -580,13 +600,28 @@ mod tests {
     #[test]
     fn live_dispatch_records_scheduled_and_first_attempt_after_head() {
         let mut run = run_with(started());
-        let d = run.dispatch_activity("reserve", json!(1), &Value::Null, 5).unwrap();
-        let Dispatch::Live { ordinal, append, task } = d else { panic!("{d:?}") };
+        let d = run
+            .dispatch_activity("reserve", json!(1), &Value::Null, 5)
+            .unwrap();
+        let Dispatch::Live {
+            ordinal,
+            append,
+            task,
+        } = d
+        else {
+            panic!("{d:?}")
+        };
         assert_eq!(ordinal, 1);
         assert_eq!(append.expected_head, 1);
         let seqs: Vec<u64> = append.events.iter().map(|e| e.seq).collect();
         assert_eq!(seqs, vec![2, 3]);
-        assert_eq!(append.events[1].kind, EventKind::ActivityStarted { ordinal: 1, attempt: 1 });
+        assert_eq!(
+            append.events[1].kind,
+            EventKind::ActivityStarted {
+                ordinal: 1,
+                attempt: 1
+            }
+        );
         assert_eq!((task.attempt, task.name.as_str()), (1, "reserve"));
         assert_eq!(run.activity_step(1, 5).unwrap(), Step::Wait);
     }
@@ -601,7 +636,9 @@ mod tests {
         let mut replay = run_with(history);
         assert!(replay.is_replaying());
         assert_eq!(
-            replay.dispatch_activity("reserve", json!(1), &Value::Null, 9).unwrap(),
+            replay
+                .dispatch_activity("reserve", json!(1), &Value::Null, 9)
+                .unwrap(),
             Dispatch::Replayed { ordinal: 1 }
         );
         assert_eq!(
@@ -611,7 +648,9 @@ mod tests {
         assert_eq!(replay.head(), head);
         assert!(!replay.is_replaying());
         assert!(matches!(
-            replay.dispatch_activity("charge", json!(2), &Value::Null, 9).unwrap(),
+            replay
+                .dispatch_activity("charge", json!(2), &Value::Null, 9)
+                .unwrap(),
             Dispatch::Live { ordinal: 2, .. }
         ));
     }
@@ -622,9 +661,15 @@ mod tests {
         let mut history = started();
         history.extend(live_activity(&mut first, "reserve", 1));
         let mut replay = run_with(history);
-        let err = replay.dispatch_activity("charge", json!(1), &Value::Null, 2).unwrap_err();
+        let err = replay
+            .dispatch_activity("charge", json!(1), &Value::Null, 2)
+            .unwrap_err();
         match &err {
-            Error::NonDeterminism { seq, recorded, requested } => {
+            Error::NonDeterminism {
+                seq,
+                recorded,
+                requested,
+            } => {
                 assert_eq!(*seq, 2);
                 assert!(recorded.contains("reserve"), "{recorded}");
                 assert!(requested.contains("charge"), "{requested}");
@@ -643,17 +688,24 @@ mod tests {
         history.extend(live_activity(&mut first, "reserve", 1));
         let mut replay = run_with(history);
         let err = replay.complete(Ok(json!("done")), 2).unwrap_err();
-        assert!(matches!(err, Error::NonDeterminism { seq: 2, .. }), "{err:?}");
+        assert!(
+            matches!(err, Error::NonDeterminism { seq: 2, .. }),
+            "{err:?}"
+        );
     }
 
     #[test]
     fn replay_rejects_activity_where_history_completed() {
         let mut first = run_with(started());
-        let Completion::Live(append) = first.complete(Ok(json!(1)), 1).unwrap() else { panic!() };
+        let Completion::Live(append) = first.complete(Ok(json!(1)), 1).unwrap() else {
+            panic!()
+        };
         let mut history = started();
         history.extend(append.events);
         let mut replay = run_with(history);
-        let err = replay.dispatch_activity("x", json!(1), &Value::Null, 2).unwrap_err();
+        let err = replay
+            .dispatch_activity("x", json!(1), &Value::Null, 2)
+            .unwrap_err();
         assert!(
             matches!(&err, Error::NonDeterminism { seq: 2, recorded, .. } if recorded == "WorkflowCompleted"),
             "{err:?}"
@@ -663,25 +715,61 @@ mod tests {
     #[test]
     fn retryable_failure_waits_backoff_then_starts_next_attempt() {
         let mut run = run_with(started());
-        let Dispatch::Live { ordinal, .. } = run.dispatch_activity("pay", json!(1), &Value::Null, 0).unwrap()
-        else { panic!() };
-        let failed = AttemptOutcome::Failed { error_type: "io".into(), message: "boom".into(), retryable: true };
-        let append = run.activity_result(ordinal, 1, failed, 1000).unwrap().unwrap();
-        assert!(matches!(append.events[0].kind, EventKind::ActivityFailed { retryable: true, attempt: 1, .. }));
+        let Dispatch::Live { ordinal, .. } = run
+            .dispatch_activity("pay", json!(1), &Value::Null, 0)
+            .unwrap()
+        else {
+            panic!()
+        };
+        let failed = AttemptOutcome::Failed {
+            error_type: "io".into(),
+            message: "boom".into(),
+            retryable: true,
+        };
+        let append = run
+            .activity_result(ordinal, 1, failed, 1000)
+            .unwrap()
+            .unwrap();
+        assert!(matches!(
+            append.events[0].kind,
+            EventKind::ActivityFailed {
+                retryable: true,
+                attempt: 1,
+                ..
+            }
+        ));
         assert_eq!(run.activity_step(ordinal, 1040).unwrap(), Step::RetryIn(60));
-        let Step::Start { append, task } = run.activity_step(ordinal, 1100).unwrap() else { panic!() };
+        let Step::Start { append, task } = run.activity_step(ordinal, 1100).unwrap() else {
+            panic!()
+        };
         assert_eq!(task.attempt, 2);
-        assert_eq!(append.events[0].kind, EventKind::ActivityStarted { ordinal, attempt: 2 });
+        assert_eq!(
+            append.events[0].kind,
+            EventKind::ActivityStarted {
+                ordinal,
+                attempt: 2
+            }
+        );
     }
 
     #[test]
     fn terminal_failure_is_final_and_not_retried() {
         let mut run = run_with(started());
-        let Dispatch::Live { ordinal, .. } = run.dispatch_activity("pay", json!(1), &Value::Null, 0).unwrap()
-        else { panic!() };
-        let failed = AttemptOutcome::Failed { error_type: "declined".into(), message: "no".into(), retryable: false };
+        let Dispatch::Live { ordinal, .. } = run
+            .dispatch_activity("pay", json!(1), &Value::Null, 0)
+            .unwrap()
+        else {
+            panic!()
+        };
+        let failed = AttemptOutcome::Failed {
+            error_type: "declined".into(),
+            message: "no".into(),
+            retryable: false,
+        };
         run.activity_result(ordinal, 1, failed, 1).unwrap().unwrap();
-        let Step::Done(Err(e)) = run.activity_step(ordinal, 2).unwrap() else { panic!() };
+        let Step::Done(Err(e)) = run.activity_step(ordinal, 2).unwrap() else {
+            panic!()
+        };
         assert_eq!(e["type"], "declined");
         assert_eq!(e["attempts"], 1);
     }
@@ -689,37 +777,80 @@ mod tests {
     #[test]
     fn stale_and_duplicate_results_change_nothing() {
         let mut run = run_with(started());
-        let Dispatch::Live { ordinal, .. } = run.dispatch_activity("pay", json!(1), &Value::Null, 0).unwrap()
-        else { panic!() };
-        assert_eq!(run.activity_result(ordinal, 2, AttemptOutcome::Completed(json!(1)), 1).unwrap(), None);
-        assert!(run.activity_result(ordinal, 1, AttemptOutcome::Completed(json!(1)), 1).unwrap().is_some());
+        let Dispatch::Live { ordinal, .. } = run
+            .dispatch_activity("pay", json!(1), &Value::Null, 0)
+            .unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(
+            run.activity_result(ordinal, 2, AttemptOutcome::Completed(json!(1)), 1)
+                .unwrap(),
+            None
+        );
+        assert!(run
+            .activity_result(ordinal, 1, AttemptOutcome::Completed(json!(1)), 1)
+            .unwrap()
+            .is_some());
         let head = run.head();
-        assert_eq!(run.activity_result(ordinal, 1, AttemptOutcome::Completed(json!(2)), 1).unwrap(), None);
+        assert_eq!(
+            run.activity_result(ordinal, 1, AttemptOutcome::Completed(json!(2)), 1)
+                .unwrap(),
+            None
+        );
         assert_eq!(run.head(), head);
     }
 
     #[test]
     fn attempt_lost_in_a_crash_is_recorded_failed_then_retried() {
         let mut first = run_with(started());
-        let Dispatch::Live { append, .. } = first.dispatch_activity("ship", json!(1), &Value::Null, 0).unwrap()
-        else { panic!() };
+        let Dispatch::Live { append, .. } = first
+            .dispatch_activity("ship", json!(1), &Value::Null, 0)
+            .unwrap()
+        else {
+            panic!()
+        };
         let mut history = started();
         history.extend(append.events);
         let mut resumed = run_with(history);
-        assert_eq!(resumed.dispatch_activity("ship", json!(1), &Value::Null, 10).unwrap(), Dispatch::Replayed { ordinal: 1 });
-        let Step::Record(rec) = resumed.activity_step(1, 10).unwrap() else { panic!() };
+        assert_eq!(
+            resumed
+                .dispatch_activity("ship", json!(1), &Value::Null, 10)
+                .unwrap(),
+            Dispatch::Replayed { ordinal: 1 }
+        );
+        let Step::Record(rec) = resumed.activity_step(1, 10).unwrap() else {
+            panic!()
+        };
         assert!(matches!(&rec.events[0].kind,
             EventKind::ActivityFailed { attempt: 1, retryable: true, error, .. } if error["type"] == "worker_lost"));
-        assert!(matches!(resumed.activity_step(1, 10_000).unwrap(), Step::Start { task: AttemptTask { attempt: 2, .. }, .. }));
+        assert!(matches!(
+            resumed.activity_step(1, 10_000).unwrap(),
+            Step::Start {
+                task: AttemptTask { attempt: 2, .. },
+                ..
+            }
+        ));
     }
 
     #[test]
     fn load_rejects_gaps_and_missing_start() {
         let mut h = started();
-        h.push(Event { seq: 3, recorded_at: 0, kind: EventKind::WorkflowCompleted { result: json!(1) } });
+        h.push(Event {
+            seq: 3,
+            recorded_at: 0,
+            kind: EventKind::WorkflowCompleted { result: json!(1) },
+        });
         assert_eq!(Run::load("wf", h).unwrap_err().prefix(), "durability");
-        let no_start = vec![Event { seq: 1, recorded_at: 0, kind: EventKind::WorkflowCompleted { result: json!(1) } }];
-        assert_eq!(Run::load("wf", no_start).unwrap_err().prefix(), "durability");
+        let no_start = vec![Event {
+            seq: 1,
+            recorded_at: 0,
+            kind: EventKind::WorkflowCompleted { result: json!(1) },
+        }];
+        assert_eq!(
+            Run::load("wf", no_start).unwrap_err().prefix(),
+            "durability"
+        );
         assert_eq!(Run::load("wf", vec![]).unwrap_err().prefix(), "not_found");
     }
 }

@@ -171,7 +171,10 @@ mod tests {
         assert_eq!(o.retry.max_attempts, 5);
         assert_eq!(o.retry.initial_interval_ms, 100);
         assert_eq!(o.task_queue, "default");
-        assert_eq!(ActivityOptions::from_json(&Value::Null).unwrap(), ActivityOptions::default());
+        assert_eq!(
+            ActivityOptions::from_json(&Value::Null).unwrap(),
+            ActivityOptions::default()
+        );
         for bad in [
             json!({"retry": {"backoff_coefficient": 0.5}}),
             json!({"retry": {"max_attemps": 5}}),

@@ -70,7 +70,9 @@ fn to_value(term: Term<'_>, depth: usize) -> Result<Value, Error> {
         TermType::List => {
             let len = term.list_length().map_err(|_| bad("an improper list"))?;
             let mut items = Vec::with_capacity(len);
-            let mut iter = term.into_list_iterator().map_err(|_| bad("an improper list"))?;
+            let mut iter = term
+                .into_list_iterator()
+                .map_err(|_| bad("an improper list"))?;
             for item in iter.by_ref() {
                 items.push(to_value(item, depth + 1)?);
             }

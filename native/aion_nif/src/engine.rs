@@ -67,7 +67,10 @@ fn nif_engine_open<'a>(env: Env<'a>, kind: Term<'a>, dir: Term<'a>) -> Term<'a> 
         let kind = text_arg(kind, "store kind")?;
         let store: Arc<dyn EventStore> = match kind.as_str() {
             "memory" => Arc::new(MemoryStore::new()),
-            "sqlite" => Arc::new(SqliteStore::open(Path::new(&text_arg(dir, "data directory")?))?),
+            "sqlite" => Arc::new(SqliteStore::open(Path::new(&text_arg(
+                dir,
+                "data directory",
+            )?))?),
             other => {
                 return Err(Error::InvalidInput(format!(
                     "unknown store kind {other:?} (expected sqlite or memory)"
@@ -118,17 +121,30 @@ fn record_to_term<'a>(env: Env<'a>, record: &WorkflowRecord) -> Term<'a> {
         Status::Failed => atoms::failed(),
     };
     let mut pairs: Vec<(Term<'a>, Term<'a>)> = vec![
-        (atoms::workflow_id().encode(env), record.workflow_id.encode(env)),
+        (
+            atoms::workflow_id().encode(env),
+            record.workflow_id.encode(env),
+        ),
         (atoms::type_().encode(env), record.workflow_type.encode(env)),
         (atoms::run_id().encode(env), record.run_id.encode(env)),
         (atoms::status().encode(env), status.encode(env)),
         (atoms::head().encode(env), record.head.encode(env)),
-        (atoms::created_at().encode(env), record.created_at.encode(env)),
-        (atoms::updated_at().encode(env), record.updated_at.encode(env)),
+        (
+            atoms::created_at().encode(env),
+            record.created_at.encode(env),
+        ),
+        (
+            atoms::updated_at().encode(env),
+            record.updated_at.encode(env),
+        ),
     ];
     match (&record.status, &record.outcome) {
-        (Status::Completed, Some(v)) => pairs.push((atoms::result().encode(env), value_to_term(env, v))),
-        (Status::Failed, Some(v)) => pairs.push((atoms::error().encode(env), value_to_term(env, v))),
+        (Status::Completed, Some(v)) => {
+            pairs.push((atoms::result().encode(env), value_to_term(env, v)))
+        }
+        (Status::Failed, Some(v)) => {
+            pairs.push((atoms::error().encode(env), value_to_term(env, v)))
+        }
         _ => {}
     }
     Term::map_from_pairs(env, &pairs).unwrap_or_else(|_| Term::map_new(env))
@@ -136,7 +152,11 @@ fn record_to_term<'a>(env: Env<'a>, record: &WorkflowRecord) -> Term<'a> {
 
 /// `nif_engine_describe(Engine, WorkflowId) -> {ok, Summary} | {error, <<"not_found: ...">>}`.
 #[rustler::nif(schedule = "DirtyIo")]
-fn nif_engine_describe<'a>(env: Env<'a>, engine: ResourceArc<EngineResource>, workflow_id: Term<'a>) -> Term<'a> {
+fn nif_engine_describe<'a>(
+    env: Env<'a>,
+    engine: ResourceArc<EngineResource>,
+    workflow_id: Term<'a>,
+) -> Term<'a> {
     reply(env, || {
         let id = text_arg(workflow_id, "workflow id")?;
         let record = engine.store.workflow(&id)?.ok_or(Error::NotFound(id))?;
@@ -147,7 +167,11 @@ fn nif_engine_describe<'a>(env: Env<'a>, engine: ResourceArc<EngineResource>, wo
 /// `nif_engine_history(Engine, WorkflowId) -> {ok, [EventMap]} | {error, Msg}`: each event
 /// as a map with atom keys (`seq`, `type`, `recorded_at`, and the event's own fields).
 #[rustler::nif(schedule = "DirtyIo")]
-fn nif_engine_history<'a>(env: Env<'a>, engine: ResourceArc<EngineResource>, workflow_id: Term<'a>) -> Term<'a> {
+fn nif_engine_history<'a>(
+    env: Env<'a>,
+    engine: ResourceArc<EngineResource>,
+    workflow_id: Term<'a>,
+) -> Term<'a> {
     reply(env, || {
         let id = text_arg(workflow_id, "workflow id")?;
         let events = engine.store.read(&id, 1)?;
@@ -158,7 +182,10 @@ fn nif_engine_history<'a>(env: Env<'a>, engine: ResourceArc<EngineResource>, wor
             .iter()
             .map(|event| match serde_json::to_value(event) {
                 Ok(Value::Object(object)) => Ok(object_to_atom_map(env, &object)),
-                _ => Err(Error::Internal(format!("cannot encode event {}", event.seq))),
+                _ => Err(Error::Internal(format!(
+                    "cannot encode event {}",
+                    event.seq
+                ))),
             })
             .collect::<Result<_, _>>()?;
         Ok(terms.encode(env))
@@ -167,14 +194,34 @@ fn nif_engine_history<'a>(env: Env<'a>, engine: ResourceArc<EngineResource>, wor
 
 /// `nif_engine_list(Engine, Status | null, Type | null) -> {ok, [Summary]} | {error, Msg}`.
 #[rustler::nif(schedule = "DirtyIo")]
-fn nif_engine_list<'a>(env: Env<'a>, engine: ResourceArc<EngineResource>, status: Term<'a>, workflow_type: Term<'a>) -> Term<'a> {
+fn nif_engine_list<'a>(
+    env: Env<'a>,
+    engine: ResourceArc<EngineResource>,
+    status: Term<'a>,
+    workflow_type: Term<'a>,
+) -> Term<'a> {
     reply(env, || {
-        let is_null = |t: Term<'a>| t.decode::<rustler::Atom>().is_ok_and(|a| a == atoms::null());
+        let is_null = |t: Term<'a>| {
+            t.decode::<rustler::Atom>()
+                .is_ok_and(|a| a == atoms::null())
+        };
         let filter = ListFilter {
-            status: if is_null(status) { None } else { Some(Status::parse(&text_arg(status, "status")?)?) },
-            workflow_type: if is_null(workflow_type) { None } else { Some(text_arg(workflow_type, "workflow type")?) },
+            status: if is_null(status) {
+                None
+            } else {
+                Some(Status::parse(&text_arg(status, "status")?)?)
+            },
+            workflow_type: if is_null(workflow_type) {
+                None
+            } else {
+                Some(text_arg(workflow_type, "workflow type")?)
+            },
         };
         let records = engine.store.list(&filter)?;
-        Ok(records.iter().map(|r| record_to_term(env, r)).collect::<Vec<_>>().encode(env))
+        Ok(records
+            .iter()
+            .map(|r| record_to_term(env, r))
+            .collect::<Vec<_>>()
+            .encode(env))
     })
 }

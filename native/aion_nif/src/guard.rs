@@ -21,7 +21,10 @@ pub(crate) fn reply<'a>(env: Env<'a>, body: impl FnOnce() -> Result<Term<'a>, Er
                 .map(|s| s.to_string())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".to_string());
-            error_term(env, &Error::Internal(format!("panic in aion_nif: {detail}")))
+            error_term(
+                env,
+                &Error::Internal(format!("panic in aion_nif: {detail}")),
+            )
         }
     }
 }

@@ -40,7 +40,8 @@ impl RunResource {
     }
 
     fn submit(&self, run: &Run, env: Env<'_>, append: Append, tag: u64) {
-        self.engine.submit(run.workflow_id(), append, env.pid(), tag);
+        self.engine
+            .submit(run.workflow_id(), append, env.pid(), tag);
     }
 }
 
@@ -62,7 +63,11 @@ fn task_term<'a>(env: Env<'a>, task: &AttemptTask) -> Term<'a> {
 /// `nif_run_open(Engine, WorkflowId) -> {ok, {Run, Type, InputJson}} | {error, Msg}`: reads
 /// the whole history once and builds the replay state.
 #[rustler::nif(schedule = "DirtyIo")]
-fn nif_run_open<'a>(env: Env<'a>, engine: ResourceArc<EngineResource>, workflow_id: Term<'a>) -> Term<'a> {
+fn nif_run_open<'a>(
+    env: Env<'a>,
+    engine: ResourceArc<EngineResource>,
+    workflow_id: Term<'a>,
+) -> Term<'a> {
     reply(env, || {
         let id = text_arg(workflow_id, "workflow id")?;
         let history = engine.store.read(&id, 1)?;
@@ -99,7 +104,11 @@ fn nif_run_dispatch_activity<'a>(
         let mut run = resource.lock()?;
         match run.dispatch_activity(&name, input, &config, now)? {
             Dispatch::Replayed { ordinal } => Ok((atoms::replayed(), ordinal).encode(env)),
-            Dispatch::Live { ordinal, append, task } => {
+            Dispatch::Live {
+                ordinal,
+                append,
+                task,
+            } => {
                 resource.submit(&run, env, append, tag);
                 Ok((atoms::live(), ordinal, task_term(env, &task)).encode(env))
             }
@@ -173,8 +182,11 @@ fn nif_run_activity_result<'a>(
 }
 
 fn parse_outcome(value: Value) -> Result<AttemptOutcome, Error> {
-    let bad = || Error::InvalidInput("attempt outcome must be {\"ok\": _} or {\"error\": {...}}".into());
-    let Value::Object(mut object) = value else { return Err(bad()) };
+    let bad =
+        || Error::InvalidInput("attempt outcome must be {\"ok\": _} or {\"error\": {...}}".into());
+    let Value::Object(mut object) = value else {
+        return Err(bad());
+    };
     if let Some(result) = object.remove("ok") {
         return Ok(AttemptOutcome::Completed(result));
     }
@@ -183,7 +195,10 @@ fn parse_outcome(value: Value) -> Result<AttemptOutcome, Error> {
     Ok(AttemptOutcome::Failed {
         error_type: text("type").unwrap_or_else(|| "error".into()),
         message: text("message").unwrap_or_default(),
-        retryable: error.get("retryable").and_then(Value::as_bool).unwrap_or(true),
+        retryable: error
+            .get("retryable")
+            .and_then(Value::as_bool)
+            .unwrap_or(true),
     })
 }
 
@@ -202,7 +217,11 @@ fn nif_run_complete<'a>(
         let value = json_arg(value, "workflow outcome")?;
         let now = i64_arg(now, "time")?;
         let tag = u64_arg(tag, "tag")?;
-        let result = if kind == atoms::ok() { Ok(value) } else { Err(value) };
+        let result = if kind == atoms::ok() {
+            Ok(value)
+        } else {
+            Err(value)
+        };
         let mut run = resource.lock()?;
         match run.complete(result, now)? {
             Completion::Replayed => Ok(atoms::replayed().encode(env)),

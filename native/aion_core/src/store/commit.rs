@@ -121,7 +121,10 @@ mod tests {
         let mut results: Vec<_> = (0..101).map(|_| rx.recv().unwrap()).collect();
         results.sort_by_key(|(i, _)| *i);
         assert!(results[..100].iter().all(|(_, r)| r.is_ok()));
-        assert_eq!(results[100].1.as_ref().unwrap_err().prefix(), "already_exists");
+        assert_eq!(
+            results[100].1.as_ref().unwrap_err().prefix(),
+            "already_exists"
+        );
         assert_eq!(store.list(&Default::default()).unwrap().len(), 100);
     }
 }

@@ -21,11 +21,23 @@ pub(crate) fn create(store: &dyn EventStore, id: &str) {
 }
 
 fn event(seq: u64, kind: EventKind) -> Event {
-    Event { seq, recorded_at: 20 + seq as i64, kind }
+    Event {
+        seq,
+        recorded_at: 20 + seq as i64,
+        kind,
+    }
 }
 
 fn scheduled(seq: u64, ordinal: u64) -> Event {
-    event(seq, EventKind::ActivityScheduled { ordinal, name: "a".into(), input: json!(1), config: json!({}) })
+    event(
+        seq,
+        EventKind::ActivityScheduled {
+            ordinal,
+            name: "a".into(),
+            input: json!(1),
+            config: json!({}),
+        },
+    )
 }
 
 pub(crate) fn run_all(factory: Factory<'_>) {
@@ -40,13 +52,22 @@ pub(crate) fn run_all(factory: Factory<'_>) {
 
 fn append_then_read_returns_events_in_order(store: Box<dyn EventStore>) {
     create(&*store, "wf");
-    store.append(AppendRequest { workflow_id: "wf".into(), expected_head: 1, events: vec![scheduled(2, 1), scheduled(3, 2)] }).unwrap();
+    store
+        .append(AppendRequest {
+            workflow_id: "wf".into(),
+            expected_head: 1,
+            events: vec![scheduled(2, 1), scheduled(3, 2)],
+        })
+        .unwrap();
     let seqs: Vec<u64> = store.read("wf", 1).unwrap().iter().map(|e| e.seq).collect();
     assert_eq!(seqs, vec![1, 2, 3]);
     assert_eq!(store.read("wf", 3).unwrap().len(), 1);
     assert!(store.read("missing", 1).unwrap().is_empty());
     let rec = store.workflow("wf").unwrap().unwrap();
-    assert_eq!((rec.head, rec.status, rec.workflow_type.as_str()), (3, Status::Running, "order"));
+    assert_eq!(
+        (rec.head, rec.status, rec.workflow_type.as_str()),
+        (3, Status::Running, "order")
+    );
     assert_eq!(rec.updated_at, 23);
 }
 
@@ -59,25 +80,46 @@ fn create_existing_id_is_refused(store: Box<dyn EventStore>) {
 
 fn stale_head_append_is_refused_and_changes_nothing(store: Box<dyn EventStore>) {
     create(&*store, "wf");
-    store.append(AppendRequest { workflow_id: "wf".into(), expected_head: 1, events: vec![scheduled(2, 1)] }).unwrap();
+    store
+        .append(AppendRequest {
+            workflow_id: "wf".into(),
+            expected_head: 1,
+            events: vec![scheduled(2, 1)],
+        })
+        .unwrap();
     let err = store
-        .append(AppendRequest { workflow_id: "wf".into(), expected_head: 1, events: vec![scheduled(2, 9)] })
+        .append(AppendRequest {
+            workflow_id: "wf".into(),
+            expected_head: 1,
+            events: vec![scheduled(2, 9)],
+        })
         .unwrap_err();
     assert_eq!(err.prefix(), "durability");
     assert!(err.to_string().contains("stale head"), "{err}");
     let events = store.read("wf", 2).unwrap();
     assert_eq!(events.len(), 1);
-    assert!(matches!(events[0].kind, EventKind::ActivityScheduled { ordinal: 1, .. }));
+    assert!(matches!(
+        events[0].kind,
+        EventKind::ActivityScheduled { ordinal: 1, .. }
+    ));
 }
 
 fn gap_in_numbering_is_refused(store: Box<dyn EventStore>) {
     create(&*store, "wf");
     let err = store
-        .append(AppendRequest { workflow_id: "wf".into(), expected_head: 1, events: vec![scheduled(3, 1)] })
+        .append(AppendRequest {
+            workflow_id: "wf".into(),
+            expected_head: 1,
+            events: vec![scheduled(3, 1)],
+        })
         .unwrap_err();
     assert_eq!(err.prefix(), "invalid");
     let err = store
-        .append(AppendRequest { workflow_id: "new".into(), expected_head: 0, events: vec![scheduled(1, 1)] })
+        .append(AppendRequest {
+            workflow_id: "new".into(),
+            expected_head: 0,
+            events: vec![scheduled(1, 1)],
+        })
         .unwrap_err();
     assert_eq!(err.prefix(), "invalid");
     assert!(store.workflow("new").unwrap().is_none());
@@ -87,13 +129,26 @@ fn gap_in_numbering_is_refused(store: Box<dyn EventStore>) {
 fn closing_event_updates_summary_and_closes_history(store: Box<dyn EventStore>) {
     create(&*store, "wf");
     store
-        .append(AppendRequest { workflow_id: "wf".into(), expected_head: 1, events: vec![event(2, EventKind::WorkflowCompleted { result: json!({"ok": true}) })] })
+        .append(AppendRequest {
+            workflow_id: "wf".into(),
+            expected_head: 1,
+            events: vec![event(
+                2,
+                EventKind::WorkflowCompleted {
+                    result: json!({"ok": true}),
+                },
+            )],
+        })
         .unwrap();
     let rec = store.workflow("wf").unwrap().unwrap();
     assert_eq!(rec.status, Status::Completed);
     assert_eq!(rec.outcome, Some(json!({"ok": true})));
     let err = store
-        .append(AppendRequest { workflow_id: "wf".into(), expected_head: 2, events: vec![scheduled(3, 1)] })
+        .append(AppendRequest {
+            workflow_id: "wf".into(),
+            expected_head: 2,
+            events: vec![scheduled(3, 1)],
+        })
         .unwrap_err();
     assert_eq!(err.prefix(), "not_running");
 }
@@ -103,22 +158,64 @@ fn list_filters_by_status_and_type(store: Box<dyn EventStore>) {
         create(&*store, id);
     }
     store
-        .append(AppendRequest { workflow_id: "b".into(), expected_head: 1, events: vec![event(2, EventKind::WorkflowFailed { error: json!("x") })] })
+        .append(AppendRequest {
+            workflow_id: "b".into(),
+            expected_head: 1,
+            events: vec![event(2, EventKind::WorkflowFailed { error: json!("x") })],
+        })
         .unwrap();
-    let ids = |f: ListFilter| -> Vec<String> { store.list(&f).unwrap().into_iter().map(|r| r.workflow_id).collect() };
+    let ids = |f: ListFilter| -> Vec<String> {
+        store
+            .list(&f)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.workflow_id)
+            .collect()
+    };
     assert_eq!(ids(ListFilter::default()), vec!["a", "b", "c"]);
-    assert_eq!(ids(ListFilter { status: Some(Status::Running), ..Default::default() }), vec!["a", "c"]);
-    assert_eq!(ids(ListFilter { status: Some(Status::Failed), ..Default::default() }), vec!["b"]);
-    assert!(ids(ListFilter { workflow_type: Some("other".into()), ..Default::default() }).is_empty());
-    assert_eq!(ids(ListFilter { workflow_type: Some("order".into()), status: Some(Status::Running) }).len(), 2);
+    assert_eq!(
+        ids(ListFilter {
+            status: Some(Status::Running),
+            ..Default::default()
+        }),
+        vec!["a", "c"]
+    );
+    assert_eq!(
+        ids(ListFilter {
+            status: Some(Status::Failed),
+            ..Default::default()
+        }),
+        vec!["b"]
+    );
+    assert!(ids(ListFilter {
+        workflow_type: Some("other".into()),
+        ..Default::default()
+    })
+    .is_empty());
+    assert_eq!(
+        ids(ListFilter {
+            workflow_type: Some("order".into()),
+            status: Some(Status::Running)
+        })
+        .len(),
+        2
+    );
 }
 
 fn batch_isolates_failures(store: Box<dyn EventStore>) {
     create(&*store, "wf");
     let results = store.append_batch(&[
-        AppendRequest { workflow_id: "wf".into(), expected_head: 5, events: vec![scheduled(6, 1)] },
+        AppendRequest {
+            workflow_id: "wf".into(),
+            expected_head: 5,
+            events: vec![scheduled(6, 1)],
+        },
         start_request("fresh"),
-        AppendRequest { workflow_id: "wf".into(), expected_head: 1, events: vec![scheduled(2, 1)] },
+        AppendRequest {
+            workflow_id: "wf".into(),
+            expected_head: 1,
+            events: vec![scheduled(2, 1)],
+        },
     ]);
     assert!(results[0].is_err());
     assert!(results[1].is_ok() && results[2].is_ok());

@@ -66,7 +66,11 @@ impl EventStore for MemoryStore {
     fn read(&self, workflow_id: &str, from_seq: u64) -> Result<Vec<Event>, Error> {
         let guard = self.inner.read().map_err(|_| poisoned())?;
         Ok(guard.0.get(workflow_id).map_or_else(Vec::new, |e| {
-            e.events.iter().filter(|ev| ev.seq >= from_seq).cloned().collect()
+            e.events
+                .iter()
+                .filter(|ev| ev.seq >= from_seq)
+                .cloned()
+                .collect()
         }))
     }
 

@@ -63,7 +63,9 @@ impl Status {
             "running" => Ok(Status::Running),
             "completed" => Ok(Status::Completed),
             "failed" => Ok(Status::Failed),
-            other => Err(Error::InvalidInput(format!("unknown workflow status {other:?}"))),
+            other => Err(Error::InvalidInput(format!(
+                "unknown workflow status {other:?}"
+            ))),
         }
     }
 }

@@ -50,7 +50,9 @@ pub struct SqliteStore {
 
 impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqliteStore").field("path", &self.path).finish()
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .finish()
     }
 }
 
@@ -91,9 +93,8 @@ impl SqliteStore {
     }
 
     fn connect(path: &Path) -> Result<Connection, Error> {
-        let conn = Connection::open(path).map_err(|e| {
-            Error::durability(format!("cannot open {}: {e}", path.display()))
-        })?;
+        let conn = Connection::open(path)
+            .map_err(|e| Error::durability(format!("cannot open {}: {e}", path.display())))?;
         let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
         if mode != "wal" {
             return Err(Error::durability(format!("cannot enable WAL (got {mode})")));
@@ -153,7 +154,9 @@ impl SqliteStore {
 const RECORD_COLUMNS: &str =
     "workflow_id, workflow_type, run_id, status, head, created_at, updated_at, outcome";
 
-fn row_to_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<(WorkflowRecord, String, Option<String>)> {
+fn row_to_record(
+    row: &rusqlite::Row<'_>,
+) -> rusqlite::Result<(WorkflowRecord, String, Option<String>)> {
     Ok((
         WorkflowRecord {
             workflow_id: row.get(0)?,
@@ -296,7 +299,10 @@ mod tests {
             .writer
             .lock()
             .unwrap()
-            .execute("UPDATE events SET body = '{\"seq\": 1' WHERE workflow_id = 'wf-1'", [])
+            .execute(
+                "UPDATE events SET body = '{\"seq\": 1' WHERE workflow_id = 'wf-1'",
+                [],
+            )
             .unwrap();
         let err = store.read("wf-1", 1).unwrap_err();
         assert_eq!(err.prefix(), "durability");

@@ -1,0 +1,72 @@
+%% `make bench': durable-step latency and throughput, one JSON line per scenario and store.
+%%   seq10:  one workflow of 10 sequential no-op activities, run 100 times one after
+%%           another (after 10 warm-up runs); latency is per workflow, start to result.
+%%   conc10: 1,000 such workflows with 50 in flight; throughput and per-workflow latency.
+-module(aion_bench).
+
+-export([main/0, seq10/1, noop/1]).
+
+main() ->
+    logger:set_primary_config(level, warning),
+    Results = [scenario(S, Store) || Store <- [sqlite, memory], S <- [seq10, conc10]],
+    [io:format("~s~n", [Line]) || Line <- Results],
+    erlang:halt(0).
+
+%% The workflow and the activity under test.
+seq10(_) ->
+    lists:foreach(fun(I) -> {ok, _} = aion_flow:activity(<<"noop">>, I) end, lists:seq(1, 10)),
+    {ok, done}.
+
+noop(_) -> {ok, null}.
+
+scenario(Name, Store) ->
+    Dir = filename:join(case os:getenv("TMPDIR") of false -> "/tmp"; T -> T end,
+                        "aion_bench_" ++ os:getpid() ++ "_" ++ atom_to_list(Store) ++ atom_to_list(Name)),
+    application:stop(aion),
+    ok = application:set_env(aion, data_dir, Dir),
+    ok = application:set_env(aion, store, Store),
+    {ok, _} = application:ensure_all_started(aion),
+    ok = aion:register_activity(<<"noop">>, {?MODULE, noop}),
+    ok = aion:register_workflow(<<"seq10">>, {?MODULE, seq10}),
+    _ = [one() || _ <- lists:seq(1, 10)],
+    {N, Latencies, WallUs} = run(Name),
+    application:stop(aion),
+    _ = os:cmd("rm -rf " ++ Dir),
+    Sorted = lists:sort(Latencies),
+    Ms = fun(Us) -> round(Us / 10) / 100 end,
+    {ok, Line} = aion_flow_ffi:json_encode(#{
+        <<"scenario">> => atom_to_binary(Name), <<"store">> => atom_to_binary(Store),
+        <<"n">> => N,
+        <<"p50_ms">> => Ms(pct(Sorted, 0.50)), <<"p99_ms">> => Ms(pct(Sorted, 0.99)),
+        <<"mean_ms">> => Ms(lists:sum(Sorted) / N),
+        <<"throughput_wf_s">> => round(N / (WallUs / 1.0e6) * 10) / 10}),
+    Line.
+
+run(seq10) ->
+    T0 = erlang:monotonic_time(microsecond),
+    L = [one() || _ <- lists:seq(1, 100)],
+    {100, L, erlang:monotonic_time(microsecond) - T0};
+run(conc10) ->
+    Total = 1000, InFlight = 50,
+    Next = atomics:new(1, []),
+    Self = self(),
+    T0 = erlang:monotonic_time(microsecond),
+    Pids = [spawn_link(fun() -> Self ! {self(), worker(Next, Total, [])} end)
+            || _ <- lists:seq(1, InFlight)],
+    L = lists:append([receive {P, Ls} -> Ls end || P <- Pids]),
+    {Total, L, erlang:monotonic_time(microsecond) - T0}.
+
+worker(Next, Total, Acc) ->
+    case atomics:add_get(Next, 1, 1) =< Total of
+        true -> worker(Next, Total, [one() | Acc]);
+        false -> Acc
+    end.
+
+one() ->
+    T0 = erlang:monotonic_time(microsecond),
+    {ok, Id} = aion:start_workflow(<<"seq10">>, null, #{}),
+    {ok, <<"done">>} = aion:await(Id, 60000),
+    erlang:monotonic_time(microsecond) - T0.
+
+pct(Sorted, P) ->
+    lists:nth(max(1, min(length(Sorted), round(P * length(Sorted)))), Sorted).
