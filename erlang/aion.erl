@@ -158,9 +158,12 @@ create_error(Id, Msg) ->
 
 %% @doc Waits up to `TimeoutMs' for run `WorkflowId' to close. `{ok, Result}' when it
 %% completed, `{error, {failed, Reason}}' when it failed, `{error, timeout}' when it is still
-%% running (or blocked) at the deadline, `{error, not_found}' for an unknown id.
+%% running (or blocked) at the deadline, `{error, not_found}' for an unknown id,
+%% `{error, {bad_argument, timeout, T}}' unless `TimeoutMs' is a non-negative integer or
+%% `infinity'.
 -spec await(workflow_id(), timeout()) -> {ok, term()} | {error, error_reason()}.
-await(WorkflowId, TimeoutMs) when is_binary(WorkflowId) ->
+await(WorkflowId, TimeoutMs) when is_binary(WorkflowId),
+        (TimeoutMs =:= infinity orelse (is_integer(TimeoutMs) andalso TimeoutMs >= 0)) ->
     Ref = make_ref(),
     %% Subscribe before reading the status: a run closing in between still reaches us.
     true = ets:insert(aion_waiters, {WorkflowId, self(), Ref}),
@@ -179,6 +182,8 @@ await(WorkflowId, TimeoutMs) when is_binary(WorkflowId) ->
         ets:delete_object(aion_waiters, {WorkflowId, self(), Ref}),
         receive {aion_done, Ref, _} -> ok after 0 -> ok end
     end;
+await(WorkflowId, TimeoutMs) when is_binary(WorkflowId) ->
+    {error, {bad_argument, timeout, TimeoutMs}};
 await(_WorkflowId, _TimeoutMs) ->
     {error, not_found}.
 

@@ -130,6 +130,8 @@ notify(WorkflowId, Outcome) ->
 %% @private
 -spec init([]) -> {ok, map()} | {stop, term()}.
 init([]) ->
+    %% Trap exits so that terminate/2 runs at shutdown and closes the store.
+    process_flag(trap_exit, true),
     _ = [ets:new(T, [named_table, public, Type, {read_concurrency, true}])
          || {T, Type} <- [{aion_registry, set}, {aion_runs, set},
                           {aion_waiters, bag}, {aion_blocked, set}]],
@@ -184,8 +186,13 @@ handle_cast(_Msg, State) ->
 %% @private
 -spec terminate(term(), map()) -> ok.
 terminate(_Reason, _State) ->
-    _ = persistent_term:erase(?STORE_KEY),
-    ok.
+    case persistent_term:get(?STORE_KEY, undefined) of
+        undefined -> ok;
+        Store ->
+            _ = aion_flow_ffi:nif_engine_close(Store),
+            _ = persistent_term:erase(?STORE_KEY),
+            ok
+    end.
 
 %% Starts the runs of `Type' (null: every type) that are running in the store, registered,
 %% and have no live process.

@@ -25,13 +25,13 @@
 
 %% Native functions.
 -export([nif_json_encode/1, nif_json_decode/1]).
--export([nif_engine_open/2, nif_engine_create/7, nif_engine_describe/2,
+-export([nif_engine_open/2, nif_engine_close/1, nif_engine_create/7, nif_engine_describe/2,
          nif_engine_history/2, nif_engine_list/3]).
 -export([nif_run_open/2, nif_run_dispatch_activity/6, nif_run_activity_step/4,
          nif_run_activity_result/6, nif_run_complete/5]).
 
 -nifs([nif_json_encode/1, nif_json_decode/1,
-       nif_engine_open/2, nif_engine_create/7, nif_engine_describe/2,
+       nif_engine_open/2, nif_engine_close/1, nif_engine_create/7, nif_engine_describe/2,
        nif_engine_history/2, nif_engine_list/3,
        nif_run_open/2, nif_run_dispatch_activity/6, nif_run_activity_step/4,
        nif_run_activity_result/6, nif_run_complete/5]).
@@ -196,6 +196,9 @@ nif_json_decode(_Json) -> erlang:nif_error(nif_not_loaded).
 %% @private
 -spec nif_engine_open(binary(), binary()) -> {ok, reference()} | {error, wire_error()}.
 nif_engine_open(_Kind, _Dir) -> erlang:nif_error(nif_not_loaded).
+%% @private
+-spec nif_engine_close(reference()) -> {ok, closed} | {error, wire_error()}.
+nif_engine_close(_Engine) -> erlang:nif_error(nif_not_loaded).
 %% @private
 -spec nif_engine_create(reference(), binary(), binary(), json(), binary(), integer(), pos_integer()) ->
     {ok, pos_integer()} | {error, wire_error()}.

@@ -8,6 +8,7 @@
 
 main(Dir, Phase) ->
     ok = file:write_file(filename:join(Dir, "pid." ++ Phase), os:getpid()),
+    ok = application:load(aion),
     ok = application:set_env(aion, data_dir, filename:join(Dir, "data")),
     {ok, _} = application:ensure_all_started(aion),
     persistent_term:put({?MODULE, dir}, Dir),

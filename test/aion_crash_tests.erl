@@ -10,7 +10,7 @@ kill_9_mid_activity_then_restart_completes_without_rerunning_test_() ->
 kill_9_mid_activity_then_restart_completes_without_rerunning() ->
     Dir = aion_test_support:tmp_dir("aion_crash"),
     First = start_node(Dir, "start"),
-    aion_test_support:wait_until(fun() -> filelib:is_file(filename:join(Dir, "b_blocked")) end, 30000),
+    ok = wait_for_file(First, filename:join(Dir, "b_blocked"), 30000),
     {ok, Pid} = file:read_file(filename:join(Dir, "pid.start")),
     [] = os:cmd("kill -9 " ++ binary_to_list(Pid)),
     ?assertEqual(137, wait_exit(First, 30000)),
@@ -30,6 +30,20 @@ kill_9_mid_activity_then_restart_completes_without_rerunning() ->
     ?assertMatch([#{ordinal := 2, attempt := 1, error := #{<<"type">> := <<"worker_lost">>}}],
                  [E || E = #{type := <<"ActivityFailed">>} <- History]),
     ?assertEqual(1, length([T || #{type := T = <<"WorkflowCompleted">>} <- History])).
+
+%% Waits for `File' while the node runs; a node that dies first fails the test with its output.
+wait_for_file(_Port, File, Left) when Left =< 0 ->
+    erlang:error({timeout_waiting_for, File});
+wait_for_file(Port, File, Left) ->
+    case filelib:is_file(File) of
+        true -> ok;
+        false ->
+            receive
+                {Port, {data, Out}} -> io:format(user, "~s", [Out]), wait_for_file(Port, File, Left);
+                {Port, {exit_status, Status}} -> erlang:error({node_exited, Status})
+            after 50 -> wait_for_file(Port, File, Left - 50)
+            end
+    end.
 
 start_node(Dir, Phase) ->
     Erl = os:find_executable("erl"),

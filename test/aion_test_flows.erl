@@ -3,12 +3,12 @@
 -module(aion_test_flows).
 
 -export([three_steps/1, single/1, with_opts/1, blocker/1, versioned/1, returns_tuple/1]).
--export([append/1, flaky/1, refuse/1, crash_once/1, slow/1, wait_release/1, echo/1]).
+-export([gauge/1, append/1, flaky/1, refuse/1, crash_once/1, slow/1, wait_release/1, echo/1]).
 -export([register_all/0, calls/1, bump/1]).
 
 register_all() ->
     Ws = [three_steps, single, with_opts, blocker, versioned, returns_tuple],
-    As = [append, flaky, refuse, crash_once, slow, wait_release, echo],
+    As = [gauge, append, flaky, refuse, crash_once, slow, wait_release, echo],
     [ok = aion:register_workflow(atom_to_binary(W), {?MODULE, W}) || W <- Ws],
     [ok = aion:register_activity(atom_to_binary(A), {?MODULE, A}) || A <- As],
     ok.
@@ -60,6 +60,14 @@ returns_tuple(_) ->
     {ok, {not_json, self()}}.
 
 %% Activities.
+
+%% Tracks how many attempts run at once under `key' (current and highest).
+gauge(#{<<"key">> := Key, <<"ms">> := Ms}) ->
+    Now = bump({gauge_now, Key}),
+    ets:insert(aion_test_calls, {{gauge_max, Key}, max(Now, calls({gauge_max, Key}))}),
+    timer:sleep(Ms),
+    ets:update_counter(aion_test_calls, {gauge_now, Key}, -1),
+    {ok, Now}.
 
 append(#{<<"tag">> := Tag, <<"step">> := Step}) ->
     bump({append, Tag}),

@@ -10,6 +10,7 @@ start(Store) ->
     ensure_calls_table(),
     Dir = tmp_dir("aion_eunit"),
     application:stop(aion),
+    _ = application:load(aion),
     ok = application:set_env(aion, data_dir, Dir),
     ok = application:set_env(aion, store, Store),
     {ok, _} = application:ensure_all_started(aion),

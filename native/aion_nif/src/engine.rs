@@ -2,7 +2,7 @@
 //! that read the store (`describe`, `history`, `list`) or create workflows.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use aion_core::replay::{Append, Run};
 use aion_core::store::commit::CommitQueue;
@@ -20,20 +20,38 @@ mod atoms {
     rustler::atoms! {
         ok, error, null, aion_durable,
         workflow_id, type_ = "type", run_id, status, head, created_at, updated_at, result,
-        running, completed, failed,
+        running, completed, failed, closed,
     }
 }
 
 /// An open store and the thread that commits to it.
-pub(crate) struct EngineResource {
+pub(crate) struct EngineInner {
     pub(crate) store: Arc<dyn EventStore>,
     queue: CommitQueue,
+}
+
+/// The engine as the BEAM holds it. [`nif_engine_close`] empties it at once, so the store
+/// (and its directory lock) is released when the application stops, not whenever the last
+/// reference is garbage collected.
+pub(crate) struct EngineResource {
+    inner: RwLock<Option<Arc<EngineInner>>>,
 }
 
 #[rustler::resource_impl]
 impl Resource for EngineResource {}
 
 impl EngineResource {
+    /// The open engine, or [`Error::NotRunning`] once closed.
+    pub(crate) fn open(&self) -> Result<Arc<EngineInner>, Error> {
+        self.inner
+            .read()
+            .map_err(|_| Error::Internal("engine lock poisoned".into()))?
+            .clone()
+            .ok_or_else(|| Error::NotRunning("the aion engine is closed".into()))
+    }
+}
+
+impl EngineInner {
     /// Queues `append` for `workflow_id`; when it is durable (or refused) the writer thread
     /// sends `{aion_durable, Tag, ok | {error, Msg}}` to `pid`.
     pub(crate) fn submit(&self, workflow_id: &str, append: Append, pid: LocalPid, tag: u64) {
@@ -78,7 +96,27 @@ fn nif_engine_open<'a>(env: Env<'a>, kind: Term<'a>, dir: Term<'a>) -> Term<'a> 
             }
         };
         let queue = CommitQueue::start(store.clone())?;
-        Ok(ResourceArc::new(EngineResource { store, queue }).encode(env))
+        let inner = Arc::new(EngineInner { store, queue });
+        Ok(ResourceArc::new(EngineResource {
+            inner: RwLock::new(Some(inner)),
+        })
+        .encode(env))
+    })
+}
+
+/// `nif_engine_close(Engine) -> {ok, closed}`: waits for queued appends to be committed,
+/// then closes the store and releases its directory. Later calls on the engine (or on runs
+/// opened from it) return `{error, <<"not_running: ...">>}`.
+#[rustler::nif(schedule = "DirtyIo")]
+fn nif_engine_close(env: Env<'_>, engine: ResourceArc<EngineResource>) -> Term<'_> {
+    reply(env, || {
+        let taken = engine
+            .inner
+            .write()
+            .map_err(|_| Error::Internal("engine lock poisoned".into()))?
+            .take();
+        drop(taken);
+        Ok(atoms::closed().encode(env))
     })
 }
 
@@ -109,7 +147,7 @@ fn nif_engine_create<'a>(
             expected_head: 0,
             events: vec![event],
         };
-        engine.submit(&workflow_id, append, env.pid(), tag);
+        engine.open()?.submit(&workflow_id, append, env.pid(), tag);
         Ok(tag.encode(env))
     })
 }
@@ -159,7 +197,11 @@ fn nif_engine_describe<'a>(
 ) -> Term<'a> {
     reply(env, || {
         let id = text_arg(workflow_id, "workflow id")?;
-        let record = engine.store.workflow(&id)?.ok_or(Error::NotFound(id))?;
+        let record = engine
+            .open()?
+            .store
+            .workflow(&id)?
+            .ok_or(Error::NotFound(id))?;
         Ok(record_to_term(env, &record))
     })
 }
@@ -174,7 +216,7 @@ fn nif_engine_history<'a>(
 ) -> Term<'a> {
     reply(env, || {
         let id = text_arg(workflow_id, "workflow id")?;
-        let events = engine.store.read(&id, 1)?;
+        let events = engine.open()?.store.read(&id, 1)?;
         if events.is_empty() {
             return Err(Error::NotFound(id));
         }
@@ -217,7 +259,7 @@ fn nif_engine_list<'a>(
                 Some(text_arg(workflow_type, "workflow type")?)
             },
         };
-        let records = engine.store.list(&filter)?;
+        let records = engine.open()?.store.list(&filter)?;
         Ok(records
             .iter()
             .map(|r| record_to_term(env, r))

@@ -39,9 +39,11 @@ impl RunResource {
             .map_err(|_| Error::Internal("run state lock poisoned".into()))
     }
 
-    fn submit(&self, run: &Run, env: Env<'_>, append: Append, tag: u64) {
+    fn submit(&self, run: &Run, env: Env<'_>, append: Append, tag: u64) -> Result<(), Error> {
         self.engine
+            .open()?
             .submit(run.workflow_id(), append, env.pid(), tag);
+        Ok(())
     }
 }
 
@@ -70,7 +72,7 @@ fn nif_run_open<'a>(
 ) -> Term<'a> {
     reply(env, || {
         let id = text_arg(workflow_id, "workflow id")?;
-        let history = engine.store.read(&id, 1)?;
+        let history = engine.open()?.store.read(&id, 1)?;
         let run = Run::load(&id, history)?;
         let (ty, input) = (run.workflow_type().to_string(), run.input().to_string());
         let resource = ResourceArc::new(RunResource {
@@ -109,7 +111,7 @@ fn nif_run_dispatch_activity<'a>(
                 append,
                 task,
             } => {
-                resource.submit(&run, env, append, tag);
+                resource.submit(&run, env, append, tag)?;
                 Ok((atoms::live(), ordinal, task_term(env, &task)).encode(env))
             }
         }
@@ -138,11 +140,11 @@ fn nif_run_activity_step<'a>(
             Step::Wait => atoms::wait().encode(env),
             Step::RetryIn(ms) => (atoms::retry_in(), ms).encode(env),
             Step::Record(append) => {
-                resource.submit(&run, env, append, tag);
+                resource.submit(&run, env, append, tag)?;
                 atoms::recording().encode(env)
             }
             Step::Start { append, task } => {
-                resource.submit(&run, env, append, tag);
+                resource.submit(&run, env, append, tag)?;
                 (atoms::start(), task_term(env, &task)).encode(env)
             }
         })
@@ -173,7 +175,7 @@ fn nif_run_activity_result<'a>(
         let mut run = resource.lock()?;
         match run.activity_result(ordinal, attempt, outcome, now)? {
             Some(append) => {
-                resource.submit(&run, env, append, tag);
+                resource.submit(&run, env, append, tag)?;
                 Ok(atoms::recording().encode(env))
             }
             None => Ok(atoms::stale().encode(env)),
@@ -226,7 +228,7 @@ fn nif_run_complete<'a>(
         match run.complete(result, now)? {
             Completion::Replayed => Ok(atoms::replayed().encode(env)),
             Completion::Live(append) => {
-                resource.submit(&run, env, append, tag);
+                resource.submit(&run, env, append, tag)?;
                 Ok(atoms::recording().encode(env))
             }
         }

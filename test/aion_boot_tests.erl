@@ -1,0 +1,75 @@
+%% Boot-time behaviour: types declared in the application env, resumption when a type is
+%% registered after start, the in-memory store, and the activity concurrency bound.
+-module(aion_boot_tests).
+
+-include_lib("eunit/include/eunit.hrl").
+
+declared_types_are_registered_at_boot_test() ->
+    aion_test_support:ensure_calls_table(),
+    application:stop(aion),
+    _ = application:load(aion),
+    ok = application:set_env(aion, store, memory),
+    ok = application:set_env(aion, workflows, #{<<"declared">> => {aion_test_flows, single}}),
+    ok = application:set_env(aion, activities, #{echo => {aion_test_flows, echo}}),
+    try
+        {ok, _} = application:ensure_all_started(aion),
+        {ok, Id} = aion:start_workflow(<<"declared">>, #{<<"activity">> => <<"echo">>, <<"input">> => 7}, #{}),
+        ?assertEqual({ok, 7}, aion:await(Id, 5000))
+    after
+        application:stop(aion),
+        application:set_env(aion, workflows, #{}),
+        application:set_env(aion, activities, #{})
+    end.
+
+memory_store_runs_workflows_test() ->
+    aion_test_support:start(memory),
+    try
+        Tag = <<"mem">>,
+        {ok, Id} = aion:start_workflow(<<"three_steps">>, #{<<"tag">> => Tag}, #{}),
+        ?assertEqual({ok, [10, 20, 30]}, aion:await(Id, 5000)),
+        ?assertMatch({ok, [_ | _]}, aion:history(Id))
+    after
+        aion_test_support:stop(x)
+    end.
+
+runs_wait_for_their_type_and_resume_when_it_is_registered_test() ->
+    Dir = aion_test_support:start(sqlite),
+    K = integer_to_binary(erlang:unique_integer([positive])),
+    {ok, Id} = aion:start_workflow(<<"blocker">>, #{<<"key">> => K}, #{}),
+    aion_test_support:wait_until(fun() -> aion_test_flows:calls({wait_release, K}) =:= 1 end, 5000),
+    ok = application:stop(aion),
+    %% Boot again on the same store, registering only the activity.
+    ets:delete(aion_test_calls, {waiting, K}),
+    {ok, _} = application:ensure_all_started(aion),
+    try
+        ok = aion:register_activity(<<"wait_release">>, {aion_test_flows, wait_release}),
+        timer:sleep(100),
+        ?assertMatch({ok, #{status := running}}, aion:describe(Id)),
+        ?assertEqual([], ets:lookup(aion_runs, Id)),
+        ?assertEqual(1, aion_test_flows:calls({wait_release, K})),
+        ok = aion:register_workflow(<<"blocker">>, {aion_test_flows, blocker}),
+        aion_test_support:wait_until(fun() -> ets:lookup(aion_test_calls, {waiting, K}) =/= [] end, 5000),
+        [{_, Pid}] = ets:lookup(aion_test_calls, {waiting, K}),
+        Pid ! release,
+        ?assertEqual({ok, <<"released">>}, aion:await(Id, 5000)),
+        ?assertEqual(2, aion_test_flows:calls({wait_release, K}))
+    after
+        aion_test_support:stop(Dir)
+    end.
+
+activity_concurrency_is_bounded_per_task_queue_test() ->
+    ok = application:set_env(aion, activity_concurrency, 2),
+    aion_test_support:start(memory),
+    try
+        K = <<"bounded">>,
+        Ids = [begin
+                   {ok, Id} = aion:start_workflow(<<"single">>, #{<<"activity">> => <<"gauge">>,
+                       <<"input">> => #{<<"key">> => K, <<"ms">> => 60}}, #{}),
+                   Id
+               end || _ <- lists:seq(1, 6)],
+        [?assertMatch({ok, _}, aion:await(Id, 5000)) || Id <- Ids],
+        ?assertEqual(2, aion_test_flows:calls({gauge_max, K}))
+    after
+        aion_test_support:stop(x),
+        application:set_env(aion, activity_concurrency, 100)
+    end.
