@@ -2,12 +2,12 @@
 //// decoding, and a typed error.
 
 import aion/activity
-import aion/error.{ActivityFailed}
-import aion/json.{Json}
+import aion/error
+import aion/json
 
 /// Adds two numbers with the `add` activity, then doubles the sum with `double`; returns
 /// `{"sum": s, "doubled": d}`.
-pub fn arithmetic(input: Json) -> Result(Json, String) {
+pub fn arithmetic(input: json.Json) -> Result(json.Json, String) {
   case activity.call(name: "add", input: input, decode: json.as_int) {
     Error(_) -> Error("add failed")
     Ok(sum) ->
@@ -20,11 +20,11 @@ pub fn arithmetic(input: Json) -> Result(Json, String) {
 }
 
 /// Calls the `refuse` activity, which fails terminally, and reports the typed error.
-pub fn refused(input: Json) -> Result(Json, String) {
+pub fn refused(input: json.Json) -> Result(json.Json, String) {
   let options = activity.default_options()
   case activity.run_with(name: "refuse", input: input, options: options) {
     Ok(_) -> Error("refuse unexpectedly succeeded")
-    Error(ActivityFailed(activity: name, message: message, attempts: attempts, ..)) ->
+    Error(error.ActivityFailed(activity: name, message: message, attempts: attempts, ..)) ->
       Ok(json.object([
         #("activity", json.string(name)),
         #("message", json.string(message)),
@@ -35,7 +35,7 @@ pub fn refused(input: Json) -> Result(Json, String) {
 }
 
 /// Activity `add`: `{"a": Int, "b": Int}` -> a + b.
-pub fn add(input: Json) -> Result(Json, String) {
+pub fn add(input: json.Json) -> Result(json.Json, String) {
   case json.get_int(input, "a"), json.get_int(input, "b") {
     Ok(a), Ok(b) -> Ok(json.int(a + b))
     _, _ -> Error("add wants integers a and b")
@@ -43,7 +43,7 @@ pub fn add(input: Json) -> Result(Json, String) {
 }
 
 /// Activity `double`.
-pub fn double(input: Json) -> Result(Json, String) {
+pub fn double(input: json.Json) -> Result(json.Json, String) {
   case json.as_int(input) {
     Ok(n) -> Ok(json.int(n * 2))
     Error(_) -> Error("double wants an integer")

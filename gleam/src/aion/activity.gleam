@@ -1,6 +1,6 @@
 //// Running activities from workflow code.
 ////
-//// An activity is a plain function `fn(Json) -> Result(Json, String)` registered under a
+//// An activity is a plain function `fn(json.Json) -> Result(json.Json, String)` registered under a
 //// name (see `aion/workflow.register_activity`). Calling it from a workflow records the
 //// call and its result, so after a crash or restart the recorded result is returned
 //// instead of running the activity again. Failed attempts are retried as the options say.
@@ -10,12 +10,12 @@
 //// ```gleam
 //// case activity.run(name: "charge_card", input: json.int(42)) {
 ////   Ok(receipt) -> ...
-////   Error(ActivityFailed(message: message, ..)) -> ...
+////   Error(error.ActivityFailed(message: message, ..)) -> ...
 //// }
 //// ```
 
-import aion/error.{FlowError, ResultDecodeFailed}
-import aion/json.{DecodeError, Json}
+import aion/error
+import aion/json
 
 /// How failed attempts are retried.
 pub type RetryPolicy {
@@ -53,34 +53,34 @@ pub fn default_options() -> Options {
 }
 
 /// Runs activity `name` with `input` and the default options.
-pub fn run(name name: String, input input: Json) -> Result(Json, FlowError) {
+pub fn run(name name: String, input input: json.Json) -> Result(json.Json, error.FlowError) {
   run_with(name: name, input: input, options: default_options())
 }
 
 /// Runs activity `name` with `input` and `options`.
 pub fn run_with(
   name name: String,
-  input input: Json,
+  input input: json.Json,
   options options: Options,
-) -> Result(Json, FlowError) {
+) -> Result(json.Json, error.FlowError) {
   do_run(name, input, options)
 }
 
 /// Runs activity `name`, decoding its result with `decode`.
 pub fn call(
   name name: String,
-  input input: Json,
-  decode decode: fn(Json) -> Result(a, DecodeError),
-) -> Result(a, FlowError) {
+  input input: json.Json,
+  decode decode: fn(json.Json) -> Result(a, json.DecodeError),
+) -> Result(a, error.FlowError) {
   case run(name: name, input: input) {
     Ok(value) ->
       case decode(value) {
         Ok(decoded) -> Ok(decoded)
-        Error(e) -> Error(ResultDecodeFailed(e))
+        Error(e) -> Error(error.ResultDecodeFailed(e))
       }
     Error(e) -> Error(e)
   }
 }
 
 @external(erlang, "aion_flow_gleam_ffi", "run_activity")
-fn do_run(name: String, input: Json, options: Options) -> Result(Json, FlowError)
+fn do_run(name: String, input: json.Json, options: Options) -> Result(json.Json, error.FlowError)

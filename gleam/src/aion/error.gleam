@@ -1,6 +1,6 @@
 //// The errors workflow code can get back from aion, one constructor per kind.
 
-import aion/json.{DecodeError}
+import aion/json
 
 /// Why a workflow command did not produce a value.
 pub type FlowError {
@@ -18,7 +18,7 @@ pub type FlowError {
   /// Called outside a workflow process.
   NotInWorkflow
   /// The activity's result did not decode as the caller expected.
-  ResultDecodeFailed(error: DecodeError)
+  ResultDecodeFailed(error: json.DecodeError)
   /// Anything else the engine reported.
   EngineError(message: String)
 }

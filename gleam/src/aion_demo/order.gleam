@@ -2,18 +2,18 @@
 //// what it does; the workflow returns a summary. Run it with `make demo`.
 
 import aion/activity
-import aion/error.{FlowError}
-import aion/json.{Json}
+import aion/error
+import aion/json
 
 /// The workflow: `{"order_id": String, "item": String, "amount": Int}` in, a summary out.
-pub fn run(order: Json) -> Result(Json, String) {
+pub fn run(order: json.Json) -> Result(json.Json, String) {
   case steps(order) {
     Ok(summary) -> Ok(summary)
-    Error(e) -> Error(describe(e))
+    Error(failure) -> Error(describe(failure))
   }
 }
 
-fn steps(order: Json) -> Result(Json, FlowError) {
+fn steps(order: json.Json) -> Result(json.Json, error.FlowError) {
   case activity.run(name: "reserve_stock", input: order) {
     Error(e) -> Error(e)
     Ok(reservation) ->
@@ -33,8 +33,8 @@ fn steps(order: Json) -> Result(Json, FlowError) {
   }
 }
 
-fn describe(error: FlowError) -> String {
-  case error {
+fn describe(failure: error.FlowError) -> String {
+  case failure {
     error.ActivityFailed(activity: activity, message: message, ..) ->
       activity <> " failed: " <> message
     error.ActivityTimeout(activity: activity, ..) -> activity <> " timed out"
@@ -43,14 +43,14 @@ fn describe(error: FlowError) -> String {
 }
 
 /// Activity: reserves the item.
-pub fn reserve_stock(order: Json) -> Result(Json, String) {
+pub fn reserve_stock(order: json.Json) -> Result(json.Json, String) {
   let item = text(order, "item")
   say("  [activity] reserve_stock: reserving one " <> item)
   Ok(json.object([#("reserved", json.string(item))]))
 }
 
 /// Activity: charges the card.
-pub fn charge_card(order: Json) -> Result(Json, String) {
+pub fn charge_card(order: json.Json) -> Result(json.Json, String) {
   case json.get_int(order, "amount") {
     Ok(amount) -> {
       say("  [activity] charge_card: charging " <> int_to_text(amount) <> " cents")
@@ -61,13 +61,13 @@ pub fn charge_card(order: Json) -> Result(Json, String) {
 }
 
 /// Activity: ships the order.
-pub fn ship(order: Json) -> Result(Json, String) {
+pub fn ship(order: json.Json) -> Result(json.Json, String) {
   let id = text(order, "order_id")
   say("  [activity] ship: shipping order " <> id)
   Ok(json.object([#("tracking", json.string("TRK-" <> id))]))
 }
 
-fn text(order: Json, name: String) -> String {
+fn text(order: json.Json, name: String) -> String {
   case json.get_string(order, name) {
     Ok(value) -> value
     Error(_) -> "?"

@@ -573,6 +573,25 @@ mod tests {
         Run::load("wf", history).unwrap()
     }
 
+    /// Dispatches activity `name` live and returns its ordinal.
+    fn live_ordinal(run: &mut Run, name: &str) -> u64 {
+        match run
+            .dispatch_activity(name, json!(1), &Value::Null, 0)
+            .unwrap()
+        {
+            Dispatch::Live { ordinal, .. } => ordinal,
+            other => panic!("expected a live dispatch, got {other:?}"),
+        }
+    }
+
+    fn failure(error_type: &str, message: &str, retryable: bool) -> AttemptOutcome {
+        AttemptOutcome::Failed {
+            error_type: error_type.into(),
+            message: message.into(),
+            retryable,
+        }
+    }
+
     /// Drives one activity to success live and returns every event it appended.
     fn live_activity(run: &mut Run, name: &str, now: i64) -> Vec<Event> {
         let Dispatch::Live {
@@ -715,17 +734,8 @@ mod tests {
     #[test]
     fn retryable_failure_waits_backoff_then_starts_next_attempt() {
         let mut run = run_with(started());
-        let Dispatch::Live { ordinal, .. } = run
-            .dispatch_activity("pay", json!(1), &Value::Null, 0)
-            .unwrap()
-        else {
-            panic!()
-        };
-        let failed = AttemptOutcome::Failed {
-            error_type: "io".into(),
-            message: "boom".into(),
-            retryable: true,
-        };
+        let ordinal = live_ordinal(&mut run, "pay");
+        let failed = failure("io", "boom", true);
         let append = run
             .activity_result(ordinal, 1, failed, 1000)
             .unwrap()
@@ -755,17 +765,8 @@ mod tests {
     #[test]
     fn terminal_failure_is_final_and_not_retried() {
         let mut run = run_with(started());
-        let Dispatch::Live { ordinal, .. } = run
-            .dispatch_activity("pay", json!(1), &Value::Null, 0)
-            .unwrap()
-        else {
-            panic!()
-        };
-        let failed = AttemptOutcome::Failed {
-            error_type: "declined".into(),
-            message: "no".into(),
-            retryable: false,
-        };
+        let ordinal = live_ordinal(&mut run, "pay");
+        let failed = failure("declined", "no", false);
         run.activity_result(ordinal, 1, failed, 1).unwrap().unwrap();
         let Step::Done(Err(e)) = run.activity_step(ordinal, 2).unwrap() else {
             panic!()
@@ -777,12 +778,7 @@ mod tests {
     #[test]
     fn stale_and_duplicate_results_change_nothing() {
         let mut run = run_with(started());
-        let Dispatch::Live { ordinal, .. } = run
-            .dispatch_activity("pay", json!(1), &Value::Null, 0)
-            .unwrap()
-        else {
-            panic!()
-        };
+        let ordinal = live_ordinal(&mut run, "pay");
         assert_eq!(
             run.activity_result(ordinal, 2, AttemptOutcome::Completed(json!(1)), 1)
                 .unwrap(),

@@ -189,3 +189,9 @@ pub(crate) fn i64_arg(term: Term<'_>, what: &str) -> Result<i64, Error> {
     term.decode::<i64>()
         .map_err(|_| Error::InvalidInput(format!("{what} must be an integer")))
 }
+
+/// The `NowMs` and `Tag` arguments every recording NIF takes: the time stamped on new
+/// events and the tag of the `{aion_durable, Tag, _}` answer.
+pub(crate) fn stamp_args(now: Term<'_>, tag: Term<'_>) -> Result<(i64, u64), Error> {
+    Ok((i64_arg(now, "time")?, u64_arg(tag, "tag")?))
+}

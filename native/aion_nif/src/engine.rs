@@ -13,7 +13,7 @@ use aion_core::Error;
 use rustler::{Encoder, Env, LocalPid, OwnedEnv, Resource, ResourceArc, Term};
 use serde_json::Value;
 
-use crate::convert::{i64_arg, json_arg, object_to_atom_map, text_arg, u64_arg, value_to_term};
+use crate::convert::{json_arg, object_to_atom_map, stamp_args, text_arg, value_to_term};
 use crate::guard::reply;
 
 mod atoms {
@@ -140,8 +140,7 @@ fn nif_engine_create<'a>(
         let workflow_type = text_arg(workflow_type, "workflow type")?;
         let input = json_arg(input, "workflow input")?;
         let run_id = text_arg(run_id, "run id")?;
-        let now = i64_arg(now, "time")?;
-        let tag = u64_arg(tag, "tag")?;
+        let (now, tag) = stamp_args(now, tag)?;
         let event = Run::start_event(&workflow_type, input, &run_id, now);
         let append = Append {
             expected_head: 0,

@@ -12,7 +12,7 @@ use aion_core::Error;
 use rustler::{Atom, Encoder, Env, Resource, ResourceArc, Term};
 use serde_json::Value;
 
-use crate::convert::{i64_arg, json_arg, text_arg, u64_arg};
+use crate::convert::{json_arg, stamp_args, text_arg, u64_arg};
 use crate::engine::EngineResource;
 use crate::guard::reply;
 
@@ -101,8 +101,7 @@ fn nif_run_dispatch_activity<'a>(
         let name = text_arg(name, "activity name")?;
         let input = json_arg(input, "activity input")?;
         let config = json_arg(config, "activity options")?;
-        let now = i64_arg(now, "time")?;
-        let tag = u64_arg(tag, "tag")?;
+        let (now, tag) = stamp_args(now, tag)?;
         let mut run = resource.lock()?;
         match run.dispatch_activity(&name, input, &config, now)? {
             Dispatch::Replayed { ordinal } => Ok((atoms::replayed(), ordinal).encode(env)),
@@ -131,8 +130,7 @@ fn nif_run_activity_step<'a>(
 ) -> Term<'a> {
     reply(env, || {
         let ordinal = u64_arg(ordinal, "correlation id")?;
-        let now = i64_arg(now, "time")?;
-        let tag = u64_arg(tag, "tag")?;
+        let (now, tag) = stamp_args(now, tag)?;
         let mut run = resource.lock()?;
         Ok(match run.activity_step(ordinal, now)? {
             Step::Done(Ok(v)) => (atoms::completed(), v.to_string()).encode(env),
@@ -170,8 +168,7 @@ fn nif_run_activity_result<'a>(
         let attempt = u32::try_from(attempt)
             .map_err(|_| Error::InvalidInput("attempt out of range".into()))?;
         let outcome = parse_outcome(json_arg(outcome, "attempt outcome")?)?;
-        let now = i64_arg(now, "time")?;
-        let tag = u64_arg(tag, "tag")?;
+        let (now, tag) = stamp_args(now, tag)?;
         let mut run = resource.lock()?;
         match run.activity_result(ordinal, attempt, outcome, now)? {
             Some(append) => {
@@ -217,8 +214,7 @@ fn nif_run_complete<'a>(
 ) -> Term<'a> {
     reply(env, || {
         let value = json_arg(value, "workflow outcome")?;
-        let now = i64_arg(now, "time")?;
-        let tag = u64_arg(tag, "tag")?;
+        let (now, tag) = stamp_args(now, tag)?;
         let result = if kind == atoms::ok() {
             Ok(value)
         } else {
