@@ -28,7 +28,7 @@ pub struct Event {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type")]
 pub enum EventKind {
-    /// The run was created. Always event 1.
+    /// The run was created. Always event 1 of a run.
     WorkflowStarted {
         /// The registered workflow type.
         workflow_type: String,
@@ -36,6 +36,12 @@ pub enum EventKind {
         input: Value,
         /// The id of this run.
         run_id: String,
+        /// The run this one continues (continue-as-new), if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        continued_from: Option<String>,
+        /// When the whole workflow (every run of the chain) times out, Unix ms.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        execution_deadline: Option<i64>,
     },
     /// The workflow code scheduled an activity (a command).
     ActivityScheduled {
@@ -64,17 +70,60 @@ pub enum EventKind {
         /// The attempt that succeeded.
         attempt: u32,
     },
-    /// An attempt failed.
+    /// An attempt failed (or the activity was cancelled: error type `cancelled`).
     ActivityFailed {
         /// The activity's ordinal.
         ordinal: u64,
         /// `{"type": ..., "message": ...}` describing the failure.
         error: Value,
-        /// The attempt that failed.
+        /// The attempt that failed (0 when cancelled before any attempt).
         attempt: u32,
         /// Whether another attempt will be made. `false` makes this failure the activity's
         /// final outcome.
         retryable: bool,
+    },
+    /// The workflow code started a durable timer (a command). `with_timeout` deadlines are
+    /// timers too (`scope: true`).
+    TimerStarted {
+        /// Per-run timer number, from 1.
+        timer_id: u64,
+        /// The name the code gave the timer (`sleep` for sleeps, `with_timeout` for scopes).
+        name: String,
+        /// When it fires, Unix ms.
+        fire_at: i64,
+        /// Whether this is the deadline of a `with_timeout` scope.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        scope: bool,
+    },
+    /// A timer came due and was observed by the workflow.
+    TimerFired {
+        /// The timer.
+        timer_id: u64,
+    },
+    /// A timer was cancelled: by the workflow code (`cause: "workflow"`, a command) or by a
+    /// cancellation request (`cause: "cancel_request"`).
+    TimerCancelled {
+        /// The timer.
+        timer_id: u64,
+        /// `workflow` or `cancel_request`.
+        cause: String,
+    },
+    /// The result of `side_effect` (a command).
+    SideEffectRecorded {
+        /// Per-run side-effect number, from 1.
+        ordinal: u64,
+        /// The recorded value (JSON).
+        value: Value,
+    },
+    /// A `patched(ChangeId)` check taken on new code (a command).
+    MarkerRecorded {
+        /// The change id.
+        change_id: String,
+    },
+    /// A client asked for the run to be cancelled.
+    WorkflowCancelRequested {
+        /// Why, as given by the client.
+        reason: Value,
     },
     /// The workflow returned a result (a command). Closes the run.
     WorkflowCompleted {
@@ -85,6 +134,29 @@ pub enum EventKind {
     WorkflowFailed {
         /// The workflow's error (JSON).
         error: Value,
+    },
+    /// The workflow returned after a cancellation request (a command). Closes the run.
+    WorkflowCancelled {
+        /// What the workflow returned (`{"ok": _}` or `{"error": _}`).
+        details: Value,
+    },
+    /// The run was ended at once by `aion:terminate/2`. Closes the run.
+    WorkflowTerminated {
+        /// Why, as given by the client.
+        reason: Value,
+    },
+    /// The workflow's execution deadline passed. Closes the run.
+    WorkflowTimedOut {
+        /// The deadline that passed, Unix ms.
+        deadline: i64,
+    },
+    /// The workflow continued as a new run (a command). Closes this run; the new run's
+    /// `WorkflowStarted` is written in the same atomic append.
+    WorkflowContinuedAsNew {
+        /// The new run's input.
+        input: Value,
+        /// The new run's id.
+        new_run_id: String,
     },
 }
 
@@ -97,40 +169,77 @@ impl EventKind {
             EventKind::ActivityStarted { .. } => "ActivityStarted",
             EventKind::ActivityCompleted { .. } => "ActivityCompleted",
             EventKind::ActivityFailed { .. } => "ActivityFailed",
+            EventKind::TimerStarted { .. } => "TimerStarted",
+            EventKind::TimerFired { .. } => "TimerFired",
+            EventKind::TimerCancelled { .. } => "TimerCancelled",
+            EventKind::SideEffectRecorded { .. } => "SideEffectRecorded",
+            EventKind::MarkerRecorded { .. } => "MarkerRecorded",
+            EventKind::WorkflowCancelRequested { .. } => "WorkflowCancelRequested",
             EventKind::WorkflowCompleted { .. } => "WorkflowCompleted",
             EventKind::WorkflowFailed { .. } => "WorkflowFailed",
+            EventKind::WorkflowCancelled { .. } => "WorkflowCancelled",
+            EventKind::WorkflowTerminated { .. } => "WorkflowTerminated",
+            EventKind::WorkflowTimedOut { .. } => "WorkflowTimedOut",
+            EventKind::WorkflowContinuedAsNew { .. } => "WorkflowContinuedAsNew",
         }
     }
 
     /// Whether the event records a decision of the workflow code, matched in order on replay.
     pub fn is_command(&self) -> bool {
-        matches!(
-            self,
+        match self {
             EventKind::ActivityScheduled { .. }
-                | EventKind::WorkflowCompleted { .. }
-                | EventKind::WorkflowFailed { .. }
-        )
+            | EventKind::TimerStarted { .. }
+            | EventKind::SideEffectRecorded { .. }
+            | EventKind::MarkerRecorded { .. }
+            | EventKind::WorkflowCompleted { .. }
+            | EventKind::WorkflowFailed { .. }
+            | EventKind::WorkflowCancelled { .. }
+            | EventKind::WorkflowContinuedAsNew { .. } => true,
+            EventKind::TimerCancelled { cause, .. } => cause == CAUSE_WORKFLOW,
+            _ => false,
+        }
     }
 
     /// Whether the event closes the run.
     pub fn is_terminal(&self) -> bool {
         matches!(
             self,
-            EventKind::WorkflowCompleted { .. } | EventKind::WorkflowFailed { .. }
+            EventKind::WorkflowCompleted { .. }
+                | EventKind::WorkflowFailed { .. }
+                | EventKind::WorkflowCancelled { .. }
+                | EventKind::WorkflowTerminated { .. }
+                | EventKind::WorkflowTimedOut { .. }
+                | EventKind::WorkflowContinuedAsNew { .. }
         )
     }
 
-    /// A short human description used in non-determinism reports, e.g.
+    /// The command's identity for replay: two commands match when these are equal. Also
+    /// the human description in non-determinism reports, e.g.
     /// `ActivityScheduled(ordinal 2, name "charge")`.
     pub fn describe(&self) -> String {
         match self {
             EventKind::ActivityScheduled { ordinal, name, .. } => {
                 format!("ActivityScheduled(ordinal {ordinal}, name {name:?})")
             }
+            EventKind::TimerStarted { timer_id, name, .. } => {
+                format!("TimerStarted(timer {timer_id}, name {name:?})")
+            }
+            EventKind::TimerCancelled { timer_id, .. } => {
+                format!("TimerCancelled(timer {timer_id})")
+            }
+            EventKind::SideEffectRecorded { ordinal, .. } => {
+                format!("SideEffectRecorded(ordinal {ordinal})")
+            }
+            EventKind::MarkerRecorded { change_id } => format!("MarkerRecorded({change_id:?})"),
             other => other.name().to_string(),
         }
     }
 }
+
+/// `TimerCancelled.cause` when the workflow code cancelled the timer.
+pub const CAUSE_WORKFLOW: &str = "workflow";
+/// `TimerCancelled.cause` when a cancellation request cancelled the timer.
+pub const CAUSE_CANCEL_REQUEST: &str = "cancel_request";
 
 impl Event {
     /// Serializes the event to its stored JSON form.

@@ -20,7 +20,7 @@ pub const MAX_BATCH: usize = 512;
 pub type Completion = Box<dyn FnOnce(Result<(), Error>) + Send>;
 
 struct Job {
-    request: AppendRequest,
+    group: Vec<AppendRequest>,
     done: Completion,
 }
 
@@ -51,11 +51,11 @@ impl CommitQueue {
         })
     }
 
-    /// Queues `request`; `done` is called with its result once the batch holding it has
-    /// been committed (or refused). If the writer is gone, `done` is called at once with a
-    /// durability error.
-    pub fn submit(&self, request: AppendRequest, done: Completion) {
-        let job = Job { request, done };
+    /// Queues `group` (applied all-or-nothing); `done` is called with its result once the
+    /// batch holding it has been committed (or refused). If the writer is gone, `done` is
+    /// called at once with a durability error.
+    pub fn submit(&self, group: Vec<AppendRequest>, done: Completion) {
+        let job = Job { group, done };
         let Some(sender) = &self.sender else {
             (job.done)(Err(Error::durability("the commit queue is stopped")));
             return;
@@ -85,7 +85,7 @@ fn writer_loop(store: Arc<dyn EventStore>, receiver: Receiver<Job>) {
             }
         }
         let (requests, callbacks): (Vec<_>, Vec<_>) =
-            jobs.into_iter().map(|j| (j.request, j.done)).unzip();
+            jobs.into_iter().map(|j| (j.group, j.done)).unzip();
         let mut results = store.append_batch(&requests);
         results.resize_with(requests.len(), || {
             Err(Error::Internal("store returned too few results".into()))
@@ -110,12 +110,12 @@ mod tests {
         for i in 0..100 {
             let tx = tx.clone();
             let request = crate::store::conformance::start_request(&format!("wf-{i}"));
-            queue.submit(request, Box::new(move |r| tx.send((i, r)).unwrap()));
+            queue.submit(vec![request], Box::new(move |r| tx.send((i, r)).unwrap()));
         }
         // A duplicate create is refused without hurting the others.
         let tx2 = tx.clone();
         queue.submit(
-            crate::store::conformance::start_request("wf-0"),
+            vec![crate::store::conformance::start_request("wf-0")],
             Box::new(move |r| tx2.send((1000, r)).unwrap()),
         );
         let mut results: Vec<_> = (0..101).map(|_| rx.recv().unwrap()).collect();

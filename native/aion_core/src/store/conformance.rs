@@ -11,6 +11,7 @@ type Factory<'a> = &'a dyn Fn() -> Box<dyn EventStore>;
 pub(crate) fn start_request(id: &str) -> AppendRequest {
     AppendRequest {
         workflow_id: id.to_string(),
+        run_id: "run-1".to_string(),
         expected_head: 0,
         events: vec![Run::start_event("order", json!({"id": id}), "run-1", 10)],
     }
@@ -48,6 +49,7 @@ pub(crate) fn run_all(factory: Factory<'_>) {
     closing_event_updates_summary_and_closes_history(factory());
     list_filters_by_status_and_type(factory());
     batch_isolates_failures(factory());
+    continue_as_new_group_starts_a_fresh_run_and_keeps_the_old(factory());
 }
 
 fn append_then_read_returns_events_in_order(store: Box<dyn EventStore>) {
@@ -55,14 +57,20 @@ fn append_then_read_returns_events_in_order(store: Box<dyn EventStore>) {
     store
         .append(AppendRequest {
             workflow_id: "wf".into(),
+            run_id: "run-1".into(),
             expected_head: 1,
             events: vec![scheduled(2, 1), scheduled(3, 2)],
         })
         .unwrap();
-    let seqs: Vec<u64> = store.read("wf", 1).unwrap().iter().map(|e| e.seq).collect();
+    let seqs: Vec<u64> = store
+        .read("wf", None, 1)
+        .unwrap()
+        .iter()
+        .map(|e| e.seq)
+        .collect();
     assert_eq!(seqs, vec![1, 2, 3]);
-    assert_eq!(store.read("wf", 3).unwrap().len(), 1);
-    assert!(store.read("missing", 1).unwrap().is_empty());
+    assert_eq!(store.read("wf", None, 3).unwrap().len(), 1);
+    assert!(store.read("missing", None, 1).unwrap().is_empty());
     let rec = store.workflow("wf").unwrap().unwrap();
     assert_eq!(
         (rec.head, rec.status, rec.workflow_type.as_str()),
@@ -75,7 +83,7 @@ fn create_existing_id_is_refused(store: Box<dyn EventStore>) {
     create(&*store, "wf");
     let err = store.append(start_request("wf")).unwrap_err();
     assert_eq!(err.prefix(), "already_exists");
-    assert_eq!(store.read("wf", 1).unwrap().len(), 1);
+    assert_eq!(store.read("wf", None, 1).unwrap().len(), 1);
 }
 
 fn stale_head_append_is_refused_and_changes_nothing(store: Box<dyn EventStore>) {
@@ -83,6 +91,7 @@ fn stale_head_append_is_refused_and_changes_nothing(store: Box<dyn EventStore>) 
     store
         .append(AppendRequest {
             workflow_id: "wf".into(),
+            run_id: "run-1".into(),
             expected_head: 1,
             events: vec![scheduled(2, 1)],
         })
@@ -90,13 +99,14 @@ fn stale_head_append_is_refused_and_changes_nothing(store: Box<dyn EventStore>) 
     let err = store
         .append(AppendRequest {
             workflow_id: "wf".into(),
+            run_id: "run-1".into(),
             expected_head: 1,
             events: vec![scheduled(2, 9)],
         })
         .unwrap_err();
     assert_eq!(err.prefix(), "durability");
     assert!(err.to_string().contains("stale head"), "{err}");
-    let events = store.read("wf", 2).unwrap();
+    let events = store.read("wf", None, 2).unwrap();
     assert_eq!(events.len(), 1);
     assert!(matches!(
         events[0].kind,
@@ -109,6 +119,7 @@ fn gap_in_numbering_is_refused(store: Box<dyn EventStore>) {
     let err = store
         .append(AppendRequest {
             workflow_id: "wf".into(),
+            run_id: "run-1".into(),
             expected_head: 1,
             events: vec![scheduled(3, 1)],
         })
@@ -117,6 +128,7 @@ fn gap_in_numbering_is_refused(store: Box<dyn EventStore>) {
     let err = store
         .append(AppendRequest {
             workflow_id: "new".into(),
+            run_id: "run-1".into(),
             expected_head: 0,
             events: vec![scheduled(1, 1)],
         })
@@ -131,6 +143,7 @@ fn closing_event_updates_summary_and_closes_history(store: Box<dyn EventStore>) 
     store
         .append(AppendRequest {
             workflow_id: "wf".into(),
+            run_id: "run-1".into(),
             expected_head: 1,
             events: vec![event(
                 2,
@@ -146,6 +159,7 @@ fn closing_event_updates_summary_and_closes_history(store: Box<dyn EventStore>) 
     let err = store
         .append(AppendRequest {
             workflow_id: "wf".into(),
+            run_id: "run-1".into(),
             expected_head: 2,
             events: vec![scheduled(3, 1)],
         })
@@ -160,6 +174,7 @@ fn list_filters_by_status_and_type(store: Box<dyn EventStore>) {
     store
         .append(AppendRequest {
             workflow_id: "b".into(),
+            run_id: "run-1".into(),
             expected_head: 1,
             events: vec![event(2, EventKind::WorkflowFailed { error: json!("x") })],
         })
@@ -204,21 +219,77 @@ fn list_filters_by_status_and_type(store: Box<dyn EventStore>) {
 
 fn batch_isolates_failures(store: Box<dyn EventStore>) {
     create(&*store, "wf");
+    let append = |head: u64, ev: Event| AppendRequest {
+        workflow_id: "wf".into(),
+        run_id: "run-1".into(),
+        expected_head: head,
+        events: vec![ev],
+    };
     let results = store.append_batch(&[
-        AppendRequest {
-            workflow_id: "wf".into(),
-            expected_head: 5,
-            events: vec![scheduled(6, 1)],
-        },
-        start_request("fresh"),
-        AppendRequest {
-            workflow_id: "wf".into(),
-            expected_head: 1,
-            events: vec![scheduled(2, 1)],
-        },
+        vec![append(5, scheduled(6, 1))],
+        vec![start_request("fresh")],
+        vec![append(1, scheduled(2, 1))],
+        // A group is all-or-nothing: its second request is stale, so its first is undone.
+        vec![append(2, scheduled(3, 2)), append(9, scheduled(10, 3))],
     ]);
     assert!(results[0].is_err());
     assert!(results[1].is_ok() && results[2].is_ok());
+    assert!(results[3].is_err());
     assert_eq!(store.workflow("wf").unwrap().unwrap().head, 2);
     assert!(store.workflow("fresh").unwrap().is_some());
+}
+
+fn continue_as_new_group_starts_a_fresh_run_and_keeps_the_old(store: Box<dyn EventStore>) {
+    create(&*store, "wf");
+    let close = AppendRequest {
+        workflow_id: "wf".into(),
+        run_id: "run-1".into(),
+        expected_head: 1,
+        events: vec![event(
+            2,
+            EventKind::WorkflowContinuedAsNew {
+                input: json!(2),
+                new_run_id: "run-2".into(),
+            },
+        )],
+    };
+    let mut started = Run::start_event("order", json!(2), "run-2", 30);
+    if let EventKind::WorkflowStarted { continued_from, .. } = &mut started.kind {
+        *continued_from = Some("run-1".into());
+    }
+    let open = AppendRequest {
+        workflow_id: "wf".into(),
+        run_id: "run-2".into(),
+        expected_head: 0,
+        events: vec![started],
+    };
+    // A successor that names another run is refused.
+    let mut wrong = open.clone();
+    wrong.run_id = "run-3".into();
+    assert!(store.append_batch(&[vec![close.clone(), wrong]])[0].is_err());
+    assert_eq!(store.workflow("wf").unwrap().unwrap().run_id, "run-1");
+    store
+        .append_batch(&[vec![close, open]])
+        .pop()
+        .unwrap()
+        .unwrap();
+    let rec = store.workflow("wf").unwrap().unwrap();
+    assert_eq!(
+        (rec.run_id.as_str(), rec.status, rec.head, rec.created_at),
+        ("run-2", Status::Running, 1, 10)
+    );
+    assert_eq!(store.read("wf", None, 1).unwrap().len(), 1);
+    assert_eq!(store.read("wf", Some("run-1"), 1).unwrap().len(), 2);
+    // The old run is closed for good; a fresh create of the id is refused.
+    let late = AppendRequest {
+        workflow_id: "wf".into(),
+        run_id: "run-1".into(),
+        expected_head: 2,
+        events: vec![scheduled(3, 1)],
+    };
+    assert!(store.append(late).is_err());
+    assert_eq!(
+        store.append(start_request("wf")).unwrap_err().prefix(),
+        "already_exists"
+    );
 }

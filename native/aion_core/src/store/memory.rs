@@ -8,10 +8,11 @@ use super::{apply_append, AppendRequest, EventStore, ListFilter, WorkflowRecord}
 use crate::event::Event;
 use crate::Error;
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Entry {
     record: Option<WorkflowRecord>,
-    events: Vec<Event>,
+    /// Each run's history, by run id.
+    runs: HashMap<String, Vec<Event>>,
     order: u64,
 }
 
@@ -39,34 +40,59 @@ fn poisoned() -> Error {
 }
 
 impl EventStore for MemoryStore {
-    fn append_batch(&self, batch: &[AppendRequest]) -> Vec<Result<(), Error>> {
+    fn append_batch(&self, batch: &[Vec<AppendRequest>]) -> Vec<Result<(), Error>> {
         let Ok(mut guard) = self.inner.write() else {
             return batch.iter().map(|_| Err(poisoned())).collect();
         };
         let (map, counter) = &mut *guard;
         batch
             .iter()
-            .map(|req| {
-                let current = map.get(&req.workflow_id).and_then(|e| e.record.as_ref());
-                let record = apply_append(current, req)?;
-                let entry = map.entry(req.workflow_id.clone()).or_insert_with(|| {
-                    *counter += 1;
-                    Entry {
-                        order: *counter,
-                        ..Entry::default()
+            .map(|group| {
+                // Apply the group to copies of the entries it touches; keep them only if
+                // every request of the group is accepted.
+                let mut staged: HashMap<String, Entry> = HashMap::new();
+                for req in group {
+                    let entry = match staged.remove(&req.workflow_id) {
+                        Some(e) => e,
+                        None => map.get(&req.workflow_id).cloned().unwrap_or_default(),
+                    };
+                    let record = apply_append(entry.record.as_ref(), req)?;
+                    let mut entry = entry;
+                    if entry.record.is_none() {
+                        *counter += 1;
+                        entry.order = *counter;
                     }
-                });
-                entry.events.extend(req.events.iter().cloned());
-                entry.record = Some(record);
+                    entry
+                        .runs
+                        .entry(req.run_id.clone())
+                        .or_default()
+                        .extend(req.events.iter().cloned());
+                    entry.record = Some(record);
+                    staged.insert(req.workflow_id.clone(), entry);
+                }
+                map.extend(staged);
                 Ok(())
             })
             .collect()
     }
 
-    fn read(&self, workflow_id: &str, from_seq: u64) -> Result<Vec<Event>, Error> {
+    fn read(
+        &self,
+        workflow_id: &str,
+        run_id: Option<&str>,
+        from_seq: u64,
+    ) -> Result<Vec<Event>, Error> {
         let guard = self.inner.read().map_err(|_| poisoned())?;
-        Ok(guard.0.get(workflow_id).map_or_else(Vec::new, |e| {
-            e.events
+        let Some(entry) = guard.0.get(workflow_id) else {
+            return Ok(Vec::new());
+        };
+        let run = match (run_id, &entry.record) {
+            (Some(r), _) => r,
+            (None, Some(record)) => record.run_id.as_str(),
+            (None, None) => return Ok(Vec::new()),
+        };
+        Ok(entry.runs.get(run).map_or_else(Vec::new, |events| {
+            events
                 .iter()
                 .filter(|ev| ev.seq >= from_seq)
                 .cloned()

@@ -3,11 +3,15 @@
 //! The contract (shared by every backend, checked by one conformance suite):
 //! - the store persists, the engine decides: it never assigns sequence numbers or ids, it
 //!   stores the events it is given;
-//! - [`EventStore::append_batch`] applies each request all-or-nothing, only if the
-//!   workflow's head is the request's `expected_head` and the events continue it without a
-//!   gap; a mismatch is refused ([`Error::Durability`]), never an overwrite. Creating a
-//!   workflow is an append of `WorkflowStarted` at expected head 0; an existing id is
-//!   refused with [`Error::AlreadyExists`];
+//! - a workflow id has a chain of runs (continue-as-new), each with its own history
+//!   numbered from 1; the workflow's summary follows its current run;
+//! - [`EventStore::append_batch`] applies each *group* of requests all-or-nothing, each
+//!   request only if the run's head is its `expected_head` and the events continue it
+//!   without a gap; a mismatch is refused ([`Error::Durability`]), never an overwrite.
+//!   Creating a workflow is an append of `WorkflowStarted` at expected head 0; an existing
+//!   id is refused with [`Error::AlreadyExists`]. A new run of an existing id is accepted
+//!   only as the successor of a run that closed with `WorkflowContinuedAsNew` naming it
+//!   (both appends in one group);
 //! - when `append_batch` returns, every accepted request is durable (for SQLite: fsynced),
 //!   and one call makes the whole batch durable at once (group commit, see [`commit`]);
 //! - the store keeps a per-workflow summary ([`WorkflowRecord`]) derived from the events it
@@ -25,18 +29,20 @@ use serde_json::Value;
 use crate::event::{Event, EventKind};
 use crate::Error;
 
-/// One all-or-nothing append.
+/// One append to one run's history.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AppendRequest {
     /// The workflow whose history grows.
     pub workflow_id: String,
-    /// The head the history must have before the append (0 creates the workflow).
+    /// The run whose history grows.
+    pub run_id: String,
+    /// The head the history must have before the append (0 creates the run).
     pub expected_head: u64,
     /// The events, numbered `expected_head + 1 ..`.
     pub events: Vec<Event>,
 }
 
-/// Lifecycle state of a workflow, as the store knows it from its events.
+/// Lifecycle state of a run, as the store knows it from its events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
     /// No closing event yet.
@@ -45,28 +51,55 @@ pub enum Status {
     Completed,
     /// Closed by `WorkflowFailed`.
     Failed,
+    /// Closed by `WorkflowCancelled`.
+    Cancelled,
+    /// Closed by `WorkflowTerminated`.
+    Terminated,
+    /// Closed by `WorkflowTimedOut`.
+    TimedOut,
+    /// Closed by `WorkflowContinuedAsNew` (only ever seen on a run that is not current).
+    ContinuedAsNew,
 }
+
+const STATUSES: [(Status, &str); 7] = [
+    (Status::Running, "running"),
+    (Status::Completed, "completed"),
+    (Status::Failed, "failed"),
+    (Status::Cancelled, "cancelled"),
+    (Status::Terminated, "terminated"),
+    (Status::TimedOut, "timed_out"),
+    (Status::ContinuedAsNew, "continued_as_new"),
+];
 
 impl Status {
     /// The lowercase name used on the wire and in the SQLite table.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Running => "running",
-            Status::Completed => "completed",
-            Status::Failed => "failed",
-        }
+        STATUSES
+            .iter()
+            .find(|(s, _)| *s == self)
+            .map_or("running", |(_, name)| name)
     }
 
     /// Parses the lowercase name.
     pub fn parse(s: &str) -> Result<Status, Error> {
-        match s {
-            "running" => Ok(Status::Running),
-            "completed" => Ok(Status::Completed),
-            "failed" => Ok(Status::Failed),
-            other => Err(Error::InvalidInput(format!(
-                "unknown workflow status {other:?}"
-            ))),
-        }
+        STATUSES
+            .iter()
+            .find(|(_, name)| *name == s)
+            .map(|(status, _)| *status)
+            .ok_or_else(|| Error::InvalidInput(format!("unknown workflow status {s:?}")))
+    }
+
+    /// The status a closing event gives the run.
+    fn after(kind: &EventKind) -> Option<Status> {
+        Some(match kind {
+            EventKind::WorkflowCompleted { .. } => Status::Completed,
+            EventKind::WorkflowFailed { .. } => Status::Failed,
+            EventKind::WorkflowCancelled { .. } => Status::Cancelled,
+            EventKind::WorkflowTerminated { .. } => Status::Terminated,
+            EventKind::WorkflowTimedOut { .. } => Status::TimedOut,
+            EventKind::WorkflowContinuedAsNew { .. } => Status::ContinuedAsNew,
+            _ => return None,
+        })
     }
 }
 
@@ -77,7 +110,7 @@ pub struct WorkflowRecord {
     pub workflow_id: String,
     /// The registered workflow type.
     pub workflow_type: String,
-    /// The run id from `WorkflowStarted`.
+    /// The current run's id.
     pub run_id: String,
     /// Running, completed or failed.
     pub status: Status,
@@ -87,7 +120,7 @@ pub struct WorkflowRecord {
     pub created_at: i64,
     /// `recorded_at` of the last event.
     pub updated_at: i64,
-    /// The result (completed) or error (failed), once closed.
+    /// The closing event's payload (result, error, details, reason ...), once closed.
     pub outcome: Option<Value>,
 }
 
@@ -113,13 +146,19 @@ impl ListFilter {
 
 /// A durable home for workflow histories. Implementations are shared between threads.
 pub trait EventStore: Send + Sync {
-    /// Applies every request of the batch, each all-or-nothing, and makes them durable with
-    /// one commit. Returns one result per request, in order. A failure of the commit itself
-    /// fails every request.
-    fn append_batch(&self, batch: &[AppendRequest]) -> Vec<Result<(), Error>>;
+    /// Applies every group of the batch, each group all-or-nothing, and makes them durable
+    /// with one commit. Returns one result per group, in order. A failure of the commit
+    /// itself fails every group.
+    fn append_batch(&self, batch: &[Vec<AppendRequest>]) -> Vec<Result<(), Error>>;
 
-    /// Events of `workflow_id` with `seq >= from_seq`, in order. Unknown id: empty.
-    fn read(&self, workflow_id: &str, from_seq: u64) -> Result<Vec<Event>, Error>;
+    /// Events of run `run_id` of `workflow_id` (its current run when `None`) with
+    /// `seq >= from_seq`, in order. Unknown id or run: empty.
+    fn read(
+        &self,
+        workflow_id: &str,
+        run_id: Option<&str>,
+        from_seq: u64,
+    ) -> Result<Vec<Event>, Error>;
 
     /// The summary of one workflow, if it exists.
     fn workflow(&self, workflow_id: &str) -> Result<Option<WorkflowRecord>, Error>;
@@ -129,64 +168,45 @@ pub trait EventStore: Send + Sync {
 
     /// One append on its own.
     fn append(&self, request: AppendRequest) -> Result<(), Error> {
-        self.append_batch(std::slice::from_ref(&request))
+        self.append_batch(&[vec![request]])
             .pop()
             .unwrap_or_else(|| Err(Error::Internal("append_batch returned nothing".into())))
     }
 }
 
 /// Checks `request` against the workflow's current summary and returns the summary after it.
-/// The single place the append contract (head, contiguity, creation) is enforced, shared by
-/// every backend.
+/// The single place the append contract (head, contiguity, creation, continuation) is
+/// enforced, shared by every backend.
 pub fn apply_append(
     current: Option<&WorkflowRecord>,
     request: &AppendRequest,
 ) -> Result<WorkflowRecord, Error> {
     let id = &request.workflow_id;
-    let head = current.map_or(0, |r| r.head);
-    if request.expected_head == 0 && current.is_some() {
-        return Err(Error::AlreadyExists(id.clone()));
-    }
-    if head != request.expected_head {
-        return Err(Error::Durability(format!(
-            "stale head for {id}: expected {}, store has {head}",
-            request.expected_head
-        )));
-    }
-    if request.events.is_empty() {
-        return Err(Error::InvalidInput(format!("empty append for {id}")));
-    }
-    let mut record = match (current, &request.events[0].kind) {
-        (Some(r), _) => r.clone(),
-        (
-            None,
-            EventKind::WorkflowStarted {
-                workflow_type,
-                run_id,
-                ..
-            },
-        ) => WorkflowRecord {
-            workflow_id: id.clone(),
-            workflow_type: workflow_type.clone(),
-            run_id: run_id.clone(),
-            status: Status::Running,
-            head: 0,
-            created_at: request.events[0].recorded_at,
-            updated_at: request.events[0].recorded_at,
-            outcome: None,
-        },
-        (None, _) => {
-            return Err(Error::InvalidInput(format!(
-                "the first event of {id} must be WorkflowStarted"
-            )))
+    let first = request
+        .events
+        .first()
+        .ok_or_else(|| Error::InvalidInput(format!("empty append for {id}")))?;
+    let mut record = match current {
+        Some(r) if r.run_id == request.run_id => {
+            if request.expected_head == 0 {
+                return Err(Error::AlreadyExists(id.clone()));
+            }
+            if r.head != request.expected_head {
+                return Err(Error::Durability(format!(
+                    "stale head for {id}: expected {}, store has {}",
+                    request.expected_head, r.head
+                )));
+            }
+            if r.status != Status::Running {
+                return Err(Error::NotRunning(format!(
+                    "{id} is {}: its history is closed",
+                    r.status.as_str()
+                )));
+            }
+            r.clone()
         }
+        _ => new_run_record(current, request, first)?,
     };
-    if record.status != Status::Running {
-        return Err(Error::NotRunning(format!(
-            "{id} is {}: its history is closed",
-            record.status.as_str()
-        )));
-    }
     for event in &request.events {
         if event.seq != record.head + 1 {
             return Err(Error::InvalidInput(format!(
@@ -199,24 +219,88 @@ pub fn apply_append(
                 "append for {id} continues after its closing event"
             )));
         }
-        match &event.kind {
-            EventKind::WorkflowStarted { .. } if event.seq != 1 => {
-                return Err(Error::InvalidInput(format!(
-                    "append for {id} starts the workflow again"
-                )))
-            }
-            EventKind::WorkflowCompleted { result } => {
-                record.status = Status::Completed;
-                record.outcome = Some(result.clone());
-            }
-            EventKind::WorkflowFailed { error } => {
-                record.status = Status::Failed;
-                record.outcome = Some(error.clone());
-            }
-            _ => {}
+        if matches!(event.kind, EventKind::WorkflowStarted { .. }) && event.seq != 1 {
+            return Err(Error::InvalidInput(format!(
+                "append for {id} starts the run again"
+            )));
+        }
+        if let Some(status) = Status::after(&event.kind) {
+            record.status = status;
+            record.outcome = Some(closing_payload(&event.kind));
         }
         record.head = event.seq;
         record.updated_at = event.recorded_at;
     }
     Ok(record)
+}
+
+/// The summary of a run created by `request`: a new workflow, or the successor of a run
+/// that continued as new.
+fn new_run_record(
+    current: Option<&WorkflowRecord>,
+    request: &AppendRequest,
+    first: &Event,
+) -> Result<WorkflowRecord, Error> {
+    let id = &request.workflow_id;
+    let EventKind::WorkflowStarted {
+        workflow_type,
+        run_id,
+        continued_from,
+        ..
+    } = &first.kind
+    else {
+        return match current {
+            Some(_) => Err(Error::Durability(format!(
+                "append for {id} names run {} which is not its current run",
+                request.run_id
+            ))),
+            None => Err(Error::InvalidInput(format!(
+                "the first event of {id} must be WorkflowStarted"
+            ))),
+        };
+    };
+    if request.expected_head != 0 || *run_id != request.run_id {
+        return Err(Error::InvalidInput(format!(
+            "a new run of {id} must start at head 0 with its own run id"
+        )));
+    }
+    match (current, continued_from) {
+        (None, None) => {}
+        (Some(prev), Some(from))
+            if prev.status == Status::ContinuedAsNew
+                && *from == prev.run_id
+                && prev.outcome.as_ref().and_then(|o| o.get("new_run_id"))
+                    == Some(&Value::String(run_id.clone())) => {}
+        (Some(_), _) => return Err(Error::AlreadyExists(id.clone())),
+        (None, Some(_)) => {
+            return Err(Error::InvalidInput(format!(
+                "{id} continues a run that does not exist"
+            )))
+        }
+    }
+    Ok(WorkflowRecord {
+        workflow_id: id.clone(),
+        workflow_type: workflow_type.clone(),
+        run_id: run_id.clone(),
+        status: Status::Running,
+        head: 0,
+        created_at: current.map_or(first.recorded_at, |p| p.created_at),
+        updated_at: first.recorded_at,
+        outcome: None,
+    })
+}
+
+/// What the summary keeps of a closing event.
+fn closing_payload(kind: &EventKind) -> Value {
+    match kind {
+        EventKind::WorkflowCompleted { result } => result.clone(),
+        EventKind::WorkflowFailed { error } => error.clone(),
+        EventKind::WorkflowCancelled { details } => details.clone(),
+        EventKind::WorkflowTerminated { reason } => reason.clone(),
+        EventKind::WorkflowTimedOut { deadline } => Value::from(*deadline),
+        EventKind::WorkflowContinuedAsNew { new_run_id, .. } => {
+            serde_json::json!({ "new_run_id": new_run_id })
+        }
+        _ => Value::Null,
+    }
 }

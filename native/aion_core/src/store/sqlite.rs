@@ -34,9 +34,10 @@ CREATE TABLE IF NOT EXISTS workflows (
 CREATE INDEX IF NOT EXISTS workflows_by_status ON workflows (status, workflow_type);
 CREATE TABLE IF NOT EXISTS events (
     workflow_id TEXT NOT NULL,
+    run_id      TEXT NOT NULL,
     seq         INTEGER NOT NULL,
     body        TEXT NOT NULL,
-    PRIMARY KEY (workflow_id, seq)
+    PRIMARY KEY (workflow_id, run_id, seq)
 ) WITHOUT ROWID;
 ";
 
@@ -114,10 +115,16 @@ impl SqliteStore {
     fn append_one(tx: &Connection, req: &AppendRequest) -> Result<(), Error> {
         let current = load_record(tx, &req.workflow_id)?;
         let record = apply_append(current.as_ref(), req)?;
-        let mut insert =
-            tx.prepare_cached("INSERT INTO events (workflow_id, seq, body) VALUES (?1, ?2, ?3)")?;
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO events (workflow_id, run_id, seq, body) VALUES (?1, ?2, ?3, ?4)",
+        )?;
         for event in &req.events {
-            insert.execute(params![req.workflow_id, event.seq as i64, event.to_json()?])?;
+            insert.execute(params![
+                req.workflow_id,
+                req.run_id,
+                event.seq as i64,
+                event.to_json()?
+            ])?;
         }
         let outcome = record.outcome.as_ref().map(|v| v.to_string());
         if current.is_none() {
@@ -137,14 +144,15 @@ impl SqliteStore {
             ])?;
         } else {
             tx.prepare_cached(
-                "UPDATE workflows SET status = ?2, head = ?3, updated_at = ?4, outcome = ?5 WHERE workflow_id = ?1",
+                "UPDATE workflows SET status = ?2, head = ?3, updated_at = ?4, outcome = ?5, run_id = ?6 WHERE workflow_id = ?1",
             )?
             .execute(params![
                 record.workflow_id,
                 record.status.as_str(),
                 record.head as i64,
                 record.updated_at,
-                outcome
+                outcome,
+                record.run_id
             ])?;
         }
         Ok(())
@@ -199,7 +207,7 @@ fn load_record(conn: &Connection, workflow_id: &str) -> Result<Option<WorkflowRe
 }
 
 impl EventStore for SqliteStore {
-    fn append_batch(&self, batch: &[AppendRequest]) -> Vec<Result<(), Error>> {
+    fn append_batch(&self, batch: &[Vec<AppendRequest>]) -> Vec<Result<(), Error>> {
         let fail_all = |e: Error| batch.iter().map(|_| Err(e.clone())).collect();
         let Ok(mut conn) = self.writer.lock() else {
             return fail_all(Error::Internal("sqlite writer lock poisoned".into()));
@@ -209,9 +217,12 @@ impl EventStore for SqliteStore {
             Err(e) => return fail_all(e.into()),
         };
         let mut results = Vec::with_capacity(batch.len());
-        for req in batch {
+        for group in batch {
+            // One savepoint per group: a refused request rolls back its whole group only.
             let outcome = tx.savepoint().map_err(Error::from).and_then(|sp| {
-                Self::append_one(&sp, req)?;
+                for req in group {
+                    Self::append_one(&sp, req)?;
+                }
                 sp.commit().map_err(Error::from)
             });
             results.push(outcome);
@@ -223,12 +234,24 @@ impl EventStore for SqliteStore {
         }
     }
 
-    fn read(&self, workflow_id: &str, from_seq: u64) -> Result<Vec<Event>, Error> {
+    fn read(
+        &self,
+        workflow_id: &str,
+        run_id: Option<&str>,
+        from_seq: u64,
+    ) -> Result<Vec<Event>, Error> {
         let conn = self.reader()?;
+        let run = match run_id {
+            Some(r) => r.to_string(),
+            None => match load_record(&conn, workflow_id)? {
+                Some(record) => record.run_id,
+                None => return Ok(Vec::new()),
+            },
+        };
         let mut stmt = conn.prepare_cached(
-            "SELECT body FROM events WHERE workflow_id = ?1 AND seq >= ?2 ORDER BY seq",
+            "SELECT body FROM events WHERE workflow_id = ?1 AND run_id = ?2 AND seq >= ?3 ORDER BY seq",
         )?;
-        let bodies = stmt.query_map(params![workflow_id, from_seq as i64], |r| {
+        let bodies = stmt.query_map(params![workflow_id, run, from_seq as i64], |r| {
             r.get::<_, String>(0)
         })?;
         bodies
@@ -278,7 +301,7 @@ mod tests {
             crate::store::conformance::create(&store, "wf-1");
         }
         let store = SqliteStore::open(dir.path()).unwrap();
-        assert_eq!(store.read("wf-1", 1).unwrap().len(), 1);
+        assert_eq!(store.read("wf-1", None, 1).unwrap().len(), 1);
         assert_eq!(store.workflow("wf-1").unwrap().unwrap().head, 1);
     }
 
@@ -304,7 +327,7 @@ mod tests {
                 [],
             )
             .unwrap();
-        let err = store.read("wf-1", 1).unwrap_err();
+        let err = store.read("wf-1", None, 1).unwrap_err();
         assert_eq!(err.prefix(), "durability");
     }
 }

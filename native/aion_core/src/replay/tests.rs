@@ -1,0 +1,650 @@
+//! Replay behaviour, one test per rule.
+
+use serde_json::{json, Value};
+
+use super::*;
+use crate::event::{Event, EventKind};
+
+fn started() -> Vec<Event> {
+    vec![Run::start_event("order", json!({"id": 1}), "r1", 0)]
+}
+
+fn run_with(history: Vec<Event>) -> Run {
+    Run::load("wf", history).unwrap()
+}
+
+/// Dispatches activity `name` live and returns its ordinal.
+fn live_ordinal(run: &mut Run, name: &str) -> u64 {
+    match run
+        .dispatch_activity(name, json!(1), &Value::Null, 0)
+        .unwrap()
+    {
+        Dispatch::Live { ordinal, .. } => ordinal,
+        other => panic!("expected a live dispatch, got {other:?}"),
+    }
+}
+
+fn failure(error_type: &str, message: &str, retryable: bool) -> AttemptOutcome {
+    AttemptOutcome::Failed {
+        error_type: error_type.into(),
+        message: message.into(),
+        retryable,
+    }
+}
+
+/// Drives one activity to success live and returns every event it appended.
+fn live_activity(run: &mut Run, name: &str, now: i64) -> Vec<Event> {
+    let Dispatch::Live {
+        ordinal,
+        append,
+        task: Some(task),
+    } = run
+        .dispatch_activity(name, json!(name), &Value::Null, now)
+        .unwrap()
+    else {
+        panic!("expected live dispatch")
+    };
+    let done = run
+        .activity_result(
+            ordinal,
+            task.attempt,
+            AttemptOutcome::Completed(json!({"ok": name})),
+            now,
+        )
+        .unwrap()
+        .unwrap();
+    [append.events, done.events].concat()
+}
+
+#[test]
+fn live_dispatch_records_scheduled_and_first_attempt_after_head() {
+    let mut run = run_with(started());
+    let d = run
+        .dispatch_activity("reserve", json!(1), &Value::Null, 5)
+        .unwrap();
+    let Dispatch::Live {
+        ordinal,
+        append,
+        task: Some(task),
+    } = d
+    else {
+        panic!("{d:?}")
+    };
+    assert_eq!(ordinal, 1);
+    assert_eq!(append.expected_head, 1);
+    let seqs: Vec<u64> = append.events.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, vec![2, 3]);
+    assert_eq!(
+        append.events[1].kind,
+        EventKind::ActivityStarted {
+            ordinal: 1,
+            attempt: 1
+        }
+    );
+    assert_eq!((task.attempt, task.name.as_str()), (1, "reserve"));
+    assert_eq!(run.activity_step(1, 5).unwrap(), Step::Wait { until: None });
+}
+
+#[test]
+fn replay_answers_completed_activity_without_new_events() {
+    let mut first = run_with(started());
+    let mut history = started();
+    history.extend(live_activity(&mut first, "reserve", 1));
+    let head = first.head();
+
+    let mut replay = run_with(history);
+    assert!(replay.is_replaying());
+    assert_eq!(
+        replay
+            .dispatch_activity("reserve", json!(1), &Value::Null, 9)
+            .unwrap(),
+        Dispatch::Replayed { ordinal: 1 }
+    );
+    assert_eq!(
+        replay.activity_step(1, 9).unwrap(),
+        Step::Done(Ok(json!({"ok": "reserve"})))
+    );
+    assert_eq!(replay.head(), head);
+    assert!(!replay.is_replaying());
+    assert!(matches!(
+        replay
+            .dispatch_activity("charge", json!(2), &Value::Null, 9)
+            .unwrap(),
+        Dispatch::Live { ordinal: 2, .. }
+    ));
+}
+
+#[test]
+fn replay_rejects_different_activity_and_names_seq() {
+    let mut first = run_with(started());
+    let mut history = started();
+    history.extend(live_activity(&mut first, "reserve", 1));
+    let mut replay = run_with(history);
+    let err = replay
+        .dispatch_activity("charge", json!(1), &Value::Null, 2)
+        .unwrap_err();
+    match &err {
+        Error::NonDeterminism {
+            seq,
+            recorded,
+            requested,
+        } => {
+            assert_eq!(*seq, 2);
+            assert!(recorded.contains("reserve"), "{recorded}");
+            assert!(requested.contains("charge"), "{requested}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // The run stays diverged: nothing more is appended.
+    assert_eq!(replay.activity_step(1, 3).unwrap_err(), err);
+    assert_eq!(replay.complete(Ok(json!(null)), 3).unwrap_err(), err);
+}
+
+#[test]
+fn replay_rejects_completion_while_commands_remain() {
+    let mut first = run_with(started());
+    let mut history = started();
+    history.extend(live_activity(&mut first, "reserve", 1));
+    let mut replay = run_with(history);
+    let err = replay.complete(Ok(json!("done")), 2).unwrap_err();
+    assert!(
+        matches!(err, Error::NonDeterminism { seq: 2, .. }),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn replay_rejects_activity_where_history_completed() {
+    let mut first = run_with(started());
+    let Recorded::Live((), append) = first.complete(Ok(json!(1)), 1).unwrap() else {
+        panic!()
+    };
+    let mut history = started();
+    history.extend(append.events);
+    let mut replay = run_with(history);
+    let err = replay
+        .dispatch_activity("x", json!(1), &Value::Null, 2)
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::NonDeterminism { seq: 2, recorded, .. } if recorded == "WorkflowCompleted"),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn retryable_failure_waits_backoff_then_starts_next_attempt() {
+    let mut run = run_with(started());
+    let ordinal = live_ordinal(&mut run, "pay");
+    let failed = failure("io", "boom", true);
+    let append = run
+        .activity_result(ordinal, 1, failed, 1000)
+        .unwrap()
+        .unwrap();
+    assert!(matches!(
+        append.events[0].kind,
+        EventKind::ActivityFailed {
+            retryable: true,
+            attempt: 1,
+            ..
+        }
+    ));
+    assert_eq!(run.activity_step(ordinal, 1040).unwrap(), Step::RetryIn(60));
+    let Step::Start { append, task } = run.activity_step(ordinal, 1100).unwrap() else {
+        panic!()
+    };
+    assert_eq!(task.attempt, 2);
+    assert_eq!(
+        append.events[0].kind,
+        EventKind::ActivityStarted {
+            ordinal,
+            attempt: 2
+        }
+    );
+}
+
+#[test]
+fn terminal_failure_is_final_and_not_retried() {
+    let mut run = run_with(started());
+    let ordinal = live_ordinal(&mut run, "pay");
+    let failed = failure("declined", "no", false);
+    run.activity_result(ordinal, 1, failed, 1).unwrap().unwrap();
+    let Step::Done(Err(e)) = run.activity_step(ordinal, 2).unwrap() else {
+        panic!()
+    };
+    assert_eq!(e["type"], "declined");
+    assert_eq!(e["attempts"], 1);
+}
+
+#[test]
+fn stale_and_duplicate_results_change_nothing() {
+    let mut run = run_with(started());
+    let ordinal = live_ordinal(&mut run, "pay");
+    assert_eq!(
+        run.activity_result(ordinal, 2, AttemptOutcome::Completed(json!(1)), 1)
+            .unwrap(),
+        None
+    );
+    assert!(run
+        .activity_result(ordinal, 1, AttemptOutcome::Completed(json!(1)), 1)
+        .unwrap()
+        .is_some());
+    let head = run.head();
+    assert_eq!(
+        run.activity_result(ordinal, 1, AttemptOutcome::Completed(json!(2)), 1)
+            .unwrap(),
+        None
+    );
+    assert_eq!(run.head(), head);
+}
+
+#[test]
+fn attempt_lost_in_a_crash_is_recorded_failed_then_retried() {
+    let mut first = run_with(started());
+    let Dispatch::Live { append, .. } = first
+        .dispatch_activity("ship", json!(1), &Value::Null, 0)
+        .unwrap()
+    else {
+        panic!()
+    };
+    let mut history = started();
+    history.extend(append.events);
+    let mut resumed = run_with(history);
+    assert_eq!(
+        resumed
+            .dispatch_activity("ship", json!(1), &Value::Null, 10)
+            .unwrap(),
+        Dispatch::Replayed { ordinal: 1 }
+    );
+    let Step::Record(rec) = resumed.activity_step(1, 10).unwrap() else {
+        panic!()
+    };
+    assert!(matches!(&rec.events[0].kind,
+        EventKind::ActivityFailed { attempt: 1, retryable: true, error, .. } if error["type"] == "worker_lost"));
+    assert!(matches!(
+        resumed.activity_step(1, 10_000).unwrap(),
+        Step::Start {
+            task: AttemptTask { attempt: 2, .. },
+            ..
+        }
+    ));
+}
+
+#[test]
+fn load_rejects_gaps_and_missing_start() {
+    let mut h = started();
+    h.push(Event {
+        seq: 3,
+        recorded_at: 0,
+        kind: EventKind::WorkflowCompleted { result: json!(1) },
+    });
+    assert_eq!(Run::load("wf", h).unwrap_err().prefix(), "durability");
+    let no_start = vec![Event {
+        seq: 1,
+        recorded_at: 0,
+        kind: EventKind::WorkflowCompleted { result: json!(1) },
+    }];
+    assert_eq!(
+        Run::load("wf", no_start).unwrap_err().prefix(),
+        "durability"
+    );
+    assert_eq!(Run::load("wf", vec![]).unwrap_err().prefix(), "not_found");
+}
+
+/// Replays `history` into a fresh run.
+fn replay_of(history: &[Event]) -> Run {
+    run_with(history.to_vec())
+}
+
+/// Appends the events of a recorded answer to `history`.
+fn keep<T>(history: &mut Vec<Event>, answer: Recorded<T>) -> T {
+    match answer {
+        Recorded::Live(v, append) => {
+            history.extend(append.events);
+            v
+        }
+        Recorded::Replayed(v) => v,
+    }
+}
+
+fn keep_step(history: &mut Vec<Event>, step: Step) -> Step {
+    if let Step::Record(append) | Step::Start { append, .. } = &step {
+        history.extend(append.events.clone());
+    }
+    step
+}
+
+#[test]
+fn timer_waits_until_due_then_fires_once_and_replays_without_events() {
+    let mut history = started();
+    let mut run = replay_of(&history);
+    let t = keep(&mut history, run.start_timer("nap", 1000, 100).unwrap());
+    assert_eq!(
+        run.timer_step(t, 500).unwrap(),
+        Step::Wait { until: Some(1100) }
+    );
+    assert!(matches!(
+        keep_step(&mut history, run.timer_step(t, 1100).unwrap()),
+        Step::Record(_)
+    ));
+    assert_eq!(
+        run.timer_step(t, 1100).unwrap(),
+        Step::Done(Ok(Value::Null))
+    );
+    assert_eq!(run.now(), 1100);
+
+    let mut again = replay_of(&history);
+    let head = again.head();
+    assert_eq!(
+        again.start_timer("nap", 1000, 9999).unwrap(),
+        Recorded::Replayed(t)
+    );
+    assert_eq!(
+        again.timer_step(t, 9999).unwrap(),
+        Step::Done(Ok(Value::Null))
+    );
+    assert_eq!((again.head(), again.now()), (head, 1100));
+}
+
+#[test]
+fn timer_due_while_down_fires_at_the_first_step() {
+    let mut history = started();
+    let mut run = replay_of(&history);
+    let t = keep(&mut history, run.start_timer("nap", 10, 0).unwrap());
+    let mut resumed = replay_of(&history);
+    assert_eq!(
+        resumed.start_timer("nap", 10, 0).unwrap(),
+        Recorded::Replayed(t)
+    );
+    assert!(matches!(
+        resumed.timer_step(t, 50_000).unwrap(),
+        Step::Record(_)
+    ));
+}
+
+#[test]
+fn replay_rejects_timer_kind_name_and_missing_cancel_mismatches() {
+    let mut history = started();
+    let mut run = replay_of(&history);
+    let t = keep(&mut history, run.start_timer("nap", 10, 0).unwrap());
+    history.extend(run.cancel_timer(t, 1).unwrap().unwrap().events);
+
+    // A timer where history has an activity, and the reverse.
+    let mut other = started();
+    other.extend(live_activity(&mut run_with(started()), "a", 0));
+    let err = replay_of(&other).start_timer("nap", 10, 0).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("ActivityScheduled(ordinal 1, name \"a\")"),
+        "{err}"
+    );
+    let err = replay_of(&history)
+        .dispatch_activity("a", json!(1), &Value::Null, 0)
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("TimerStarted(timer 1, name \"nap\")"),
+        "{err}"
+    );
+    // A different timer name.
+    let err = replay_of(&history)
+        .start_timer("snooze", 10, 0)
+        .unwrap_err();
+    assert!(matches!(err, Error::NonDeterminism { seq: 2, .. }), "{err}");
+    // A missing cancel: the code goes on to complete where history cancelled the timer.
+    let mut replay = replay_of(&history);
+    replay.start_timer("nap", 10, 0).unwrap();
+    let err = replay.complete(Ok(json!(1)), 2).unwrap_err();
+    assert!(err.to_string().contains("TimerCancelled(timer 1)"), "{err}");
+    // The same code replays cleanly.
+    let mut same = replay_of(&history);
+    same.start_timer("nap", 10, 0).unwrap();
+    assert_eq!(same.cancel_timer(t, 5).unwrap(), None);
+    assert!(!same.is_replaying());
+}
+
+#[test]
+fn cancel_timer_is_idempotent_and_fired_timer_cannot_be_cancelled() {
+    let mut run = run_with(started());
+    let Recorded::Live(t, _) = run.start_timer("nap", 10, 0).unwrap() else {
+        panic!()
+    };
+    assert!(run.cancel_timer(t, 1).unwrap().is_some());
+    assert_eq!(run.cancel_timer(t, 2).unwrap(), None);
+    assert_eq!(run.timer_step(t, 100).unwrap(), Step::Cancelled);
+    let Recorded::Live(t2, _) = run.start_timer("nap", 10, 0).unwrap() else {
+        panic!()
+    };
+    assert!(matches!(run.timer_step(t2, 100).unwrap(), Step::Record(_)));
+    assert_eq!(run.cancel_timer(t2, 101).unwrap(), None);
+    assert_eq!(
+        run.timer_step(t2, 102).unwrap(),
+        Step::Done(Ok(Value::Null))
+    );
+}
+
+#[test]
+fn with_timeout_outcome_after_deadline_is_a_timeout_on_every_replay() {
+    let mut history = started();
+    let mut run = replay_of(&history);
+    let scope = keep(&mut history, run.enter_scope(100, 0).unwrap());
+    let Dispatch::Live {
+        ordinal, append, ..
+    } = run
+        .dispatch_activity("slow", json!(1), &Value::Null, 0)
+        .unwrap()
+    else {
+        panic!()
+    };
+    history.extend(append.events);
+    assert_eq!(
+        run.activity_step(ordinal, 50).unwrap(),
+        Step::Wait { until: Some(100) }
+    );
+    assert!(matches!(
+        keep_step(&mut history, run.activity_step(ordinal, 120).unwrap()),
+        Step::Record(_)
+    ));
+    assert_eq!(run.activity_step(ordinal, 120).unwrap(), Step::Timeout);
+    // The result arrives after the deadline and is recorded too.
+    history.extend(
+        run.activity_result(ordinal, 1, AttemptOutcome::Completed(json!("late")), 130)
+            .unwrap()
+            .unwrap()
+            .events,
+    );
+    assert_eq!(run.exit_scope(scope, 140).unwrap(), (true, None));
+
+    let mut again = replay_of(&history);
+    again.enter_scope(100, 0).unwrap();
+    again
+        .dispatch_activity("slow", json!(1), &Value::Null, 0)
+        .unwrap();
+    assert_eq!(again.activity_step(ordinal, 9999).unwrap(), Step::Timeout);
+    assert_eq!(again.exit_scope(scope, 9999).unwrap(), (true, None));
+}
+
+#[test]
+fn with_timeout_result_before_deadline_wins_and_scope_is_cancelled() {
+    let mut run = run_with(started());
+    let Recorded::Live(scope, _) = run.enter_scope(100, 0).unwrap() else {
+        panic!()
+    };
+    let ordinal = live_ordinal(&mut run, "fast");
+    run.activity_result(ordinal, 1, AttemptOutcome::Completed(json!(7)), 10)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        run.activity_step(ordinal, 500).unwrap(),
+        Step::Done(Ok(json!(7)))
+    );
+    let (timed_out, cancel) = run.exit_scope(scope, 500).unwrap();
+    assert!(!timed_out);
+    assert!(
+        matches!(&cancel.unwrap().events[0].kind, EventKind::TimerCancelled { cause, .. } if cause == "workflow")
+    );
+}
+
+#[test]
+fn cancel_request_cancels_pending_work_once_then_compensation_runs() {
+    let mut run = run_with(started());
+    let ordinal = live_ordinal(&mut run, "charge");
+    let Recorded::Live(t, _) = run.start_timer("nap", 1000, 0).unwrap() else {
+        panic!()
+    };
+    let stop = run.request_cancel(json!("user asked"), 5).unwrap();
+    assert_eq!(stop.stop, vec![(ordinal, 1)]);
+    let names: Vec<&str> = stop
+        .append
+        .as_ref()
+        .unwrap()
+        .events
+        .iter()
+        .map(|e| e.kind.name())
+        .collect();
+    assert_eq!(
+        names,
+        vec![
+            "WorkflowCancelRequested",
+            "ActivityFailed",
+            "TimerCancelled"
+        ]
+    );
+    assert_eq!(run.request_cancel(json!("again"), 6).unwrap().append, None);
+    // The late result of the stopped attempt is stale.
+    assert_eq!(
+        run.activity_result(ordinal, 1, AttemptOutcome::Completed(json!(1)), 7)
+            .unwrap(),
+        None
+    );
+    assert_eq!(run.activity_step(ordinal, 8).unwrap(), Step::Cancelled);
+    assert_eq!(run.timer_step(t, 8).unwrap(), Step::Cancelled);
+    // Compensation after the code saw the cancellation runs normally.
+    assert!(matches!(
+        run.dispatch_activity("refund", json!(1), &Value::Null, 9)
+            .unwrap(),
+        Dispatch::Live { task: Some(_), .. }
+    ));
+    let Recorded::Live((), append) = run.complete(Ok(json!("refunded")), 10).unwrap() else {
+        panic!()
+    };
+    assert!(
+        matches!(&append.events[0].kind, EventKind::WorkflowCancelled { details } if details["ok"] == "refunded")
+    );
+}
+
+#[test]
+fn cancel_request_with_nothing_pending_cancels_the_next_new_activity() {
+    let mut run = run_with(started());
+    run.request_cancel(json!(null), 1).unwrap();
+    let Dispatch::Live { ordinal, task, .. } = run
+        .dispatch_activity("a", json!(1), &Value::Null, 2)
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(task, None);
+    assert_eq!(run.activity_step(ordinal, 3).unwrap(), Step::Cancelled);
+    assert!(matches!(
+        run.dispatch_activity("b", json!(1), &Value::Null, 4)
+            .unwrap(),
+        Dispatch::Live { task: Some(_), .. }
+    ));
+}
+
+#[test]
+fn side_effect_patched_random_and_uuid_replay_identically() {
+    let mut history = started();
+    let mut run = replay_of(&history);
+    let SideEffect::Live { ordinal } = run.side_effect().unwrap() else {
+        panic!()
+    };
+    history.extend(
+        run.record_side_effect(ordinal, json!(42), 1)
+            .unwrap()
+            .events,
+    );
+    assert!(keep(&mut history, run.patched("v2", 1).unwrap()));
+    assert!(matches!(
+        run.patched("v2", 1).unwrap(),
+        Recorded::Replayed(true)
+    ));
+    let (r, u) = (run.random(), run.uuid());
+    assert!((0.0..1.0).contains(&r));
+    assert_eq!(u.len(), 36);
+    assert_eq!(&u[14..15], "4");
+
+    let mut again = replay_of(&history);
+    assert_eq!(
+        again.side_effect().unwrap(),
+        SideEffect::Replayed(json!(42))
+    );
+    assert_eq!(again.patched("v2", 5).unwrap(), Recorded::Replayed(true));
+    assert_eq!((again.random(), again.uuid()), (r, u));
+}
+
+#[test]
+fn patched_is_false_when_replaying_history_from_before_the_change() {
+    let mut old = run_with(started());
+    let mut history = started();
+    history.extend(live_activity(&mut old, "old_step", 1));
+    let mut new_code = replay_of(&history);
+    assert_eq!(
+        new_code.patched("new-step", 2).unwrap(),
+        Recorded::Replayed(false)
+    );
+    new_code
+        .dispatch_activity("old_step", json!(1), &Value::Null, 2)
+        .unwrap();
+    // Past the recorded history, the change applies and is recorded.
+    assert!(matches!(
+        new_code.patched("later", 3).unwrap(),
+        Recorded::Live(true, _)
+    ));
+}
+
+#[test]
+fn continue_as_new_closes_the_run_and_starts_a_linked_one() {
+    let mut run = run_with(started());
+    let c = run.continue_as_new(json!({"n": 2}), "r2", 7).unwrap();
+    assert!(
+        matches!(&c.close.events[0].kind, EventKind::WorkflowContinuedAsNew { new_run_id, .. } if new_run_id == "r2")
+    );
+    assert!(
+        matches!(&c.start.kind, EventKind::WorkflowStarted { continued_from: Some(f), run_id, .. } if f == "r1" && run_id == "r2")
+    );
+    assert!(run.is_closed());
+    assert!(run
+        .dispatch_activity("a", json!(1), &Value::Null, 8)
+        .is_err());
+}
+
+#[test]
+fn terminate_ends_even_a_diverged_run_but_not_a_closed_one() {
+    let mut first = run_with(started());
+    let mut history = started();
+    history.extend(live_activity(&mut first, "a", 1));
+    let mut run = replay_of(&history);
+    assert!(run
+        .dispatch_activity("b", json!(1), &Value::Null, 2)
+        .is_err());
+    let stop = run
+        .end(
+            EventKind::WorkflowTerminated {
+                reason: json!("ops"),
+            },
+            3,
+        )
+        .unwrap();
+    assert_eq!(stop.append.unwrap().events[0].seq, run.head());
+    assert_eq!(
+        run.end(
+            EventKind::WorkflowTerminated {
+                reason: json!("ops")
+            },
+            4
+        )
+        .unwrap_err()
+        .prefix(),
+        "not_running"
+    );
+}
