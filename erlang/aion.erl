@@ -14,12 +14,17 @@
 -export([describe/1]).
 -export([history/1]).
 -export([list/1]).
+-export([history/2]).
+-export([cancel/1]).
+-export([cancel/2]).
+-export([terminate/2]).
 
 %% Internal: used by the other modules of the app.
 -export([encode_payload/1]).
+-export([uuid/0]).
 
 -type workflow_id() :: binary().
--type status() :: running | completed | failed | blocked.
+-type status() :: running | completed | failed | cancelled | terminated | timed_out | blocked.
 -type error_reason() ::
     {unknown_workflow_type, term()}
     | {already_started, workflow_id()}
@@ -30,6 +35,10 @@
     | {bad_argument, atom(), term()}
     | {undefined_function, mfa()}
     | {failed, term()}
+    | {cancelled, term()}
+    | {terminated, term()}
+    | timed_out
+    | not_running
     | not_found
     | timeout
     | {store, binary()}.
@@ -68,7 +77,9 @@ name_key(workflow) -> type;
 name_key(activity) -> name.
 
 %% @doc Starts a run of workflow type `Type' with `Input' and returns its id once
-%% `WorkflowStarted' is durable. `Opts': `workflow_id => binary()' (default: a fresh UUID).
+%% `WorkflowStarted' is durable. `Opts': `workflow_id => binary()' (default: a fresh UUID),
+%% `execution_timeout_ms => pos_integer()' (the whole workflow, across continue-as-new,
+%% ends as `timed_out' when it runs longer).
 %% Errors: `{unknown_workflow_type, Type}', `{invalid_input, Why}' (not JSON-compatible),
 %% `{payload_too_large, Size, Limit}', `{bad_option, Opt}', `{already_started, Id}' (a run
 %% with that id is running), `{already_exists, Id}' (a closed run has that id).
@@ -77,8 +88,9 @@ start_workflow(Type, Input, Opts) when is_map(Opts) ->
     maybe_all([
         fun() -> check_type(Type) end,
         fun() -> check_start_opts(Opts) end,
-        fun() -> encode_payload(Input) end
-    ], fun([_, Id, InputJson]) -> create(Type, Id, InputJson) end);
+        fun() -> encode_payload(Input) end,
+        fun() -> check_timeout_opt(Opts) end
+    ], fun([_, Id, InputJson, Deadline]) -> create(Type, Id, InputJson, Deadline) end);
 start_workflow(_Type, _Input, Opts) ->
     {error, {bad_option, Opts}}.
 
@@ -101,8 +113,15 @@ check_type(Type) when is_binary(Type) ->
 check_type(Type) ->
     {error, {unknown_workflow_type, Type}}.
 
+check_timeout_opt(Opts) ->
+    case maps:get(execution_timeout_ms, Opts, undefined) of
+        undefined -> {ok, null};
+        Ms when is_integer(Ms), Ms > 0 -> {ok, aion_flow_ffi:now_ms() + Ms};
+        Ms -> {error, {bad_option, {execution_timeout_ms, Ms}}}
+    end.
+
 check_start_opts(Opts) ->
-    case maps:keys(maps:without([workflow_id], Opts)) of
+    case maps:keys(maps:without([workflow_id, execution_timeout_ms], Opts)) of
         [] ->
             case maps:get(workflow_id, Opts, undefined) of
                 undefined -> {ok, uuid()};
@@ -123,10 +142,10 @@ encode_payload(Term) ->
         {error, Msg} -> {error, {invalid_input, element(2, aion_flow_ffi:split_error(Msg))}}
     end.
 
-create(Type, Id, InputJson) ->
+create(Type, Id, InputJson, Deadline) ->
     Tag = aion_flow_ffi:tag(),
     Now = aion_flow_ffi:now_ms(),
-    case aion_flow_ffi:nif_engine_create(aion_engine:store(), Id, Type, InputJson, uuid(), Now, Tag) of
+    case aion_flow_ffi:nif_engine_create(aion_engine:store(), Id, Type, InputJson, uuid(), Deadline, Now, Tag) of
         {ok, Tag} ->
             receive
                 {aion_durable, Tag, ok} ->
@@ -156,11 +175,13 @@ create_error(Id, Msg) ->
             {error, {store, Msg}}
     end.
 
-%% @doc Waits up to `TimeoutMs' for run `WorkflowId' to close. `{ok, Result}' when it
-%% completed, `{error, {failed, Reason}}' when it failed, `{error, timeout}' when it is still
-%% running (or blocked) at the deadline, `{error, not_found}' for an unknown id,
-%% `{error, {bad_argument, timeout, T}}' unless `TimeoutMs' is a non-negative integer or
-%% `infinity'.
+%% @doc Waits up to `TimeoutMs' for workflow `WorkflowId' to close (following
+%% continue-as-new to the last run). `{ok, Result}' when it completed; `{error, Reason}'
+%% otherwise: `{failed, Error}', `{cancelled, Details}' (`Details' is `#{<<"ok">> => R}' or
+%% `#{<<"error">> => E}', what the code returned after the cancellation),
+%% `{terminated, Reason}', `timed_out', `timeout' (still running, or blocked, at the
+%% deadline), `not_found' (unknown id), `{bad_argument, timeout, T}' unless `TimeoutMs' is
+%% a non-negative integer or `infinity'.
 -spec await(workflow_id(), timeout()) -> {ok, term()} | {error, error_reason()}.
 await(WorkflowId, TimeoutMs) when is_binary(WorkflowId),
         (TimeoutMs =:= infinity orelse (is_integer(TimeoutMs) andalso TimeoutMs >= 0)) ->
@@ -168,29 +189,47 @@ await(WorkflowId, TimeoutMs) when is_binary(WorkflowId),
     %% Subscribe before reading the status: a run closing in between still reaches us.
     true = ets:insert(aion_waiters, {WorkflowId, self(), Ref}),
     try
-        case describe(WorkflowId) of
-            {ok, #{status := completed, result := Result}} -> {ok, Result};
-            {ok, #{status := failed, error := Error}} -> {error, {failed, Error}};
-            {ok, _Running} ->
-                receive {aion_done, Ref, Outcome} -> Outcome
+        case outcome(WorkflowId) of
+            running ->
+                receive {aion_done, Ref} -> closed_outcome(WorkflowId)
                 after TimeoutMs -> {error, timeout}
                 end;
-            {error, _} = Error ->
-                Error
+            Outcome ->
+                Outcome
         end
     after
         ets:delete_object(aion_waiters, {WorkflowId, self(), Ref}),
-        receive {aion_done, Ref, _} -> ok after 0 -> ok end
+        receive {aion_done, Ref} -> ok after 0 -> ok end
     end;
 await(WorkflowId, TimeoutMs) when is_binary(WorkflowId) ->
     {error, {bad_argument, timeout, TimeoutMs}};
 await(_WorkflowId, _TimeoutMs) ->
     {error, not_found}.
 
-%% @doc A run's summary: `workflow_id', `type', `run_id', `status' (`running',
-%% `completed', `failed', or `blocked' when its code diverged from its history; then
-%% `blocked_reason' says how), `head' (events so far), `created_at', `updated_at' (Unix
-%% ms), and `result' or `error' once closed.
+closed_outcome(WorkflowId) ->
+    case outcome(WorkflowId) of
+        running -> {error, timeout};
+        Outcome -> Outcome
+    end.
+
+%% The caller-facing outcome of a workflow from its summary, or `running'.
+outcome(WorkflowId) ->
+    case describe(WorkflowId) of
+        {ok, #{status := completed, result := Result}} -> {ok, Result};
+        {ok, #{status := failed, error := Error}} -> {error, {failed, Error}};
+        {ok, #{status := cancelled, details := Details}} -> {error, {cancelled, Details}};
+        {ok, #{status := terminated, reason := Reason}} -> {error, {terminated, Reason}};
+        {ok, #{status := timed_out}} -> {error, timed_out};
+        {ok, _RunningOrBlocked} -> running;
+        {error, _} = Error -> Error
+    end.
+
+%% @doc A workflow's summary (its current run): `workflow_id', `type', `run_id', `status'
+%% (`running', `completed', `failed', `cancelled', `terminated', `timed_out', or `blocked'
+%% when its code diverged from its history; then `blocked_reason' says how), `head' (events
+%% in the current run), `created_at' (first run), `updated_at' (Unix ms), and once closed
+%% `result', `error', `details' (cancelled), `reason' (terminated) or `deadline'
+%% (timed out).
 -spec describe(workflow_id()) -> {ok, map()} | {error, not_found | {store, binary()}}.
 describe(WorkflowId) when is_binary(WorkflowId) ->
     case aion_flow_ffi:nif_engine_describe(aion_engine:store(), WorkflowId) of
@@ -209,13 +248,122 @@ describe(_WorkflowId) ->
 %% (the event name as a binary, e.g. `<<"ActivityCompleted">>'), `recorded_at' and the
 %% event's own fields (`ordinal', `name', `input', `attempt', `result', `error', ...).
 -spec history(workflow_id()) -> {ok, [map()]} | {error, not_found | {store, binary()}}.
-history(WorkflowId) when is_binary(WorkflowId) ->
-    case aion_flow_ffi:nif_engine_history(aion_engine:store(), WorkflowId) of
+history(WorkflowId) ->
+    history(WorkflowId, null).
+
+%% @doc The history of run `RunId' of the workflow (`null': its current run). Runs closed
+%% by continue-as-new stay readable; `WorkflowStarted.continued_from' links each run to
+%% the one before.
+-spec history(workflow_id(), binary() | null) -> {ok, [map()]} | {error, not_found | {store, binary()}}.
+history(WorkflowId, RunId) when is_binary(WorkflowId), is_binary(RunId) orelse RunId =:= null ->
+    case aion_flow_ffi:nif_engine_history(aion_engine:store(), WorkflowId, RunId) of
         {ok, Events} -> {ok, Events};
         {error, Msg} -> store_error(Msg)
     end;
-history(_WorkflowId) ->
+history(_WorkflowId, _RunId) ->
     {error, not_found}.
+
+%% @doc Asks workflow `WorkflowId' to cancel; see `cancel/2'.
+-spec cancel(workflow_id()) -> ok | {error, error_reason()}.
+cancel(WorkflowId) ->
+    cancel(WorkflowId, null).
+
+%% @doc Asks workflow `WorkflowId' to cancel, and returns once the request is durable in
+%% its history. Everything the workflow was waiting on is cancelled (its awaits return
+%% `{error, cancelled}', running activities are sent `{aion_cancel, Ordinal, Attempt}' and
+%% killed after `cancel_grace_ms'); the code may then run compensation, and the run closes
+%% as `cancelled' when it returns. Errors: `not_found', `not_running' (already closed),
+%% `{invalid_input, Why}' (`Reason' is not JSON-compatible), `timeout' (the run's process
+%% did not take the request within 5 s; it stays queued and is recorded at the process's
+%% next wait).
+-spec cancel(workflow_id(), term()) -> ok | {error, error_reason()}.
+cancel(WorkflowId, Reason) when is_binary(WorkflowId) ->
+    case encode_payload(Reason) of
+        {ok, ReasonJson} -> cancel_run(WorkflowId, ReasonJson);
+        {error, _} = Error -> Error
+    end;
+cancel(_WorkflowId, _Reason) ->
+    {error, not_found}.
+
+cancel_run(WorkflowId, ReasonJson) ->
+    case live_process(WorkflowId) of
+        {ok, Pid} ->
+            Ref = erlang:monitor(process, Pid),
+            Pid ! {aion_cancel_request, self(), Ref, ReasonJson},
+            receive
+                {Ref, Result} -> erlang:demonitor(Ref, [flush]), Result;
+                {'DOWN', Ref, process, Pid, _} -> cancel_run(WorkflowId, ReasonJson)
+            after 5000 ->
+                erlang:demonitor(Ref, [flush]),
+                {error, timeout}
+            end;
+        none ->
+            Result = with_claimed_run(WorkflowId, fun(Run) -> aion_flow_ffi:record_cancel(Run, ReasonJson) end),
+            %% Let the code see the cancellation and compensate.
+            Result =:= ok andalso aion_engine:start_run(WorkflowId),
+            Result
+    end.
+
+%% @doc Ends workflow `WorkflowId' at once: its process is stopped, `WorkflowTerminated'
+%% with `Reason' is recorded, running activities are told to stop; no compensation runs.
+%% Errors: `not_found', `not_running' (already closed), `{invalid_input, Why}'.
+-spec terminate(workflow_id(), term()) -> ok | {error, error_reason()}.
+terminate(WorkflowId, Reason) when is_binary(WorkflowId) ->
+    case encode_payload(Reason) of
+        {ok, ReasonJson} ->
+            case live_process(WorkflowId) of
+                {ok, Pid} -> _ = supervisor:terminate_child(aion_workflow_sup, Pid);
+                none -> ok
+            end,
+            Result = with_claimed_run(WorkflowId, fun(Run) -> end_run(Run, ReasonJson) end),
+            Result =:= ok andalso aion_engine:notify(WorkflowId),
+            Result;
+        {error, _} = Error ->
+            Error
+    end;
+terminate(_WorkflowId, _Reason) ->
+    {error, not_found}.
+
+end_run(Run, ReasonJson) ->
+    Tag = aion_flow_ffi:tag(),
+    case aion_flow_ffi:nif_run_end(Run, terminated, ReasonJson, aion_flow_ffi:now_ms(), Tag) of
+        {ok, {recording, Stop}} ->
+            ok = aion_flow_ffi:wait_durable(Tag),
+            aion_flow_ffi:stop_attempts(Stop);
+        {error, Msg} ->
+            store_error(Msg)
+    end.
+
+live_process(WorkflowId) ->
+    case ets:lookup(aion_runs, WorkflowId) of
+        [{_, Pid}] ->
+            case is_process_alive(Pid) of
+                true -> {ok, Pid};
+                false -> none
+            end;
+        [] -> none
+    end.
+
+%% Runs `Fun(Run)' on the workflow's current run as its only writer, while no process
+%% runs it (the caller takes the process's place in `aion_runs').
+with_claimed_run(WorkflowId, Fun) ->
+    case aion_engine:claim_run(WorkflowId) of
+        false ->
+            {error, timeout};
+        true ->
+            put(aion_workflow_id, WorkflowId),
+            try aion_flow_ffi:nif_run_open(aion_engine:store(), WorkflowId) of
+                {ok, {Run, _Type, _Input, RunId, _Deadline}} ->
+                    put(aion_run_id, RunId),
+                    Fun(Run);
+                {error, Msg} ->
+                    store_error(Msg)
+            after
+                erase(aion_workflow_id),
+                erase(aion_run_id),
+                aion_engine:release_run(WorkflowId)
+            end
+    end.
 
 %% @doc Summaries (as `describe/1') of the runs matching `Filter', oldest first.
 %% `Filter' may hold `status => running | completed | failed' and `type => binary()'.
@@ -244,9 +392,12 @@ list(Filter) ->
 store_error(Msg) ->
     case aion_flow_ffi:split_error(Msg) of
         {<<"not_found">>, _} -> {error, not_found};
+        {<<"not_running">>, _} -> {error, not_running};
         _ -> {error, {store, Msg}}
     end.
 
+%% @doc A fresh random (v4) UUID.
+-spec uuid() -> binary().
 uuid() ->
     <<A:32, B:16, _:4, C:12, _:2, D:14, E:48>> = rand:bytes(16),
     iolist_to_binary(io_lib:format("~8.16.0b-~4.16.0b-4~3.16.0b-~4.16.0b-~12.16.0b",

@@ -13,6 +13,7 @@
 
 -export([start_link/0]).
 -export([submit/2]).
+-export([cancel/3]).
 -export([init/1, handle_call/3, handle_cast/2, handle_info/2]).
 
 -record(worker, {job :: aion_activity_worker:job(), queue :: binary(), timer :: reference() | undefined | reported}).
@@ -26,10 +27,17 @@ start_link() ->
     gen_server:start_link({local, ?MODULE}, ?MODULE, [], []).
 
 %% @doc Queues one attempt on `TaskQueue'. The result reaches the job's workflow process as
-%% `{aion_activity_result, Ordinal, Attempt, OutcomeJson}'.
+%% `{aion_activity_result, RunId, Ordinal, Attempt, OutcomeJson}'.
 -spec submit(binary(), aion_activity_worker:job()) -> ok.
 submit(TaskQueue, Job) ->
     gen_server:cast(?MODULE, {submit, TaskQueue, Job}).
+
+%% @doc Stops attempt `Attempt' of activity `Ordinal' of workflow `WorkflowId': a queued
+%% attempt is dropped; a running one is sent `{aion_cancel, Ordinal, Attempt}' (an activity
+%% may `receive' it to stop cleanly) and killed after `cancel_grace_ms' (default 5000).
+-spec cancel(binary(), pos_integer(), non_neg_integer()) -> ok.
+cancel(WorkflowId, Ordinal, Attempt) ->
+    gen_server:cast(?MODULE, {cancel, {WorkflowId, Ordinal, Attempt}}).
 
 %% @private
 -spec init([]) -> {ok, #state{}}.
@@ -49,8 +57,20 @@ handle_cast({submit, Queue, Job}, State) ->
     {Running, Pending} = maps:get(Queue, State#state.queues, {0, queue:new()}),
     State1 = put_queue(Queue, {Running, queue:in(Job, Pending)}, State),
     {noreply, drain(Queue, State1)};
+handle_cast({cancel, Key}, State) ->
+    Queues = maps:map(fun(_, {Running, Pending}) ->
+                          {Running, queue:filter(fun(Job) -> key(Job) =/= Key end, Pending)}
+                      end, State#state.queues),
+    Grace = application:get_env(aion, cancel_grace_ms, 5000),
+    _ = [begin
+             Pid ! {aion_cancel, element(2, Key), element(3, Key)},
+             erlang:send_after(Grace, self(), {aion_kill, Pid})
+         end || {Pid, #worker{job = Job}} <- maps:to_list(State#state.workers), key(Job) =:= Key],
+    {noreply, State#state{queues = Queues}};
 handle_cast(_Msg, State) ->
     {noreply, State}.
+
+key(#{workflow_id := Id, ordinal := O, attempt := A}) -> {Id, O, A}.
 
 %% @private
 -spec handle_info(term(), #state{}) -> {noreply, #state{}}.
@@ -76,6 +96,9 @@ handle_info({aion_deadline, Pid}, State) ->
         error ->
             {noreply, State}
     end;
+handle_info({aion_kill, Pid}, State) ->
+    maps:is_key(Pid, State#state.workers) andalso exit(Pid, kill),
+    {noreply, State};
 handle_info(_Info, State) ->
     {noreply, State}.
 

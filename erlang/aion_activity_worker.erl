@@ -2,7 +2,7 @@
 %%
 %% The worker looks the activity up in the registry, decodes its JSON input, calls
 %% `Module:Function(Input)' and reports the outcome to the workflow process as
-%% `{aion_activity_result, Ordinal, Attempt, OutcomeJson}'. What the activity returns
+%% `{aion_activity_result, RunId, Ordinal, Attempt, OutcomeJson}'. What the activity returns
 %% decides the outcome:
 %% <ul>
 %% <li>`{ok, Result}': completed (a result that is not JSON-compatible is a terminal failure
@@ -23,7 +23,7 @@
 -export([timeout_outcome/1]).
 -export([init/1]).
 
--type job() :: #{workflow := pid(), workflow_id := binary() | undefined,
+-type job() :: #{workflow := pid(), workflow_id := binary() | undefined, run_id := binary() | undefined,
                  ordinal := pos_integer(), attempt := pos_integer(), name := binary(),
                  input := binary(), timeout := pos_integer() | infinity}.
 -type outcome() :: {ok, term()} | {error, binary(), binary(), boolean()}.
@@ -36,8 +36,8 @@ start_link(Job) ->
 
 %% @doc Sends an attempt's outcome to its workflow process.
 -spec report(job(), outcome()) -> ok.
-report(#{workflow := Pid, ordinal := Ordinal, attempt := Attempt}, Outcome) ->
-    Pid ! {aion_activity_result, Ordinal, Attempt, outcome_json(Outcome)},
+report(#{workflow := Pid, run_id := RunId, ordinal := Ordinal, attempt := Attempt}, Outcome) ->
+    Pid ! {aion_activity_result, RunId, Ordinal, Attempt, outcome_json(Outcome)},
     ok.
 
 %% @doc The outcome of an attempt whose process died with `Reason'.

@@ -24,7 +24,7 @@
 -export([release_run/1]).
 -export([blocked/3]).
 -export([blocked_reason/1]).
--export([notify/2]).
+-export([notify/1]).
 -export([init/1, handle_call/3, handle_cast/2, terminate/2]).
 
 -define(STORE_KEY, {?MODULE, store}).
@@ -121,10 +121,11 @@ blocked_reason(WorkflowId) ->
         [] -> error
     end.
 
-%% @doc Tells every `aion:await/2' caller of `WorkflowId' its outcome.
--spec notify(binary(), {ok, term()} | {error, term()}) -> ok.
-notify(WorkflowId, Outcome) ->
-    [Pid ! {aion_done, Ref, Outcome} || {_, Pid, Ref} <- ets:lookup(aion_waiters, WorkflowId)],
+%% @doc Tells every `aion:await/2' caller of `WorkflowId' that it closed (they read the
+%% outcome from the store, so every caller sees the same).
+-spec notify(binary()) -> ok.
+notify(WorkflowId) ->
+    [Pid ! {aion_done, Ref} || {_, Pid, Ref} <- ets:lookup(aion_waiters, WorkflowId)],
     ok.
 
 %% @private

@@ -6,6 +6,19 @@
 
 -export([activity/2]).
 -export([activity/3]).
+-export([sleep/1]).
+-export([start_timer/2]).
+-export([await_timer/1]).
+-export([cancel_timer/1]).
+-export([with_timeout/2]).
+-export([now/0]).
+-export([random/0]).
+-export([uuid/0]).
+-export([workflow_id/0]).
+-export([side_effect/1]).
+-export([patched/1]).
+-export([continue_as_new/1]).
+-export([cancel_requested/0]).
 
 -type activity_error() ::
     {activity_failed, #{activity := binary(), type := binary(), message := binary(),
@@ -16,14 +29,18 @@
     | {payload_too_large, non_neg_integer(), non_neg_integer()}
     | {bad_option, term()}
     | {non_determinism, binary()}
+    | cancelled
+    | timeout
     | not_in_workflow
     | {aion, binary()}.
+-type flow_error() :: activity_error().
+-opaque timer_ref() :: {aion_timer, pos_integer()}.
 -type retry_opts() :: #{max_attempts => non_neg_integer(), initial_interval_ms => non_neg_integer(),
                         backoff_coefficient => number(), max_interval_ms => non_neg_integer(),
                         non_retryable => [atom() | binary()]}.
 -type activity_opts() :: #{retry => retry_opts(), start_to_close_ms => pos_integer(),
                            task_queue => binary()}.
--export_type([activity_error/0, activity_opts/0, retry_opts/0]).
+-export_type([activity_error/0, flow_error/0, timer_ref/0, activity_opts/0, retry_opts/0]).
 
 %% @doc Runs activity `Name' with `Input' and the default options. See `activity/3'.
 -spec activity(binary(), term()) -> {ok, term()} | {error, activity_error()}.
@@ -37,7 +54,9 @@ activity(Name, Input) ->
 %% `start_to_close_ms' (per-attempt deadline, default none), `task_queue' (default
 %% `<<"default">>').
 %%
-%% Errors: `{activity_failed, Info}' when the activity failed for good (a terminal error, a
+%% Errors: `cancelled' when the workflow was cancelled while the activity was pending
+%% (or before the code saw a cancellation), `timeout' when an enclosing `with_timeout/2'
+%% deadline passed first, `{activity_failed, Info}' when the activity failed for good (a terminal error, a
 %% non-retryable type, or attempts used up) and `{activity_timeout, Info}' when the last
 %% attempt ran out of time, with `Info' = `#{activity, type, message, attempts}';
 %% `{invalid_input, Why}', `{payload_too_large, Size, Limit}', `{bad_option, Opt}' for bad
@@ -67,6 +86,7 @@ decode_result({error, Msg}) ->
 %% Maps a wire error to the reason workflow code sees.
 wire_reason(Msg) ->
     case aion_flow_ffi:split_error(Msg) of
+        {<<"timeout">>, <<"the with_timeout", _/binary>>} -> timeout;
         {Prefix, Detail} when Prefix =:= <<"terminal">>; Prefix =:= <<"timeout">> ->
             case aion_flow_ffi:json_decode(Detail) of
                 {ok, #{<<"activity">> := A, <<"type">> := T, <<"message">> := M, <<"attempts">> := N}} ->
@@ -75,8 +95,164 @@ wire_reason(Msg) ->
                 _ ->
                     {aion, Msg}
             end;
+        {<<"cancelled">>, _} -> cancelled;
         {<<"non_determinism">>, _} -> {non_determinism, Msg};
         {<<"not_running">>, _} -> not_in_workflow;
         {<<"invalid">>, Detail} -> {bad_option, Detail};
         _ -> {aion, Msg}
     end.
+
+%% @doc Sleeps `Ms' milliseconds on a durable timer: the wait survives restarts (a timer
+%% that came due while the node was down fires right after boot) and costs no scheduler
+%% time. `{error, cancelled}' when the workflow is cancelled meanwhile, `{error, timeout}'
+%% when an enclosing `with_timeout/2' deadline passes first.
+-spec sleep(non_neg_integer()) -> ok | {error, cancelled | timeout | flow_error()}.
+sleep(Ms) ->
+    case start_timer(<<"sleep">>, Ms) of
+        {error, _} = Error -> Error;
+        Ref -> await_timer(Ref)
+    end.
+
+%% @doc Starts durable timer `Name' (a binary naming it in the history) firing in `Ms'
+%% milliseconds. Returns a reference for `await_timer/1' and `cancel_timer/1'.
+-spec start_timer(binary(), non_neg_integer()) -> timer_ref() | {error, flow_error()}.
+start_timer(Name, Ms) when is_binary(Name), is_integer(Ms), Ms >= 0 ->
+    case aion_flow_ffi:start_timer(Name, Ms) of
+        {ok, Id} -> {aion_timer, Id};
+        {error, Msg} -> {error, wire_reason(Msg)}
+    end;
+start_timer(Name, Ms) ->
+    {error, {bad_option, {timer, Name, Ms}}}.
+
+%% @doc Waits for a timer: `ok' once it fired, `{error, cancelled}' if it (or the
+%% workflow) was cancelled, `{error, timeout}' if an enclosing `with_timeout/2' deadline
+%% passed first.
+-spec await_timer(timer_ref()) -> ok | {error, cancelled | timeout | flow_error()}.
+await_timer({aion_timer, Id}) ->
+    case aion_flow_ffi:await_timer(Id) of
+        {ok, _} -> ok;
+        {error, Msg} -> {error, wire_reason(Msg)}
+    end;
+await_timer(Other) ->
+    {error, {bad_option, {timer, Other}}}.
+
+%% @doc Cancels a timer; idempotent (a fired or cancelled timer is left alone).
+-spec cancel_timer(timer_ref()) -> ok | {error, flow_error()}.
+cancel_timer({aion_timer, Id}) ->
+    case aion_flow_ffi:cancel_timer(Id) of
+        ok -> ok;
+        {error, Msg} -> {error, wire_reason(Msg)}
+    end;
+cancel_timer(Other) ->
+    {error, {bad_option, {timer, Other}}}.
+
+%% @doc Runs `Fun()' under a durable deadline of `Ms' milliseconds. Awaits inside it that
+%% are still pending at the deadline return `{error, timeout}'; `Fun' then returns as it
+%% sees fit and `with_timeout' returns `{error, timeout}'. Otherwise `{ok, Fun()}'. The
+%% outcome is recorded: on replay the same branch is taken even if an inner result
+%% arrived after the deadline.
+-spec with_timeout(non_neg_integer(), fun(() -> T)) -> {ok, T} | {error, timeout | flow_error()}.
+with_timeout(Ms, Fun) when is_integer(Ms), Ms >= 0, is_function(Fun, 0) ->
+    case run_call(fun(Run, Tag) -> aion_flow_ffi:nif_run_scope_enter(Run, Ms, aion_flow_ffi:now_ms(), Tag) end) of
+        {ok, Scope} ->
+            Value = Fun(),
+            case run_call(fun(Run, Tag) -> aion_flow_ffi:nif_run_scope_exit(Run, Scope, aion_flow_ffi:now_ms(), Tag) end) of
+                {ok, true} -> {error, timeout};
+                {ok, false} -> {ok, Value};
+                {error, _} = Error -> Error
+            end;
+        {error, _} = Error ->
+            Error
+    end;
+with_timeout(Ms, _Fun) ->
+    {error, {bad_option, {with_timeout, Ms}}}.
+
+%% @doc Workflow time in Unix milliseconds: the time recorded for the current position in
+%% the history (the start, or the latest result the code received), the same on every
+%% replay. Use it instead of the host clock.
+-spec now() -> integer().
+now() ->
+    value(aion_flow_ffi:with_run(fun aion_flow_ffi:nif_run_now/1)).
+
+%% @doc A float in `[0, 1)' from a generator seeded by the run: the same sequence on
+%% every replay.
+-spec random() -> float().
+random() ->
+    value(aion_flow_ffi:with_run(fun aion_flow_ffi:nif_run_random/1)).
+
+%% @doc A v4 UUID from the run's seeded generator: the same sequence on every replay.
+-spec uuid() -> binary().
+uuid() ->
+    value(aion_flow_ffi:with_run(fun aion_flow_ffi:nif_run_uuid/1)).
+
+%% @doc The id of the running workflow.
+-spec workflow_id() -> binary().
+workflow_id() ->
+    case get(aion_workflow_id) of
+        undefined -> erlang:error(not_in_workflow);
+        Id -> Id
+    end.
+
+%% @doc Runs `Fun()' once, live, and records its (JSON-compatible) result; on replay the
+%% recorded value is returned and `Fun' is not called. For reading the clock, generating
+%% ids, or any other non-deterministic step that needs no retries.
+%% `{error, {invalid_input, Why}}' when the result is not JSON-compatible (nothing is
+%% recorded).
+-spec side_effect(fun(() -> term())) -> {ok, term()} | {error, flow_error()}.
+side_effect(Fun) when is_function(Fun, 0) ->
+    case aion_flow_ffi:with_run(fun aion_flow_ffi:nif_run_side_effect/1) of
+        {ok, {replayed, Json}} ->
+            aion_flow_ffi:json_decode(Json);
+        {ok, {live, Ordinal}} ->
+            case aion:encode_payload(Fun()) of
+                {ok, Json} ->
+                    case run_call(fun(Run, Tag) ->
+                             aion_flow_ffi:nif_run_side_effect_record(Run, Ordinal, Json, aion_flow_ffi:now_ms(), Tag)
+                         end) of
+                        {ok, _} -> aion_flow_ffi:json_decode(Json);
+                        {error, _} = Error -> Error
+                    end;
+                {error, _} = Error ->
+                    Error
+            end;
+        {error, Msg} ->
+            {error, wire_reason(Msg)}
+    end;
+side_effect(Other) ->
+    {error, {bad_option, {side_effect, Other}}}.
+
+%% @doc The versioning primitive. `true' on new runs and once past the recorded history
+%% (the answer is recorded), `false' when replaying history recorded before the change
+%% `ChangeId' was deployed. Branch on it to keep old runs on the old code path:
+%% `case aion_flow:patched(<<"add-fraud-check">>) of true -> new; false -> old end'.
+-spec patched(binary()) -> boolean().
+patched(ChangeId) when is_binary(ChangeId) ->
+    case run_call(fun(Run, Tag) -> aion_flow_ffi:nif_run_patched(Run, ChangeId, aion_flow_ffi:now_ms(), Tag) end) of
+        {ok, Answer} -> Answer;
+        {error, Reason} -> erlang:error(Reason)
+    end.
+
+%% @doc Ends this run and starts a new run of the same workflow id with `Input' and a
+%% fresh history (the old run's history stays readable with `aion:history/2'). Does not
+%% return. `aion:describe/1' and `aion:await/2' follow the chain.
+-spec continue_as_new(term()) -> no_return().
+continue_as_new(Input) ->
+    case aion:encode_payload(Input) of
+        {ok, Json} -> exit({aion_continue_as_new, Json});
+        {error, Reason} -> erlang:error(Reason)
+    end.
+
+%% @doc Whether a cancellation of this workflow has been requested.
+-spec cancel_requested() -> boolean().
+cancel_requested() ->
+    value(aion_flow_ffi:with_run(fun aion_flow_ffi:nif_run_cancel_requested/1)).
+
+%% A recording call `Call(Run, Tag)' answering `{ok, {done | recording, Value}}'.
+run_call(Call) ->
+    case aion_flow_ffi:with_run(fun(Run) -> aion_flow_ffi:record(Run, fun(Tag) -> Call(Run, Tag) end) end) of
+        {ok, Value} -> {ok, Value};
+        {error, Msg} -> {error, wire_reason(Msg)}
+    end.
+
+value({ok, Value}) -> Value;
+value({error, Msg}) -> erlang:error(wire_reason(Msg)).

@@ -14,27 +14,46 @@
 
 -export([dispatch_activity/3]).
 -export([await_activity_result/1]).
+-export([start_timer/2]).
+-export([await_timer/1]).
+-export([cancel_timer/1]).
 -export([json_encode/1]).
 -export([json_decode/1]).
 
 %% Internal: used by the other modules of the app.
+-export([run/0]).
+-export([with_run/1]).
 -export([wait_durable/1]).
+-export([record/2]).
 -export([tag/0]).
 -export([now_ms/0]).
 -export([split_error/1]).
+-export([stop_attempts/1]).
+-export([record_cancel/2]).
+-export([arm_deadline/1]).
 
 %% Native functions.
 -export([nif_json_encode/1, nif_json_decode/1]).
--export([nif_engine_open/2, nif_engine_close/1, nif_engine_create/7, nif_engine_describe/2,
-         nif_engine_history/2, nif_engine_list/3]).
--export([nif_run_open/2, nif_run_dispatch_activity/6, nif_run_activity_step/4,
-         nif_run_activity_result/6, nif_run_complete/5]).
+-export([nif_engine_open/2, nif_engine_close/1, nif_engine_create/8, nif_engine_describe/2,
+         nif_engine_history/3, nif_engine_list/3]).
+-export([nif_run_open/2, nif_run_complete/5, nif_run_request_cancel/4,
+         nif_run_cancel_requested/1, nif_run_end/5, nif_run_continue_as_new/5,
+         nif_run_dispatch_activity/6, nif_run_activity_step/4, nif_run_activity_result/6,
+         nif_run_timer_start/5, nif_run_timer_step/4, nif_run_timer_cancel/4,
+         nif_run_scope_enter/4, nif_run_scope_exit/4,
+         nif_run_now/1, nif_run_random/1, nif_run_uuid/1,
+         nif_run_side_effect/1, nif_run_side_effect_record/5, nif_run_patched/4]).
 
 -nifs([nif_json_encode/1, nif_json_decode/1,
-       nif_engine_open/2, nif_engine_close/1, nif_engine_create/7, nif_engine_describe/2,
-       nif_engine_history/2, nif_engine_list/3,
-       nif_run_open/2, nif_run_dispatch_activity/6, nif_run_activity_step/4,
-       nif_run_activity_result/6, nif_run_complete/5]).
+       nif_engine_open/2, nif_engine_close/1, nif_engine_create/8, nif_engine_describe/2,
+       nif_engine_history/3, nif_engine_list/3,
+       nif_run_open/2, nif_run_complete/5, nif_run_request_cancel/4,
+       nif_run_cancel_requested/1, nif_run_end/5, nif_run_continue_as_new/5,
+       nif_run_dispatch_activity/6, nif_run_activity_step/4, nif_run_activity_result/6,
+       nif_run_timer_start/5, nif_run_timer_step/4, nif_run_timer_cancel/4,
+       nif_run_scope_enter/4, nif_run_scope_exit/4,
+       nif_run_now/1, nif_run_random/1, nif_run_uuid/1,
+       nif_run_side_effect/1, nif_run_side_effect_record/5, nif_run_patched/4]).
 -on_load(load_nif/0).
 
 -type json() :: binary().
@@ -43,6 +62,10 @@
 -export_type([json/0, correlation_id/0, wire_error/0]).
 
 -define(RUN_KEY, aion_run).
+%% Waits longer than this collect garbage first, so a sleeping run holds little memory.
+-define(GC_BEFORE_WAIT_MS, 1000).
+%% Longer waits are taken in steps: a wake only says "step again".
+-define(MAX_TIMER_MS, 16#7fffffff).
 
 %% @doc Schedules activity `Name' with JSON `InputJson' and options `ConfigJson'. In replay
 %% the answer comes from history; live, `ActivityScheduled' is made durable first and then
@@ -56,7 +79,7 @@ dispatch_activity(Name, InputJson, ConfigJson) ->
                 {ok, Ordinal};
             {ok, {live, Ordinal, Task}} ->
                 ok = wait_durable(Tag),
-                ok = run_attempt(Ordinal, Task),
+                Task =:= none orelse run_attempt(Task),
                 {ok, Ordinal};
             {error, _} = Error ->
                 Error
@@ -64,12 +87,41 @@ dispatch_activity(Name, InputJson, ConfigJson) ->
     end).
 
 %% @doc Waits for the outcome of activity `CorrelationId': `{ok, ResultJson}' once it
-%% completed, `{error, <<"Prefix: ErrorJson">>}' once it failed for good (the prefix is
-%% `timeout' when the last attempt ran out of time, `terminal' otherwise). Retries are run here, as the
-%% recorded policy says; the process waits in `receive', costing no scheduler time.
+%% completed, `{error, <<"Prefix: Detail">>}' otherwise: `terminal' or `timeout' (the last
+%% attempt ran out of time) with the error as JSON, `cancelled' when the workflow was
+%% cancelled, `timeout' when an enclosing `with_timeout' deadline passed first. Retries are
+%% run here, as the recorded policy says; the process waits in `receive', costing no
+%% scheduler time.
 -spec await_activity_result(correlation_id()) -> {ok, json()} | {error, wire_error()}.
 await_activity_result(CorrelationId) ->
-    with_run(fun(Run) -> step_activity(Run, CorrelationId) end).
+    with_run(fun(Run) ->
+        await_step(Run, fun(Tag) -> nif_run_activity_step(Run, CorrelationId, now_ms(), Tag) end)
+    end).
+
+%% @doc Starts durable timer `Name' firing in `Ms' milliseconds; returns its id.
+-spec start_timer(binary(), non_neg_integer()) -> {ok, pos_integer()} | {error, wire_error()}.
+start_timer(Name, Ms) ->
+    with_run(fun(Run) -> record(Run, fun(Tag) -> nif_run_timer_start(Run, Name, Ms, now_ms(), Tag) end) end).
+
+%% @doc Waits for timer `TimerId': `{ok, <<"null">>}' once it fired, or
+%% `{error, <<"cancelled: ...">>}' / `{error, <<"timeout: ...">>}'.
+-spec await_timer(pos_integer()) -> {ok, json()} | {error, wire_error()}.
+await_timer(TimerId) ->
+    with_run(fun(Run) ->
+        await_step(Run, fun(Tag) -> nif_run_timer_step(Run, TimerId, now_ms(), Tag) end)
+    end).
+
+%% @doc Cancels timer `TimerId' (idempotent).
+-spec cancel_timer(pos_integer()) -> ok | {error, wire_error()}.
+cancel_timer(TimerId) ->
+    with_run(fun(Run) ->
+        Tag = tag(),
+        case nif_run_timer_cancel(Run, TimerId, now_ms(), Tag) of
+            {ok, done} -> ok;
+            {ok, recording} -> wait_durable(Tag);
+            {error, _} = Error -> Error
+        end
+    end).
 
 %% @doc Encodes a JSON-compatible term (maps with binary or atom keys, lists, binaries,
 %% numbers, atoms) as JSON text.
@@ -83,6 +135,31 @@ json_decode(Json) ->
     nif_json_decode(Json).
 
 %% Internal.
+
+%% @doc The calling workflow process's run resource, or `undefined'.
+-spec run() -> reference() | undefined.
+run() ->
+    get(?RUN_KEY).
+
+%% @doc Calls `Fun(Run)' with the calling process's run, or answers `not_running'.
+-spec with_run(fun((reference()) -> T)) -> T | {error, wire_error()}.
+with_run(Fun) ->
+    case run() of
+        undefined -> {error, <<"not_running: not called from a workflow process">>};
+        Run -> Fun(Run)
+    end.
+
+%% @doc Runs a recording NIF call `Call(Tag)' answering `{ok, {done | recording, Value}}',
+%% waits for durability when needed, and returns `{ok, Value}'.
+-spec record(reference(), fun((pos_integer()) -> {ok, {done | recording, T}} | {error, wire_error()})) ->
+    {ok, T} | {error, wire_error()}.
+record(_Run, Call) ->
+    Tag = tag(),
+    case Call(Tag) of
+        {ok, {done, Value}} -> {ok, Value};
+        {ok, {recording, Value}} -> ok = wait_durable(Tag), {ok, Value};
+        {error, _} = Error -> Error
+    end.
 
 %% @doc Waits for the commit thread's answer for `Tag'. A refused or failed append means
 %% the in-memory run state is ahead of the store: the process exits so that its supervisor
@@ -112,33 +189,40 @@ split_error(Msg) ->
         [Detail] -> {<<"internal">>, Detail}
     end.
 
-with_run(Fun) ->
-    case get(?RUN_KEY) of
-        undefined -> {error, <<"not_running: not called from a workflow process">>};
-        Run -> Fun(Run)
-    end.
+%% @doc Tells the running attempts `[{Ordinal, Attempt}]' of this run to stop.
+-spec stop_attempts([{pos_integer(), non_neg_integer()}]) -> ok.
+stop_attempts(Attempts) ->
+    Id = get(aion_workflow_id),
+    _ = [aion_activity_pool:cancel(Id, O, A) || {O, A} <- Attempts],
+    ok.
 
-step_activity(Run, Ordinal) ->
+%% One await: step until there is an answer, waiting in `receive' between steps.
+await_step(Run, Step) ->
     Tag = tag(),
-    case nif_run_activity_step(Run, Ordinal, now_ms(), Tag) of
-        {ok, {completed, ResultJson}} ->
-            {ok, ResultJson};
+    case Step(Tag) of
+        {ok, {completed, Json}} ->
+            {ok, Json};
         {ok, {failed, ErrorJson}} ->
             {error, failure_wire(ErrorJson)};
-        {ok, wait} ->
-            ok = wait_event(Run),
-            step_activity(Run, Ordinal);
+        {ok, cancelled} ->
+            {error, <<"cancelled: the workflow was cancelled">>};
+        {ok, timeout} ->
+            {error, <<"timeout: the with_timeout deadline passed">>};
+        {ok, {wait, Until}} ->
+            arm(Until),
+            ok = wait_event(Run, Until),
+            await_step(Run, Step);
         {ok, {retry_in, Ms}} ->
-            erlang:send_after(Ms, self(), {aion_retry_due, Ordinal}),
-            ok = wait_event(Run),
-            step_activity(Run, Ordinal);
+            arm(now_ms() + Ms),
+            ok = wait_event(Run, now_ms() + Ms),
+            await_step(Run, Step);
         {ok, recording} ->
             ok = wait_durable(Tag),
-            step_activity(Run, Ordinal);
+            await_step(Run, Step);
         {ok, {start, Task}} ->
             ok = wait_durable(Tag),
-            ok = run_attempt(Ordinal, Task),
-            step_activity(Run, Ordinal);
+            ok = run_attempt(Task),
+            await_step(Run, Step);
         {error, _} = Error ->
             Error
     end.
@@ -150,25 +234,92 @@ failure_wire(ErrorJson) ->
     end,
     <<Prefix/binary, ": ", ErrorJson/binary>>.
 
-%% One wake: an attempt's result, or a retry coming due. Results for other activities of
-%% this run are recorded too, whichever await they arrive in.
-wait_event(Run) ->
+%% A wake at `Until' (Unix ms); one pending wake per deadline is enough, as a wake only
+%% says "step again".
+arm(infinity) ->
+    ok;
+arm(Until) ->
+    case get(aion_armed) of
+        Armed when is_integer(Armed), Armed =< Until -> ok;
+        _ ->
+            put(aion_armed, Until),
+            erlang:send_after(min(max(0, Until - now_ms()), ?MAX_TIMER_MS), self(), {aion_wake, Until}),
+            ok
+    end.
+
+%% One wake: an attempt's result, a timer coming due, a cancellation request or the
+%% execution deadline. Results for other activities of this run are recorded too,
+%% whichever await they arrive in.
+wait_event(Run, Until) ->
+    Until =:= infinity orelse Until - now_ms() > ?GC_BEFORE_WAIT_MS
+        andalso erlang:garbage_collect(),
+    CurrentRun = get(aion_run_id),
     receive
-        {aion_activity_result, Ordinal, Attempt, OutcomeJson} ->
+        {aion_activity_result, CurrentRun, Ordinal, Attempt, OutcomeJson} ->
             Tag = tag(),
             case nif_run_activity_result(Run, Ordinal, Attempt, OutcomeJson, now_ms(), Tag) of
                 {ok, recording} -> wait_durable(Tag);
                 {ok, stale} -> ok;
                 {error, Msg} -> exit({aion_bad_result, Msg})
             end;
-        {aion_retry_due, _Ordinal} ->
-            ok
+        {aion_activity_result, _OtherRun, _, _, _} ->
+            %% Sent to an earlier run of this workflow (before continue-as-new).
+            ok;
+        {aion_wake, At} ->
+            case get(aion_armed) of
+                At -> erase(aion_armed);
+                _ -> ok
+            end,
+            ok;
+        {aion_cancel_request, From, Ref, ReasonJson} ->
+            From ! {Ref, record_cancel(Run, ReasonJson)},
+            ok;
+        {aion_execution_deadline, Deadline} ->
+            case now_ms() >= Deadline of
+                true -> time_out(Run, Deadline);
+                false -> arm_deadline(Deadline)
+            end
     end.
 
-run_attempt(Ordinal, {Attempt, Name, InputJson, Timeout, TaskQueue}) ->
+%% @doc Sends `{aion_execution_deadline, Deadline}' to the calling process at `Deadline'
+%% (in steps of at most ~24 days, the longest timer the VM takes).
+-spec arm_deadline(integer()) -> ok.
+arm_deadline(Deadline) ->
+    erlang:send_after(min(max(0, Deadline - now_ms()), ?MAX_TIMER_MS), self(),
+                      {aion_execution_deadline, Deadline}),
+    ok.
+
+%% @doc Records a cancellation request and stops the attempts it cancels.
+-spec record_cancel(reference(), json()) -> ok | {error, not_running | {aion, binary()}}.
+record_cancel(Run, ReasonJson) ->
+    Tag = tag(),
+    case nif_run_request_cancel(Run, ReasonJson, now_ms(), Tag) of
+        {ok, {done, _}} -> ok;
+        {ok, {recording, Stop}} -> ok = wait_durable(Tag), stop_attempts(Stop);
+        {error, Msg} ->
+            case split_error(Msg) of
+                {<<"not_running">>, _} -> {error, not_running};
+                _ -> {error, {aion, Msg}}
+            end
+    end.
+
+%% The execution deadline passed: record the time-out and leave the workflow code.
+time_out(Run, Deadline) ->
+    Tag = tag(),
+    case nif_run_end(Run, timed_out, integer_to_binary(Deadline), now_ms(), Tag) of
+        {ok, {recording, Stop}} ->
+            ok = wait_durable(Tag),
+            stop_attempts(Stop),
+            exit({aion_stop, timed_out});
+        {error, _} ->
+            exit({aion_stop, timed_out})
+    end.
+
+run_attempt({Ordinal, Attempt, Name, InputJson, Timeout, TaskQueue}) ->
     aion_activity_pool:submit(TaskQueue, #{
         workflow => self(),
         workflow_id => get(aion_workflow_id),
+        run_id => get(aion_run_id),
         ordinal => Ordinal,
         attempt => Attempt,
         name => Name,
@@ -185,49 +336,105 @@ load_nif() ->
     end,
     erlang:load_nif(filename:join(Dir, "aion_nif"), 0).
 
-%% Native stubs: replaced when the library loads.
+%% Native stubs: replaced when the library loads. Their contracts are documented on the
+%% Rust side (native/aion_nif/src/*.rs).
 
+-define(STUB, erlang:nif_error(nif_not_loaded)).
 %% @private
 -spec nif_json_encode(term()) -> {ok, json()} | {error, wire_error()}.
-nif_json_encode(_Term) -> erlang:nif_error(nif_not_loaded).
+nif_json_encode(_) -> ?STUB.
 %% @private
 -spec nif_json_decode(json()) -> {ok, term()} | {error, wire_error()}.
-nif_json_decode(_Json) -> erlang:nif_error(nif_not_loaded).
+nif_json_decode(_) -> ?STUB.
 %% @private
 -spec nif_engine_open(binary(), binary()) -> {ok, reference()} | {error, wire_error()}.
-nif_engine_open(_Kind, _Dir) -> erlang:nif_error(nif_not_loaded).
+nif_engine_open(_, _) -> ?STUB.
 %% @private
 -spec nif_engine_close(reference()) -> {ok, closed} | {error, wire_error()}.
-nif_engine_close(_Engine) -> erlang:nif_error(nif_not_loaded).
+nif_engine_close(_) -> ?STUB.
 %% @private
--spec nif_engine_create(reference(), binary(), binary(), json(), binary(), integer(), pos_integer()) ->
-    {ok, pos_integer()} | {error, wire_error()}.
-nif_engine_create(_Engine, _Id, _Type, _Input, _RunId, _Now, _Tag) -> erlang:nif_error(nif_not_loaded).
+-spec nif_engine_create(reference(), binary(), binary(), json(), binary(), integer() | null,
+                        integer(), pos_integer()) -> {ok, pos_integer()} | {error, wire_error()}.
+nif_engine_create(_, _, _, _, _, _, _, _) -> ?STUB.
 %% @private
 -spec nif_engine_describe(reference(), binary()) -> {ok, map()} | {error, wire_error()}.
-nif_engine_describe(_Engine, _Id) -> erlang:nif_error(nif_not_loaded).
+nif_engine_describe(_, _) -> ?STUB.
 %% @private
--spec nif_engine_history(reference(), binary()) -> {ok, [map()]} | {error, wire_error()}.
-nif_engine_history(_Engine, _Id) -> erlang:nif_error(nif_not_loaded).
+-spec nif_engine_history(reference(), binary(), binary() | null) -> {ok, [map()]} | {error, wire_error()}.
+nif_engine_history(_, _, _) -> ?STUB.
 %% @private
 -spec nif_engine_list(reference(), binary() | null, binary() | null) -> {ok, [map()]} | {error, wire_error()}.
-nif_engine_list(_Engine, _Status, _Type) -> erlang:nif_error(nif_not_loaded).
+nif_engine_list(_, _, _) -> ?STUB.
 %% @private
--spec nif_run_open(reference(), binary()) -> {ok, {reference(), binary(), json()}} | {error, wire_error()}.
-nif_run_open(_Engine, _Id) -> erlang:nif_error(nif_not_loaded).
-%% @private
--spec nif_run_dispatch_activity(reference(), binary(), json(), json(), integer(), pos_integer()) ->
-    {ok, term()} | {error, wire_error()}.
-nif_run_dispatch_activity(_Run, _Name, _Input, _Config, _Now, _Tag) -> erlang:nif_error(nif_not_loaded).
-%% @private
--spec nif_run_activity_step(reference(), correlation_id(), integer(), pos_integer()) ->
-    {ok, term()} | {error, wire_error()}.
-nif_run_activity_step(_Run, _Ordinal, _Now, _Tag) -> erlang:nif_error(nif_not_loaded).
-%% @private
--spec nif_run_activity_result(reference(), correlation_id(), pos_integer(), json(), integer(), pos_integer()) ->
-    {ok, recording | stale} | {error, wire_error()}.
-nif_run_activity_result(_Run, _Ordinal, _Attempt, _Outcome, _Now, _Tag) -> erlang:nif_error(nif_not_loaded).
+-spec nif_run_open(reference(), binary()) ->
+    {ok, {reference(), binary(), json(), binary(), integer() | null}} | {error, wire_error()}.
+nif_run_open(_, _) -> ?STUB.
 %% @private
 -spec nif_run_complete(reference(), ok | error, json(), integer(), pos_integer()) ->
     {ok, replayed | recording} | {error, wire_error()}.
-nif_run_complete(_Run, _Kind, _Json, _Now, _Tag) -> erlang:nif_error(nif_not_loaded).
+nif_run_complete(_, _, _, _, _) -> ?STUB.
+%% @private
+-spec nif_run_request_cancel(reference(), json(), integer(), pos_integer()) -> {ok, tuple()} | {error, wire_error()}.
+nif_run_request_cancel(_, _, _, _) -> ?STUB.
+%% @private
+-spec nif_run_cancel_requested(reference()) -> {ok, boolean()} | {error, wire_error()}.
+nif_run_cancel_requested(_) -> ?STUB.
+%% @private
+-spec nif_run_end(reference(), terminated | timed_out, json(), integer(), pos_integer()) ->
+    {ok, tuple()} | {error, wire_error()}.
+nif_run_end(_, _, _, _, _) -> ?STUB.
+%% @private
+-spec nif_run_continue_as_new(reference(), json(), binary(), integer(), pos_integer()) ->
+    {ok, tuple()} | {error, wire_error()}.
+nif_run_continue_as_new(_, _, _, _, _) -> ?STUB.
+%% @private
+-spec nif_run_dispatch_activity(reference(), binary(), json(), json(), integer(), pos_integer()) ->
+    {ok, tuple()} | {error, wire_error()}.
+nif_run_dispatch_activity(_, _, _, _, _, _) -> ?STUB.
+%% @private
+-spec nif_run_activity_step(reference(), correlation_id(), integer(), pos_integer()) ->
+    {ok, term()} | {error, wire_error()}.
+nif_run_activity_step(_, _, _, _) -> ?STUB.
+%% @private
+-spec nif_run_activity_result(reference(), correlation_id(), non_neg_integer(), json(), integer(), pos_integer()) ->
+    {ok, recording | stale} | {error, wire_error()}.
+nif_run_activity_result(_, _, _, _, _, _) -> ?STUB.
+%% @private
+-spec nif_run_timer_start(reference(), binary(), non_neg_integer(), integer(), pos_integer()) ->
+    {ok, {done | recording, pos_integer()}} | {error, wire_error()}.
+nif_run_timer_start(_, _, _, _, _) -> ?STUB.
+%% @private
+-spec nif_run_timer_step(reference(), pos_integer(), integer(), pos_integer()) -> {ok, term()} | {error, wire_error()}.
+nif_run_timer_step(_, _, _, _) -> ?STUB.
+%% @private
+-spec nif_run_timer_cancel(reference(), pos_integer(), integer(), pos_integer()) ->
+    {ok, done | recording} | {error, wire_error()}.
+nif_run_timer_cancel(_, _, _, _) -> ?STUB.
+%% @private
+-spec nif_run_scope_enter(reference(), non_neg_integer(), integer(), pos_integer()) ->
+    {ok, {done | recording, pos_integer()}} | {error, wire_error()}.
+nif_run_scope_enter(_, _, _, _) -> ?STUB.
+%% @private
+-spec nif_run_scope_exit(reference(), pos_integer(), integer(), pos_integer()) ->
+    {ok, {done | recording, boolean()}} | {error, wire_error()}.
+nif_run_scope_exit(_, _, _, _) -> ?STUB.
+%% @private
+-spec nif_run_now(reference()) -> {ok, integer()} | {error, wire_error()}.
+nif_run_now(_) -> ?STUB.
+%% @private
+-spec nif_run_random(reference()) -> {ok, float()} | {error, wire_error()}.
+nif_run_random(_) -> ?STUB.
+%% @private
+-spec nif_run_uuid(reference()) -> {ok, binary()} | {error, wire_error()}.
+nif_run_uuid(_) -> ?STUB.
+%% @private
+-spec nif_run_side_effect(reference()) -> {ok, {replayed, json()} | {live, pos_integer()}} | {error, wire_error()}.
+nif_run_side_effect(_) -> ?STUB.
+%% @private
+-spec nif_run_side_effect_record(reference(), pos_integer(), json(), integer(), pos_integer()) ->
+    {ok, recording} | {error, wire_error()}.
+nif_run_side_effect_record(_, _, _, _, _) -> ?STUB.
+%% @private
+-spec nif_run_patched(reference(), binary(), integer(), pos_integer()) ->
+    {ok, {done | recording, boolean()}} | {error, wire_error()}.
+nif_run_patched(_, _, _, _) -> ?STUB.

@@ -1,17 +1,21 @@
-%% @doc One workflow run, in its own process.
+%% @doc One workflow, in its own process: its current run, and the runs it continues as.
 %%
 %% The process loads the run's history into a run resource (read once per start), keeps the
 %% resource in its process dictionary for `aion_flow_ffi', and calls the registered
 %% `Module:Function(Input)'. Commands the code issues are answered from history while
 %% recorded ones remain (replay) and recorded live after that. When the function returns,
-%% its outcome is recorded (`WorkflowCompleted' / `WorkflowFailed') and awaiting callers are
-%% told.
+%% its outcome is recorded and awaiting callers are told.
 %%
 %% Outcomes: `{ok, Result}' completes the run; `{error, Reason}', any other return value, or
-%% an exception fails it. A run whose code diverges from its history (non-determinism) is
-%% <em>blocked</em>: nothing more is written, the reason is shown by `aion:describe/1', and
-%% the run is replayed again when its type is registered again or the node restarts, so a
-%% fixed deploy can carry it on.
+%% an exception fails it; after a cancellation request the run closes as cancelled whatever
+%% the code returns. `aion_flow:continue_as_new/1' closes the run and starts the next one in
+%% the same process. The execution deadline (`execution_timeout_ms') ends the run as
+%% timed out at the first wait past it.
+%%
+%% A run whose code diverges from its history (non-determinism) is <em>blocked</em>:
+%% nothing more is written, the reason is shown by `aion:describe/1', and the run is
+%% replayed again when its type is registered again or the node restarts, so a fixed
+%% deploy can carry it on.
 -module(aion_workflow).
 
 -include_lib("kernel/include/logger.hrl").
@@ -19,7 +23,7 @@
 -export([start_link/1]).
 -export([init/2]).
 
-%% @doc Starts the process of run `WorkflowId'.
+%% @doc Starts the process of workflow `WorkflowId'.
 -spec start_link(binary()) -> {ok, pid()}.
 start_link(WorkflowId) ->
     proc_lib:start_link(?MODULE, init, [self(), WorkflowId]).
@@ -37,20 +41,96 @@ init(Parent, WorkflowId) ->
 
 run(WorkflowId) ->
     case aion_flow_ffi:nif_run_open(aion_engine:store(), WorkflowId) of
-        {ok, {Run, Type, InputJson}} ->
-            logger:set_process_metadata(#{workflow_id => WorkflowId, type => Type,
-                                          domain => [aion, workflow]}),
+        {ok, {Run, Type, InputJson, RunId, Deadline}} ->
+            logger:set_process_metadata(#{workflow_id => WorkflowId, run_id => RunId,
+                                          type => Type, domain => [aion, workflow]}),
             case aion_engine:lookup(workflow, Type) of
                 {ok, MF} ->
                     put(aion_run, Run),
                     put(aion_workflow_id, WorkflowId),
+                    put(aion_run_id, RunId),
                     {ok, Input} = aion_flow_ffi:json_decode(InputJson),
-                    finish(Run, WorkflowId, Type, execute(MF, Input));
+                    case arm_deadline(Deadline) of
+                        due -> end_timed_out(Run, WorkflowId, Deadline);
+                        armed -> step(Run, WorkflowId, Type, execute(MF, Input))
+                    end;
                 error ->
                     ?LOG_INFO(#{what => run_waits_for_type})
             end;
         {error, Msg} ->
             exit({aion_run_open_failed, WorkflowId, Msg})
+    end.
+
+step(Run, WorkflowId, _Type, {continue_as_new, InputJson}) ->
+    Tag = aion_flow_ffi:tag(),
+    case aion_flow_ffi:nif_run_continue_as_new(Run, InputJson, aion:uuid(), aion_flow_ffi:now_ms(), Tag) of
+        {ok, {recording, Stop}} ->
+            ok = aion_flow_ffi:wait_durable(Tag),
+            aion_flow_ffi:stop_attempts(Stop),
+            _ = [erase(K) || K <- [aion_run, aion_run_id, aion_armed]],
+            run(WorkflowId);
+        {error, Msg} ->
+            settle_error(WorkflowId, _Type, Msg)
+    end;
+step(_Run, WorkflowId, _Type, timed_out) ->
+    aion_engine:notify(WorkflowId);
+step(Run, WorkflowId, Type, Outcome) ->
+    ok = drain_cancel_requests(Run),
+    {Kind, Json} = outcome_json(Outcome),
+    Tag = aion_flow_ffi:tag(),
+    case aion_flow_ffi:nif_run_complete(Run, Kind, Json, aion_flow_ffi:now_ms(), Tag) of
+        {ok, recording} ->
+            ok = aion_flow_ffi:wait_durable(Tag),
+            ?LOG_INFO(#{what => workflow_closed, outcome => Kind}),
+            aion_engine:notify(WorkflowId);
+        {ok, replayed} ->
+            ok;
+        {error, Msg} ->
+            settle_error(WorkflowId, Type, Msg)
+    end.
+
+settle_error(WorkflowId, Type, Msg) ->
+    case aion_flow_ffi:split_error(Msg) of
+        {<<"non_determinism">>, _} ->
+            ?LOG_ERROR(#{what => workflow_blocked, reason => Msg}),
+            aion_engine:blocked(WorkflowId, Type, Msg);
+        _ ->
+            exit({aion_complete_failed, Msg})
+    end.
+
+%% Arms the execution deadline (once per process: it spans every run of the chain).
+arm_deadline(null) ->
+    armed;
+arm_deadline(Deadline) ->
+    case Deadline =< aion_flow_ffi:now_ms() of
+        true -> due;
+        false ->
+            get(aion_deadline_armed) =:= Deadline orelse
+                aion_flow_ffi:arm_deadline(Deadline),
+            put(aion_deadline_armed, Deadline),
+            armed
+    end.
+
+end_timed_out(Run, WorkflowId, Deadline) ->
+    Tag = aion_flow_ffi:tag(),
+    case aion_flow_ffi:nif_run_end(Run, timed_out, integer_to_binary(Deadline), aion_flow_ffi:now_ms(), Tag) of
+        {ok, {recording, Stop}} ->
+            ok = aion_flow_ffi:wait_durable(Tag),
+            aion_flow_ffi:stop_attempts(Stop),
+            aion_engine:notify(WorkflowId);
+        {error, _} ->
+            ok
+    end.
+
+%% A cancellation request that came while the code ran (not waiting) is recorded before
+%% the outcome, so the run closes as cancelled and the caller hears back.
+drain_cancel_requests(Run) ->
+    receive
+        {aion_cancel_request, From, Ref, ReasonJson} ->
+            From ! {Ref, aion_flow_ffi:record_cancel(Run, ReasonJson)},
+            drain_cancel_requests(Run)
+    after 0 ->
+        ok
     end.
 
 execute({M, F}, Input) ->
@@ -59,32 +139,15 @@ execute({M, F}, Input) ->
         {error, Reason} -> {error, Reason};
         Other -> {error, #{<<"type">> => <<"bad_return">>, <<"message">> => format(Other)}}
     catch
+        exit:{aion_continue_as_new, InputJson} ->
+            {continue_as_new, InputJson};
+        exit:{aion_stop, timed_out} ->
+            timed_out;
         exit:{aion_durability, _} = Reason:_ ->
             exit(Reason);
         Class:Reason:Stack ->
             ?LOG_ERROR(#{what => workflow_crashed, class => Class, reason => Reason, stacktrace => Stack}),
             {error, #{<<"type">> => <<"crash">>, <<"message">> => format({Class, Reason})}}
-    end.
-
-finish(Run, WorkflowId, Type, Outcome) ->
-    {Kind1, Json} = outcome_json(Outcome),
-    Tag = aion_flow_ffi:tag(),
-    case aion_flow_ffi:nif_run_complete(Run, Kind1, Json, aion_flow_ffi:now_ms(), Tag) of
-        {ok, recording} ->
-            ok = aion_flow_ffi:wait_durable(Tag),
-            {ok, Decoded} = aion_flow_ffi:json_decode(Json),
-            ?LOG_INFO(#{what => workflow_closed, outcome => Kind1}),
-            aion_engine:notify(WorkflowId, outcome(Kind1, Decoded));
-        {ok, replayed} ->
-            ok;
-        {error, Msg} ->
-            case aion_flow_ffi:split_error(Msg) of
-                {<<"non_determinism">>, _} ->
-                    ?LOG_ERROR(#{what => workflow_blocked, reason => Msg}),
-                    aion_engine:blocked(WorkflowId, Type, Msg);
-                _ ->
-                    exit({aion_complete_failed, Msg})
-            end
     end.
 
 %% A result that is not JSON-compatible fails the run (it could not be replayed); an error
@@ -101,9 +164,6 @@ outcome_json({error, Reason}) ->
             {ok, Json} = aion_flow_ffi:json_encode(#{<<"type">> => <<"error">>, <<"message">> => format(Reason)}),
             {error, Json}
     end.
-
-outcome(ok, Value) -> {ok, Value};
-outcome(error, Value) -> {error, {failed, Value}}.
 
 format(Term) ->
     unicode:characters_to_binary(io_lib:format("~0tp", [Term])).

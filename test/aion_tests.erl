@@ -238,7 +238,7 @@ nif_rejects_bad_arguments_with_errors() ->
     ?assertMatch({error, <<"invalid: JSON text is not JSON", _/binary>>},
                  aion_flow_ffi:json_decode(<<"{bad">>)),
     ?assertMatch({error, <<"invalid: ", _/binary>>},
-                 aion_flow_ffi:nif_engine_create(Store, <<"x">>, <<"t">>, <<"not json">>, <<"r">>, 1, 1)),
+                 aion_flow_ffi:nif_engine_create(Store, <<"x">>, <<"t">>, <<"not json">>, <<"r">>, null, 1, 1)),
     ?assertMatch({error, <<"invalid: unknown store kind", _/binary>>},
                  aion_flow_ffi:nif_engine_open(<<"mongo">>, <<>>)),
     ?assertEqual({ok, #{<<"a">> => [1, 2.5, true, null, <<"x">>]}},

@@ -195,3 +195,25 @@ pub(crate) fn i64_arg(term: Term<'_>, what: &str) -> Result<i64, Error> {
 pub(crate) fn stamp_args(now: Term<'_>, tag: Term<'_>) -> Result<(i64, u64), Error> {
     Ok((i64_arg(now, "time")?, u64_arg(tag, "tag")?))
 }
+
+fn is_null(term: Term<'_>) -> bool {
+    term.decode::<Atom>().is_ok_and(|a| a == atoms::null())
+}
+
+/// A UTF-8 binary argument, or the atom `null`.
+pub(crate) fn optional_text_arg(term: Term<'_>, what: &str) -> Result<Option<String>, Error> {
+    if is_null(term) {
+        Ok(None)
+    } else {
+        text_arg(term, what).map(Some)
+    }
+}
+
+/// An integer argument, or the atom `null`.
+pub(crate) fn optional_i64_arg(term: Term<'_>, what: &str) -> Result<Option<i64>, Error> {
+    if is_null(term) {
+        Ok(None)
+    } else {
+        i64_arg(term, what).map(Some)
+    }
+}

@@ -9,18 +9,21 @@ use aion_core::store::commit::CommitQueue;
 use aion_core::store::memory::MemoryStore;
 use aion_core::store::sqlite::SqliteStore;
 use aion_core::store::{AppendRequest, EventStore, ListFilter, Status, WorkflowRecord};
-use aion_core::Error;
-use rustler::{Encoder, Env, LocalPid, OwnedEnv, Resource, ResourceArc, Term};
+use aion_core::{Error, EventKind};
+use rustler::{Atom, Encoder, Env, LocalPid, OwnedEnv, Resource, ResourceArc, Term};
 use serde_json::Value;
 
-use crate::convert::{json_arg, object_to_atom_map, stamp_args, text_arg, value_to_term};
+use crate::convert::{
+    json_arg, object_to_atom_map, optional_i64_arg, optional_text_arg, stamp_args, text_arg,
+    value_to_term,
+};
 use crate::guard::reply;
 
 mod atoms {
     rustler::atoms! {
         ok, error, null, aion_durable,
         workflow_id, type_ = "type", run_id, status, head, created_at, updated_at, result,
-        running, completed, failed, closed,
+        running, closed, details, reason, deadline,
     }
 }
 
@@ -52,16 +55,11 @@ impl EngineResource {
 }
 
 impl EngineInner {
-    /// Queues `append` for `workflow_id`; when it is durable (or refused) the writer thread
-    /// sends `{aion_durable, Tag, ok | {error, Msg}}` to `pid`.
-    pub(crate) fn submit(&self, workflow_id: &str, append: Append, pid: LocalPid, tag: u64) {
-        let request = AppendRequest {
-            workflow_id: workflow_id.to_string(),
-            expected_head: append.expected_head,
-            events: append.events,
-        };
+    /// Queues `group` (applied all-or-nothing); when it is durable (or refused) the writer
+    /// thread sends `{aion_durable, Tag, ok | {error, Msg}}` to `pid`.
+    pub(crate) fn submit(&self, group: Vec<AppendRequest>, pid: LocalPid, tag: u64) {
         self.queue.submit(
-            request,
+            group,
             Box::new(move |result| {
                 let mut env = OwnedEnv::new();
                 // The pid may be gone (the run was killed); nothing to tell then.
@@ -74,6 +72,16 @@ impl EngineInner {
                 });
             }),
         );
+    }
+}
+
+/// The request appending `append` to run `run_id` of `workflow_id`.
+pub(crate) fn request(workflow_id: &str, run_id: &str, append: Append) -> AppendRequest {
+    AppendRequest {
+        workflow_id: workflow_id.to_string(),
+        run_id: run_id.to_string(),
+        expected_head: append.expected_head,
+        events: append.events,
     }
 }
 
@@ -120,8 +128,9 @@ fn nif_engine_close(env: Env<'_>, engine: ResourceArc<EngineResource>) -> Term<'
     })
 }
 
-/// `nif_engine_create(Engine, WorkflowId, Type, InputJson, RunId, NowMs, Tag)`: appends
-/// `WorkflowStarted` at head 0. Returns `{ok, Tag}` at once; `{aion_durable, Tag, ok}` follows
+/// `nif_engine_create(Engine, WorkflowId, Type, InputJson, RunId, Deadline, NowMs, Tag)`:
+/// appends `WorkflowStarted` at head 0 (`Deadline`: the execution deadline in Unix ms, or
+/// `null`). Returns `{ok, Tag}` at once; `{aion_durable, Tag, ok}` follows
 /// when durable, `{aion_durable, Tag, {error, <<"already_exists: ...">>}}` if the id is taken.
 #[rustler::nif]
 #[allow(clippy::too_many_arguments)] // one argument per field of the start event
@@ -132,31 +141,37 @@ fn nif_engine_create<'a>(
     workflow_type: Term<'a>,
     input: Term<'a>,
     run_id: Term<'a>,
+    deadline: Term<'a>,
     now: Term<'a>,
     tag: Term<'a>,
 ) -> Term<'a> {
     reply(env, || {
         let workflow_id = text_arg(workflow_id, "workflow id")?;
+        let deadline = optional_i64_arg(deadline, "execution deadline")?;
         let workflow_type = text_arg(workflow_type, "workflow type")?;
         let input = json_arg(input, "workflow input")?;
         let run_id = text_arg(run_id, "run id")?;
         let (now, tag) = stamp_args(now, tag)?;
-        let event = Run::start_event(&workflow_type, input, &run_id, now);
+        let mut event = Run::start_event(&workflow_type, input, &run_id, now);
+        if let EventKind::WorkflowStarted {
+            execution_deadline, ..
+        } = &mut event.kind
+        {
+            *execution_deadline = deadline;
+        }
         let append = Append {
             expected_head: 0,
             events: vec![event],
         };
-        engine.open()?.submit(&workflow_id, append, env.pid(), tag);
+        engine
+            .open()?
+            .submit(vec![request(&workflow_id, &run_id, append)], env.pid(), tag);
         Ok(tag.encode(env))
     })
 }
 
 fn record_to_term<'a>(env: Env<'a>, record: &WorkflowRecord) -> Term<'a> {
-    let status = match record.status {
-        Status::Running => atoms::running(),
-        Status::Completed => atoms::completed(),
-        Status::Failed => atoms::failed(),
-    };
+    let status = Atom::from_str(env, record.status.as_str()).map(|a| a.encode(env));
     let mut pairs: Vec<(Term<'a>, Term<'a>)> = vec![
         (
             atoms::workflow_id().encode(env),
@@ -164,7 +179,10 @@ fn record_to_term<'a>(env: Env<'a>, record: &WorkflowRecord) -> Term<'a> {
         ),
         (atoms::type_().encode(env), record.workflow_type.encode(env)),
         (atoms::run_id().encode(env), record.run_id.encode(env)),
-        (atoms::status().encode(env), status.encode(env)),
+        (
+            atoms::status().encode(env),
+            status.unwrap_or_else(|_| atoms::running().encode(env)),
+        ),
         (atoms::head().encode(env), record.head.encode(env)),
         (
             atoms::created_at().encode(env),
@@ -175,14 +193,16 @@ fn record_to_term<'a>(env: Env<'a>, record: &WorkflowRecord) -> Term<'a> {
             record.updated_at.encode(env),
         ),
     ];
-    match (&record.status, &record.outcome) {
-        (Status::Completed, Some(v)) => {
-            pairs.push((atoms::result().encode(env), value_to_term(env, v)))
-        }
-        (Status::Failed, Some(v)) => {
-            pairs.push((atoms::error().encode(env), value_to_term(env, v)))
-        }
-        _ => {}
+    let key = match record.status {
+        Status::Completed => Some(atoms::result()),
+        Status::Failed => Some(atoms::error()),
+        Status::Cancelled => Some(atoms::details()),
+        Status::Terminated => Some(atoms::reason()),
+        Status::TimedOut => Some(atoms::deadline()),
+        Status::Running | Status::ContinuedAsNew => None,
+    };
+    if let (Some(key), Some(v)) = (key, &record.outcome) {
+        pairs.push((key.encode(env), value_to_term(env, v)));
     }
     Term::map_from_pairs(env, &pairs).unwrap_or_else(|_| Term::map_new(env))
 }
@@ -205,17 +225,20 @@ fn nif_engine_describe<'a>(
     })
 }
 
-/// `nif_engine_history(Engine, WorkflowId) -> {ok, [EventMap]} | {error, Msg}`: each event
-/// as a map with atom keys (`seq`, `type`, `recorded_at`, and the event's own fields).
+/// `nif_engine_history(Engine, WorkflowId, RunId | null) -> {ok, [EventMap]} | {error, Msg}`:
+/// the events of the given run (the current one for `null`), each as a map with atom keys
+/// (`seq`, `type`, `recorded_at`, and the event's own fields).
 #[rustler::nif(schedule = "DirtyIo")]
 fn nif_engine_history<'a>(
     env: Env<'a>,
     engine: ResourceArc<EngineResource>,
     workflow_id: Term<'a>,
+    run_id: Term<'a>,
 ) -> Term<'a> {
     reply(env, || {
         let id = text_arg(workflow_id, "workflow id")?;
-        let events = engine.open()?.store.read(&id, 1)?;
+        let run = optional_text_arg(run_id, "run id")?;
+        let events = engine.open()?.store.read(&id, run.as_deref(), 1)?;
         if events.is_empty() {
             return Err(Error::NotFound(id));
         }
@@ -242,21 +265,11 @@ fn nif_engine_list<'a>(
     workflow_type: Term<'a>,
 ) -> Term<'a> {
     reply(env, || {
-        let is_null = |t: Term<'a>| {
-            t.decode::<rustler::Atom>()
-                .is_ok_and(|a| a == atoms::null())
-        };
         let filter = ListFilter {
-            status: if is_null(status) {
-                None
-            } else {
-                Some(Status::parse(&text_arg(status, "status")?)?)
-            },
-            workflow_type: if is_null(workflow_type) {
-                None
-            } else {
-                Some(text_arg(workflow_type, "workflow type")?)
-            },
+            status: optional_text_arg(status, "status")?
+                .map(|s| Status::parse(&s))
+                .transpose()?,
+            workflow_type: optional_text_arg(workflow_type, "workflow type")?,
         };
         let records = engine.open()?.store.list(&filter)?;
         Ok(records

@@ -8,10 +8,13 @@
 //! append is durable.
 #![warn(missing_docs)]
 
+mod activity;
 mod convert;
+mod determinism;
 mod engine;
 mod guard;
 mod json;
 mod run;
+mod timer;
 
 rustler::init!("aion_flow_ffi");

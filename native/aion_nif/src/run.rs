@@ -1,25 +1,29 @@
 //! The run resource: one workflow run's replay state ([`aion_core::replay::Run`]), owned by
-//! the run's workflow process, and the NIFs the workflow calls through `aion_flow_ffi`.
+//! the run's workflow process, and the NIFs for its lifecycle (open, complete, cancel,
+//! continue-as-new, terminate, time out). The commands workflow code issues are in
+//! `activity.rs`, `timer.rs` and `determinism.rs`.
 //!
-//! Every NIF here is cheap (no I/O on the scheduler): when a command needs events written,
-//! the append goes to the commit thread and the NIF returns at once; the caller then waits
-//! for `{aion_durable, Tag, ok}` before it reveals anything (record before you reveal).
+//! Every NIF here except `nif_run_open` is cheap (no I/O on the scheduler): when a command
+//! needs events written, the append goes to the commit thread and the NIF answers
+//! `recording`; the caller then waits for `{aion_durable, Tag, ok}` before it reveals
+//! anything (record before you reveal). `done` means nothing had to be written.
 
 use std::sync::{Mutex, MutexGuard};
 
-use aion_core::replay::{Append, AttemptOutcome, AttemptTask, Completion, Dispatch, Run, Step};
-use aion_core::Error;
+use aion_core::replay::{Append, Recorded, Run, Step, Stop};
+use aion_core::store::AppendRequest;
+use aion_core::{Error, EventKind};
 use rustler::{Atom, Encoder, Env, Resource, ResourceArc, Term};
-use serde_json::Value;
 
-use crate::convert::{json_arg, stamp_args, text_arg, u64_arg};
-use crate::engine::EngineResource;
+use crate::convert::{json_arg, stamp_args, text_arg};
+use crate::engine::{request, EngineResource};
 use crate::guard::reply;
 
 mod atoms {
     rustler::atoms! {
-        ok, error, infinity,
-        replayed, live, completed, failed, wait, retry_in, recording, start, stale,
+        ok, error, null, infinity, done, recording, replayed,
+        completed, failed, cancelled, timeout, wait, retry_in,
+        terminated, timed_out,
     }
 }
 
@@ -33,37 +37,115 @@ pub(crate) struct RunResource {
 impl Resource for RunResource {}
 
 impl RunResource {
-    fn lock(&self) -> Result<MutexGuard<'_, Run>, Error> {
+    pub(crate) fn lock(&self) -> Result<MutexGuard<'_, Run>, Error> {
         self.run
             .lock()
             .map_err(|_| Error::Internal("run state lock poisoned".into()))
     }
 
-    fn submit(&self, run: &Run, env: Env<'_>, append: Append, tag: u64) -> Result<(), Error> {
-        self.engine
-            .open()?
-            .submit(run.workflow_id(), append, env.pid(), tag);
+    /// Queues `append` to this run; the caller waits for `Tag`.
+    pub(crate) fn submit(
+        &self,
+        run: &Run,
+        env: Env<'_>,
+        append: Append,
+        tag: u64,
+    ) -> Result<(), Error> {
+        self.submit_group(
+            env,
+            vec![request(run.workflow_id(), run.run_id(), append)],
+            tag,
+        )
+    }
+
+    fn submit_group(&self, env: Env<'_>, group: Vec<AppendRequest>, tag: u64) -> Result<(), Error> {
+        self.engine.open()?.submit(group, env.pid(), tag);
         Ok(())
+    }
+
+    /// `done` when `append` is `None`, else queues it and answers `recording`.
+    pub(crate) fn maybe_submit<'a>(
+        &self,
+        run: &Run,
+        env: Env<'a>,
+        append: Option<Append>,
+        tag: u64,
+    ) -> Result<Term<'a>, Error> {
+        match append {
+            Some(append) => {
+                self.submit(run, env, append, tag)?;
+                Ok(atoms::recording().encode(env))
+            }
+            None => Ok(atoms::done().encode(env)),
+        }
+    }
+
+    /// `{done | recording, Value}` for a command that was replayed or recorded.
+    pub(crate) fn recorded<'a, T: Encoder>(
+        &self,
+        run: &Run,
+        env: Env<'a>,
+        answer: Recorded<T>,
+        tag: u64,
+    ) -> Result<Term<'a>, Error> {
+        let (value, append) = match answer {
+            Recorded::Replayed(v) => (v, None),
+            Recorded::Live(v, append) => (v, Some(append)),
+        };
+        let state = self.maybe_submit(run, env, append, tag)?;
+        Ok((state, value).encode(env))
     }
 }
 
-fn task_term<'a>(env: Env<'a>, task: &AttemptTask) -> Term<'a> {
-    let timeout = match task.start_to_close_ms {
-        Some(ms) => ms.encode(env),
-        None => atoms::infinity().encode(env),
-    };
-    (
-        task.attempt,
-        task.name.as_str(),
-        task.input.to_string(),
-        timeout,
-        task.task_queue.as_str(),
-    )
-        .encode(env)
+/// Encodes the answer of an await (activity or timer). `Start` and `RetryIn` are the
+/// activity's own and encoded by its module; here they are never produced for timers.
+pub(crate) fn step_term<'a>(
+    resource: &RunResource,
+    run: &Run,
+    env: Env<'a>,
+    step: Step,
+    tag: u64,
+) -> Result<Term<'a>, Error> {
+    Ok(match step {
+        Step::Done(Ok(v)) => (atoms::completed(), v.to_string()).encode(env),
+        Step::Done(Err(v)) => (atoms::failed(), v.to_string()).encode(env),
+        Step::Cancelled => atoms::cancelled().encode(env),
+        Step::Timeout => atoms::timeout().encode(env),
+        Step::Wait { until } => match until {
+            Some(at) => (atoms::wait(), at).encode(env),
+            None => (atoms::wait(), atoms::infinity()).encode(env),
+        },
+        Step::RetryIn(ms) => (atoms::retry_in(), ms).encode(env),
+        Step::Record(append) => {
+            resource.submit(run, env, append, tag)?;
+            atoms::recording().encode(env)
+        }
+        Step::Start { append, task } => {
+            resource.submit(run, env, append, tag)?;
+            (
+                crate::activity::start_atom(),
+                crate::activity::task_term(env, &task),
+            )
+                .encode(env)
+        }
+    })
 }
 
-/// `nif_run_open(Engine, WorkflowId) -> {ok, {Run, Type, InputJson}} | {error, Msg}`: reads
-/// the whole history once and builds the replay state.
+/// `{done | recording, [{Ordinal, Attempt}]}`: what a stop recorded and which running
+/// attempts to stop.
+fn stop_term<'a>(
+    resource: &RunResource,
+    run: &Run,
+    env: Env<'a>,
+    stop: Stop,
+    tag: u64,
+) -> Result<Term<'a>, Error> {
+    let state = resource.maybe_submit(run, env, stop.append, tag)?;
+    Ok((state, stop.stop).encode(env))
+}
+
+/// `nif_run_open(Engine, WorkflowId) -> {ok, {Run, Type, InputJson, RunId, Deadline | null}}`:
+/// reads the current run's whole history once and builds the replay state.
 #[rustler::nif(schedule = "DirtyIo")]
 fn nif_run_open<'a>(
     env: Env<'a>,
@@ -72,137 +154,26 @@ fn nif_run_open<'a>(
 ) -> Term<'a> {
     reply(env, || {
         let id = text_arg(workflow_id, "workflow id")?;
-        let history = engine.open()?.store.read(&id, 1)?;
+        let history = engine.open()?.store.read(&id, None, 1)?;
         let run = Run::load(&id, history)?;
-        let (ty, input) = (run.workflow_type().to_string(), run.input().to_string());
+        let ty = run.workflow_type().to_string();
+        let input = run.input().to_string();
+        let run_id = run.run_id().to_string();
+        let deadline = match run.execution_deadline() {
+            Some(d) => d.encode(env),
+            None => atoms::null().encode(env),
+        };
         let resource = ResourceArc::new(RunResource {
             engine,
             run: Mutex::new(run),
         });
-        Ok((resource, ty, input).encode(env))
-    })
-}
-
-/// `nif_run_dispatch_activity(Run, Name, InputJson, ConfigJson, NowMs, Tag)` →
-/// `{ok, {replayed, Ordinal}}` (answered from history) or `{ok, {live, Ordinal, Task}}`
-/// (the append is on its way: wait for `{aion_durable, Tag, ok}`, then run `Task` =
-/// `{Attempt, Name, InputJson, TimeoutMs | infinity, TaskQueue}`).
-#[rustler::nif]
-fn nif_run_dispatch_activity<'a>(
-    env: Env<'a>,
-    resource: ResourceArc<RunResource>,
-    name: Term<'a>,
-    input: Term<'a>,
-    config: Term<'a>,
-    now: Term<'a>,
-    tag: Term<'a>,
-) -> Term<'a> {
-    reply(env, || {
-        let name = text_arg(name, "activity name")?;
-        let input = json_arg(input, "activity input")?;
-        let config = json_arg(config, "activity options")?;
-        let (now, tag) = stamp_args(now, tag)?;
-        let mut run = resource.lock()?;
-        match run.dispatch_activity(&name, input, &config, now)? {
-            Dispatch::Replayed { ordinal } => Ok((atoms::replayed(), ordinal).encode(env)),
-            Dispatch::Live {
-                ordinal,
-                append,
-                task,
-            } => {
-                resource.submit(&run, env, append, tag)?;
-                Ok((atoms::live(), ordinal, task_term(env, &task)).encode(env))
-            }
-        }
-    })
-}
-
-/// `nif_run_activity_step(Run, Ordinal, NowMs, Tag)` → `{ok, {completed, ResultJson}}`,
-/// `{ok, {failed, ErrorJson}}`, `{ok, wait}`, `{ok, {retry_in, Ms}}`, `{ok, recording}`
-/// (wait for Tag, then step again) or `{ok, {start, Task}}` (wait for Tag, then run Task).
-#[rustler::nif]
-fn nif_run_activity_step<'a>(
-    env: Env<'a>,
-    resource: ResourceArc<RunResource>,
-    ordinal: Term<'a>,
-    now: Term<'a>,
-    tag: Term<'a>,
-) -> Term<'a> {
-    reply(env, || {
-        let ordinal = u64_arg(ordinal, "correlation id")?;
-        let (now, tag) = stamp_args(now, tag)?;
-        let mut run = resource.lock()?;
-        Ok(match run.activity_step(ordinal, now)? {
-            Step::Done(Ok(v)) => (atoms::completed(), v.to_string()).encode(env),
-            Step::Done(Err(v)) => (atoms::failed(), v.to_string()).encode(env),
-            Step::Wait => atoms::wait().encode(env),
-            Step::RetryIn(ms) => (atoms::retry_in(), ms).encode(env),
-            Step::Record(append) => {
-                resource.submit(&run, env, append, tag)?;
-                atoms::recording().encode(env)
-            }
-            Step::Start { append, task } => {
-                resource.submit(&run, env, append, tag)?;
-                (atoms::start(), task_term(env, &task)).encode(env)
-            }
-        })
-    })
-}
-
-/// `nif_run_activity_result(Run, Ordinal, Attempt, OutcomeJson, NowMs, Tag)` where
-/// `OutcomeJson` is `{"ok": Result}` or `{"error": {"type", "message", "retryable"}}` →
-/// `{ok, recording}` (wait for Tag) or `{ok, stale}` (a late or duplicate report, ignored).
-#[rustler::nif]
-fn nif_run_activity_result<'a>(
-    env: Env<'a>,
-    resource: ResourceArc<RunResource>,
-    ordinal: Term<'a>,
-    attempt: Term<'a>,
-    outcome: Term<'a>,
-    now: Term<'a>,
-    tag: Term<'a>,
-) -> Term<'a> {
-    reply(env, || {
-        let ordinal = u64_arg(ordinal, "correlation id")?;
-        let attempt = u64_arg(attempt, "attempt")?;
-        let attempt = u32::try_from(attempt)
-            .map_err(|_| Error::InvalidInput("attempt out of range".into()))?;
-        let outcome = parse_outcome(json_arg(outcome, "attempt outcome")?)?;
-        let (now, tag) = stamp_args(now, tag)?;
-        let mut run = resource.lock()?;
-        match run.activity_result(ordinal, attempt, outcome, now)? {
-            Some(append) => {
-                resource.submit(&run, env, append, tag)?;
-                Ok(atoms::recording().encode(env))
-            }
-            None => Ok(atoms::stale().encode(env)),
-        }
-    })
-}
-
-fn parse_outcome(value: Value) -> Result<AttemptOutcome, Error> {
-    let bad =
-        || Error::InvalidInput("attempt outcome must be {\"ok\": _} or {\"error\": {...}}".into());
-    let Value::Object(mut object) = value else {
-        return Err(bad());
-    };
-    if let Some(result) = object.remove("ok") {
-        return Ok(AttemptOutcome::Completed(result));
-    }
-    let error = object.remove("error").ok_or_else(bad)?;
-    let text = |key: &str| error.get(key).and_then(Value::as_str).map(str::to_string);
-    Ok(AttemptOutcome::Failed {
-        error_type: text("type").unwrap_or_else(|| "error".into()),
-        message: text("message").unwrap_or_default(),
-        retryable: error
-            .get("retryable")
-            .and_then(Value::as_bool)
-            .unwrap_or(true),
+        Ok((resource, ty, input, run_id, deadline).encode(env))
     })
 }
 
 /// `nif_run_complete(Run, ok | error, Json, NowMs, Tag)` → `{ok, replayed}` or
-/// `{ok, recording}` (wait for Tag: the run is closed once it is durable).
+/// `{ok, recording}` (wait for Tag: the run is closed once it is durable). After a
+/// cancellation request the closing event is `WorkflowCancelled`.
 #[rustler::nif]
 fn nif_run_complete<'a>(
     env: Env<'a>,
@@ -222,11 +193,103 @@ fn nif_run_complete<'a>(
         };
         let mut run = resource.lock()?;
         match run.complete(result, now)? {
-            Completion::Replayed => Ok(atoms::replayed().encode(env)),
-            Completion::Live(append) => {
+            Recorded::Replayed(()) => Ok(atoms::replayed().encode(env)),
+            Recorded::Live((), append) => {
                 resource.submit(&run, env, append, tag)?;
                 Ok(atoms::recording().encode(env))
             }
         }
+    })
+}
+
+/// `nif_run_request_cancel(Run, ReasonJson, NowMs, Tag)` →
+/// `{ok, {done | recording, [{Ordinal, Attempt}]}}`: records the request and the
+/// cancellation of everything pending; the list names the attempts to stop.
+#[rustler::nif]
+fn nif_run_request_cancel<'a>(
+    env: Env<'a>,
+    resource: ResourceArc<RunResource>,
+    reason: Term<'a>,
+    now: Term<'a>,
+    tag: Term<'a>,
+) -> Term<'a> {
+    reply(env, || {
+        let reason = json_arg(reason, "cancel reason")?;
+        let (now, tag) = stamp_args(now, tag)?;
+        let mut run = resource.lock()?;
+        let stop = run.request_cancel(reason, now)?;
+        stop_term(&resource, &run, env, stop, tag)
+    })
+}
+
+/// `nif_run_cancel_requested(Run) -> {ok, boolean()}`.
+#[rustler::nif]
+fn nif_run_cancel_requested(env: Env<'_>, resource: ResourceArc<RunResource>) -> Term<'_> {
+    reply(env, || {
+        Ok(resource.lock()?.is_cancel_requested().encode(env))
+    })
+}
+
+/// `nif_run_end(Run, terminated | timed_out, Json, NowMs, Tag)` →
+/// `{ok, {recording, [{Ordinal, Attempt}]}}`: ends the run at once (`Json`: the reason, or
+/// the deadline in Unix ms for `timed_out`).
+#[rustler::nif]
+fn nif_run_end<'a>(
+    env: Env<'a>,
+    resource: ResourceArc<RunResource>,
+    kind: Atom,
+    value: Term<'a>,
+    now: Term<'a>,
+    tag: Term<'a>,
+) -> Term<'a> {
+    reply(env, || {
+        let value = json_arg(value, "end reason")?;
+        let (now, tag) = stamp_args(now, tag)?;
+        let kind = if kind == atoms::terminated() {
+            EventKind::WorkflowTerminated { reason: value }
+        } else if kind == atoms::timed_out() {
+            let deadline = value
+                .as_i64()
+                .ok_or_else(|| Error::InvalidInput("a time-out needs its deadline".into()))?;
+            EventKind::WorkflowTimedOut { deadline }
+        } else {
+            return Err(Error::InvalidInput(
+                "end kind must be terminated or timed_out".into(),
+            ));
+        };
+        let mut run = resource.lock()?;
+        let stop = run.end(kind, now)?;
+        stop_term(&resource, &run, env, stop, tag)
+    })
+}
+
+/// `nif_run_continue_as_new(Run, InputJson, NewRunId, NowMs, Tag)` →
+/// `{ok, {recording, [{Ordinal, Attempt}]}}`: closes this run and creates the next one in
+/// one atomic append; once durable, open the workflow again to run the new run.
+#[rustler::nif]
+fn nif_run_continue_as_new<'a>(
+    env: Env<'a>,
+    resource: ResourceArc<RunResource>,
+    input: Term<'a>,
+    new_run_id: Term<'a>,
+    now: Term<'a>,
+    tag: Term<'a>,
+) -> Term<'a> {
+    reply(env, || {
+        let input = json_arg(input, "continue-as-new input")?;
+        let new_run_id = text_arg(new_run_id, "run id")?;
+        let (now, tag) = stamp_args(now, tag)?;
+        let mut run = resource.lock()?;
+        let next = run.continue_as_new(input, &new_run_id, now)?;
+        let start = Append {
+            expected_head: 0,
+            events: vec![next.start],
+        };
+        let group = vec![
+            request(run.workflow_id(), run.run_id(), next.close),
+            request(run.workflow_id(), &new_run_id, start),
+        ];
+        resource.submit_group(env, group, tag)?;
+        Ok((atoms::recording(), next.stop).encode(env))
     })
 }

@@ -1,0 +1,147 @@
+//! Activity NIFs: dispatch, await steps and attempt results.
+
+use aion_core::replay::{AttemptOutcome, AttemptTask, Dispatch};
+use aion_core::Error;
+use rustler::{Atom, Encoder, Env, ResourceArc, Term};
+use serde_json::Value;
+
+use crate::convert::{json_arg, stamp_args, text_arg, u64_arg};
+use crate::guard::reply;
+use crate::run::{step_term, RunResource};
+
+mod atoms {
+    rustler::atoms! { infinity, none, replayed, live, start, recording, stale }
+}
+
+/// The atom `start`, for `run::step_term`.
+pub(crate) fn start_atom() -> Atom {
+    atoms::start()
+}
+
+/// `{Ordinal, Attempt, Name, InputJson, TimeoutMs | infinity, TaskQueue}`.
+pub(crate) fn task_term<'a>(env: Env<'a>, task: &AttemptTask) -> Term<'a> {
+    let timeout = match task.start_to_close_ms {
+        Some(ms) => ms.encode(env),
+        None => atoms::infinity().encode(env),
+    };
+    (
+        task.ordinal,
+        task.attempt,
+        task.name.as_str(),
+        task.input.to_string(),
+        timeout,
+        task.task_queue.as_str(),
+    )
+        .encode(env)
+}
+
+/// `nif_run_dispatch_activity(Run, Name, InputJson, ConfigJson, NowMs, Tag)` →
+/// `{ok, {replayed, Ordinal}}` (answered from history) or `{ok, {live, Ordinal, Task | none}}`
+/// (the append is on its way: wait for `{aion_durable, Tag, ok}`, then run `Task` =
+/// `{Ordinal, Attempt, Name, InputJson, TimeoutMs | infinity, TaskQueue}`; `none` when the activity
+/// was cancelled at once because a cancellation is waiting to be seen).
+#[rustler::nif]
+fn nif_run_dispatch_activity<'a>(
+    env: Env<'a>,
+    resource: ResourceArc<RunResource>,
+    name: Term<'a>,
+    input: Term<'a>,
+    config: Term<'a>,
+    now: Term<'a>,
+    tag: Term<'a>,
+) -> Term<'a> {
+    reply(env, || {
+        let name = text_arg(name, "activity name")?;
+        let input = json_arg(input, "activity input")?;
+        let config = json_arg(config, "activity options")?;
+        let (now, tag) = stamp_args(now, tag)?;
+        let mut run = resource.lock()?;
+        match run.dispatch_activity(&name, input, &config, now)? {
+            Dispatch::Replayed { ordinal } => Ok((atoms::replayed(), ordinal).encode(env)),
+            Dispatch::Live {
+                ordinal,
+                append,
+                task,
+            } => {
+                resource.submit(&run, env, append, tag)?;
+                let task = match &task {
+                    Some(task) => task_term(env, task),
+                    None => atoms::none().encode(env),
+                };
+                Ok((atoms::live(), ordinal, task).encode(env))
+            }
+        }
+    })
+}
+
+/// `nif_run_activity_step(Run, Ordinal, NowMs, Tag)` → `{ok, {completed, ResultJson}}`,
+/// `{ok, {failed, ErrorJson}}`, `{ok, cancelled}`, `{ok, timeout}`, `{ok, {wait, UntilMs |
+/// infinity}}`, `{ok, {retry_in, Ms}}`, `{ok, recording}` (wait for Tag, then step again)
+/// or `{ok, {start, Task}}` (wait for Tag, then run Task).
+#[rustler::nif]
+fn nif_run_activity_step<'a>(
+    env: Env<'a>,
+    resource: ResourceArc<RunResource>,
+    ordinal: Term<'a>,
+    now: Term<'a>,
+    tag: Term<'a>,
+) -> Term<'a> {
+    reply(env, || {
+        let ordinal = u64_arg(ordinal, "correlation id")?;
+        let (now, tag) = stamp_args(now, tag)?;
+        let mut run = resource.lock()?;
+        let step = run.activity_step(ordinal, now)?;
+        step_term(&resource, &run, env, step, tag)
+    })
+}
+
+/// `nif_run_activity_result(Run, Ordinal, Attempt, OutcomeJson, NowMs, Tag)` where
+/// `OutcomeJson` is `{"ok": Result}` or `{"error": {"type", "message", "retryable"}}` →
+/// `{ok, recording}` (wait for Tag) or `{ok, stale}` (a late or duplicate report, ignored).
+#[rustler::nif]
+fn nif_run_activity_result<'a>(
+    env: Env<'a>,
+    resource: ResourceArc<RunResource>,
+    ordinal: Term<'a>,
+    attempt: Term<'a>,
+    outcome: Term<'a>,
+    now: Term<'a>,
+    tag: Term<'a>,
+) -> Term<'a> {
+    reply(env, || {
+        let ordinal = u64_arg(ordinal, "correlation id")?;
+        let attempt = u32::try_from(u64_arg(attempt, "attempt")?)
+            .map_err(|_| Error::InvalidInput("attempt out of range".into()))?;
+        let outcome = parse_outcome(json_arg(outcome, "attempt outcome")?)?;
+        let (now, tag) = stamp_args(now, tag)?;
+        let mut run = resource.lock()?;
+        match run.activity_result(ordinal, attempt, outcome, now)? {
+            Some(append) => {
+                resource.submit(&run, env, append, tag)?;
+                Ok(atoms::recording().encode(env))
+            }
+            None => Ok(atoms::stale().encode(env)),
+        }
+    })
+}
+
+fn parse_outcome(value: Value) -> Result<AttemptOutcome, Error> {
+    let bad =
+        || Error::InvalidInput("attempt outcome must be {\"ok\": _} or {\"error\": {...}}".into());
+    let Value::Object(mut object) = value else {
+        return Err(bad());
+    };
+    if let Some(result) = object.remove("ok") {
+        return Ok(AttemptOutcome::Completed(result));
+    }
+    let error = object.remove("error").ok_or_else(bad)?;
+    let text = |key: &str| error.get(key).and_then(Value::as_str).map(str::to_string);
+    Ok(AttemptOutcome::Failed {
+        error_type: text("type").unwrap_or_else(|| "error".into()),
+        message: text("message").unwrap_or_default(),
+        retryable: error
+            .get("retryable")
+            .and_then(Value::as_bool)
+            .unwrap_or(true),
+    })
+}
