@@ -206,11 +206,14 @@ side_effect(Fun) when is_function(Fun, 0) ->
         {ok, {live, Ordinal}} ->
             case aion:encode_payload(Fun()) of
                 {ok, Json} ->
-                    case run_call(fun(Run, Tag) ->
-                             aion_flow_ffi:nif_run_side_effect_record(Run, Ordinal, Json, aion_flow_ffi:now_ms(), Tag)
-                         end) of
-                        {ok, _} -> aion_flow_ffi:json_decode(Json);
-                        {error, _} = Error -> Error
+                    Run = aion_flow_ffi:run(),
+                    Tag = aion_flow_ffi:tag(),
+                    case aion_flow_ffi:nif_run_side_effect_record(Run, Ordinal, Json, aion_flow_ffi:now_ms(), Tag) of
+                        {ok, recording} ->
+                            ok = aion_flow_ffi:wait_durable(Tag),
+                            aion_flow_ffi:json_decode(Json);
+                        {error, Msg} ->
+                            {error, wire_reason(Msg)}
                     end;
                 {error, _} = Error ->
                     Error

@@ -97,8 +97,7 @@ crash_once(#{<<"key">> := Key}) ->
 
 slow(#{<<"key">> := Key, <<"ms">> := Ms}) ->
     bump({slow, Key}),
-    timer:sleep(Ms),
-    {ok, done}.
+    receive {aion_cancel, _, _} -> {error, cancelled} after Ms -> {ok, done} end.
 
 wait_release(Key) ->
     bump({wait_release, Key}),

@@ -497,11 +497,14 @@ impl Run {
         self.record(vec![kind], now)
     }
 
+    /// Attempts started and not finished, by any incarnation of the run: what to stop
+    /// when the run is cancelled or ends.
     fn live_attempts(&self) -> Vec<(u64, u32)> {
         let mut live: Vec<(u64, u32)> = self
             .activities
             .iter()
-            .filter_map(|(o, a)| a.live_attempt.map(|n| (*o, n)))
+            .filter(|(_, a)| a.outcome.is_none() && a.started > a.failed)
+            .map(|(o, a)| (*o, a.started))
             .collect();
         live.sort_unstable();
         live
