@@ -1,51 +1,117 @@
-%% The BEAM node the crash test starts as a separate OS process. Phase "start" starts the
-%% workflow and stays up (activity B blocks until the test kills the node with kill -9);
-%% phase "resume" boots on the same data directory, waits for the workflow and writes what
-%% it saw to files the test reads.
+%% The BEAM node the crash tests start as a separate OS process. Phase "start" starts the
+%% scenario's workflow, writes `ready' once the workflow is in the state the test wants to
+%% crash in, and stays up until the test kills the node with kill -9. Phase "resume" boots
+%% on the same data directory, waits for the workflow and writes what it saw to `result'.
+%%
+%% Scenarios: "activity" (A done, B running), "timer" (sleeping on a 1.5 s timer),
+%% "scope" (inside a pending 1 s with_timeout), "cancel" (a cancellation racing B's
+%% completion, compensation running).
 -module(aion_crash_node).
 
--export([main/2, flow/1, activity_a/1, activity_b/1]).
+-export([main/3, flow/1, activity_a/1, activity_b/1, block/1, compensate/1]).
 
-main(Dir, Phase) ->
+main(Dir, Phase, Scenario) ->
     ok = file:write_file(filename:join(Dir, "pid." ++ Phase), os:getpid()),
     ok = application:load(aion),
     ok = application:set_env(aion, data_dir, filename:join(Dir, "data")),
+    ok = application:set_env(aion, cancel_grace_ms, 60000),
     {ok, _} = application:ensure_all_started(aion),
     persistent_term:put({?MODULE, dir}, Dir),
     ok = aion:register_activity(<<"crash_a">>, {?MODULE, activity_a}),
     ok = aion:register_activity(<<"crash_b">>, {?MODULE, activity_b}),
+    ok = aion:register_activity(<<"crash_comp">>, {?MODULE, compensate}),
+    ok = aion:register_activity(<<"crash_block">>, {?MODULE, block}),
     %% Registering the type resumes its runs found in the store (phase "resume").
     ok = aion:register_workflow(<<"crash_flow">>, {?MODULE, flow}),
+    Id = list_to_binary("crash-" ++ Scenario),
     case Phase of
         "start" ->
-            {ok, _} = aion:start_workflow(<<"crash_flow">>, #{}, #{workflow_id => <<"crash-1">>}),
+            {ok, _} = aion:start_workflow(<<"crash_flow">>, #{<<"scenario">> => list_to_binary(Scenario)},
+                                          #{workflow_id => Id}),
+            ready(Scenario, Id, Dir),
+            ok = file:write_file(filename:join(Dir, "ready"), <<>>),
             receive never -> ok end;
         "resume" ->
-            Result = aion:await(<<"crash-1">>, 30000),
-            {ok, History} = aion:history(<<"crash-1">>),
+            Result = aion:await(Id, 30000),
+            {ok, History} = aion:history(Id),
             ok = file:write_file(filename:join(Dir, "result"),
                                  io_lib:format("~p.~n~p.~n", [Result, History])),
             erlang:halt(0)
     end.
 
-flow(_Input) ->
+ready("timer", Id, _Dir) ->
+    wait(fun() -> has_event(Id, <<"TimerStarted">>) end);
+ready("cancel", Id, Dir) ->
+    wait(fun() -> filelib:is_file(filename:join(Dir, "b_blocked")) end),
+    %% Release B and cancel the workflow at the same moment: either may be recorded first.
+    persistent_term:get({?MODULE, b_worker}) ! release,
+    ok = aion:cancel(Id, <<"race">>),
+    wait(fun() -> has_event(Id, <<"ActivityScheduled">>, 2) end);
+ready(_ActivityOrScope, _Id, Dir) ->
+    wait(fun() -> filelib:is_file(filename:join(Dir, "b_blocked")) end).
+
+has_event(Id, Type) -> has_event(Id, Type, 1).
+has_event(Id, Type, N) ->
+    {ok, H} = aion:history(Id),
+    length([T || #{type := T} <- H, T =:= Type]) >= N.
+
+wait(Fun) ->
+    case Fun() of
+        true -> ok;
+        false -> timer:sleep(10), wait(Fun)
+    end.
+
+flow(#{<<"scenario">> := <<"activity">>}) ->
     {ok, A} = aion_flow:activity(<<"crash_a">>, #{}),
     {ok, B} = aion_flow:activity(<<"crash_b">>, #{}),
-    {ok, #{<<"a">> => A, <<"b">> => B}}.
+    {ok, #{<<"a">> => A, <<"b">> => B}};
+flow(#{<<"scenario">> := <<"timer">>}) ->
+    ok = aion_flow:sleep(1500),
+    {ok, A} = aion_flow:activity(<<"crash_a">>, #{}),
+    {ok, #{<<"slept">> => true, <<"a">> => A}};
+flow(#{<<"scenario">> := <<"scope">>}) ->
+    case aion_flow:with_timeout(1000, fun() -> aion_flow:activity(<<"crash_block">>, #{}) end) of
+        {error, timeout} -> {ok, <<"timed_out">>};
+        {ok, Inner} -> {ok, #{<<"finished">> => element(2, Inner)}}
+    end;
+flow(#{<<"scenario">> := <<"cancel">>}) ->
+    case aion_flow:activity(<<"crash_b">>, #{}) of
+        {error, cancelled} ->
+            {ok, C} = aion_flow:activity(<<"crash_comp">>, #{}),
+            {ok, C};
+        {ok, B} ->
+            {ok, B}
+    end.
 
 activity_a(_) ->
     note("a_runs"),
     {ok, <<"a-done">>}.
 
+%% Blocks on the first node (until released or killed); returns at once after a restart.
 activity_b(_) ->
     note("b_runs"),
     Dir = persistent_term:get({?MODULE, dir}),
-    case filelib:is_file(filename:join(Dir, "release")) of
+    case filelib:is_file(filename:join(Dir, "pid.resume")) of
         true ->
             {ok, <<"b-done">>};
         false ->
+            persistent_term:put({?MODULE, b_worker}, self()),
             ok = file:write_file(filename:join(Dir, "b_blocked"), <<>>),
-            receive never -> ok end
+            receive release -> {ok, <<"b-done">>} end
+    end.
+
+%% Never finishes, on either node: only the with_timeout deadline can end the wait.
+block(_) ->
+    Dir = persistent_term:get({?MODULE, dir}),
+    ok = file:write_file(filename:join(Dir, "b_blocked"), <<>>),
+    receive never -> ok end.
+
+compensate(_) ->
+    note("comp_runs"),
+    Dir = persistent_term:get({?MODULE, dir}),
+    case filelib:is_file(filename:join(Dir, "pid.resume")) of
+        true -> {ok, <<"compensated">>};
+        false -> receive never -> ok end
     end.
 
 note(File) ->

@@ -1,35 +1,80 @@
-%% kill -9 of the BEAM OS process in the middle of a workflow: a fresh node on the same data
-%% directory finishes the workflow without running the completed activity again.
+%% kill -9 of the BEAM OS process in the middle of each long-lived primitive: a fresh node
+%% on the same data directory finishes the workflow without redoing completed work and
+%% without duplicate events.
 -module(aion_crash_tests).
 
 -include_lib("eunit/include/eunit.hrl").
 
-kill_9_mid_activity_then_restart_completes_without_rerunning_test_() ->
-    {timeout, 120, fun kill_9_mid_activity_then_restart_completes_without_rerunning/0}.
+crash_test_() ->
+    [{timeout, 120, {Name, fun() -> crash(Scenario, Check) end}}
+     || {Name, Scenario, Check} <- [
+            {"kill -9 mid-activity: A is not run again", "activity", fun mid_activity/2},
+            {"kill -9 while sleeping: the timer fires once, on time", "timer", fun sleeping/2},
+            {"kill -9 inside a pending with_timeout: the deadline still wins", "scope", fun scoped/2},
+            {"kill -9 after a cancel raced a completion: one consistent outcome", "cancel", fun cancel_race/2}]].
 
-kill_9_mid_activity_then_restart_completes_without_rerunning() ->
-    Dir = aion_test_support:tmp_dir("aion_crash"),
-    First = start_node(Dir, "start"),
-    ok = wait_for_file(First, filename:join(Dir, "b_blocked"), 30000),
+crash(Scenario, Check) ->
+    Dir = aion_test_support:tmp_dir("aion_crash_" ++ Scenario),
+    First = start_node(Dir, "start", Scenario),
+    ok = wait_for_file(First, filename:join(Dir, "ready"), 30000),
     {ok, Pid} = file:read_file(filename:join(Dir, "pid.start")),
     [] = os:cmd("kill -9 " ++ binary_to_list(Pid)),
     ?assertEqual(137, wait_exit(First, 30000)),
-    ok = file:write_file(filename:join(Dir, "release"), <<>>),
-    Second = start_node(Dir, "resume"),
+    Second = start_node(Dir, "resume", Scenario),
     ?assertEqual(0, wait_exit(Second, 60000)),
     {ok, [Result, History]} = file:consult(filename:join(Dir, "result")),
+    %% Common to every scenario: one history, numbered without gaps, each command once.
+    ?assertEqual(lists:seq(1, length(History)), [S || #{seq := S} <- History]),
+    Ordinals = [O || #{type := <<"ActivityScheduled">>, ordinal := O} <- History],
+    ?assertEqual(lists:usort(Ordinals), Ordinals),
+    Check(Result, #{dir => Dir, history => History}).
+
+mid_activity(Result, #{dir := Dir, history := History}) ->
     ?assertEqual({ok, #{<<"a">> => <<"a-done">>, <<"b">> => <<"b-done">>}}, Result),
-    %% A ran once; B ran twice (the attempt killed with the node, then the retry).
-    ?assertEqual({ok, <<"x\n">>}, file:read_file(filename:join(Dir, "a_runs"))),
-    ?assertEqual({ok, <<"x\nx\n">>}, file:read_file(filename:join(Dir, "b_runs"))),
-    Seqs = [S || #{seq := S} <- History],
-    ?assertEqual(lists:seq(1, length(History)), Seqs),
-    ?assertEqual([1, 2], [O || #{type := <<"ActivityScheduled">>, ordinal := O} <- History]),
+    ?assertEqual(1, runs(Dir, "a_runs")),
+    ?assertEqual(2, runs(Dir, "b_runs")),
     ?assertEqual([{1, 1}, {2, 2}],
                  [{O, A} || #{type := <<"ActivityCompleted">>, ordinal := O, attempt := A} <- History]),
     ?assertMatch([#{ordinal := 2, attempt := 1, error := #{<<"type">> := <<"worker_lost">>}}],
-                 [E || E = #{type := <<"ActivityFailed">>} <- History]),
-    ?assertEqual(1, length([T || #{type := T = <<"WorkflowCompleted">>} <- History])).
+                 of_type(<<"ActivityFailed">>, History)).
+
+sleeping(Result, #{dir := Dir, history := History}) ->
+    ?assertMatch({ok, #{<<"slept">> := true}}, Result),
+    [#{fire_at := FireAt}] = of_type(<<"TimerStarted">>, History),
+    [#{recorded_at := FiredAt}] = of_type(<<"TimerFired">>, History),
+    ?assert(FiredAt >= FireAt),
+    ?assertEqual(1, runs(Dir, "a_runs")).
+
+scoped(Result, #{history := History}) ->
+    ?assertEqual({ok, <<"timed_out">>}, Result),
+    [#{timer_id := Scope, fire_at := FireAt, scope := true}] = of_type(<<"TimerStarted">>, History),
+    ?assertMatch([#{timer_id := Scope, recorded_at := At}] when At >= FireAt, of_type(<<"TimerFired">>, History)),
+    ?assertEqual([], of_type(<<"ActivityCompleted">>, History)).
+
+cancel_race(Result, #{dir := Dir, history := History}) ->
+    ?assertMatch([_], of_type(<<"WorkflowCancelRequested">>, History)),
+    ?assertEqual(<<"WorkflowCancelled">>, maps:get(type, lists:last(History))),
+    case Result of
+        {error, {cancelled, #{<<"ok">> := <<"compensated">>}}} ->
+            %% The cancellation won: B's late result was ignored, compensation ran to the end.
+            ?assertMatch([#{ordinal := 1, error := #{<<"type">> := <<"cancelled">>}} | _],
+                         of_type(<<"ActivityFailed">>, History)),
+            ?assertMatch([#{ordinal := 2}], of_type(<<"ActivityCompleted">>, History)),
+            ?assert(runs(Dir, "comp_runs") >= 1);
+        {error, {cancelled, #{<<"ok">> := <<"b-done">>}}} ->
+            %% B's completion was recorded first: no compensation was needed.
+            ?assertMatch([#{ordinal := 1}], of_type(<<"ActivityCompleted">>, History)),
+            ?assertEqual(0, runs(Dir, "comp_runs"))
+    end.
+
+of_type(Type, History) ->
+    [E || E = #{type := T} <- History, T =:= Type].
+
+runs(Dir, File) ->
+    case file:read_file(filename:join(Dir, File)) of
+        {ok, Bin} -> length(binary:split(Bin, <<"\n">>, [global, trim_all]));
+        {error, enoent} -> 0
+    end.
 
 %% Waits for `File' while the node runs; a node that dies first fails the test with its output.
 wait_for_file(_Port, File, Left) when Left =< 0 ->
@@ -45,11 +90,11 @@ wait_for_file(Port, File, Left) ->
             end
     end.
 
-start_node(Dir, Phase) ->
+start_node(Dir, Phase, Scenario) ->
     Erl = os:find_executable("erl"),
     Paths = lists:usort([filename:dirname(code:which(M))
                          || M <- [aion, aion_crash_node, aion_test_support]]),
-    Eval = lists:flatten(io_lib:format("aion_crash_node:main(~p, ~p)", [Dir, Phase])),
+    Eval = lists:flatten(io_lib:format("aion_crash_node:main(~p, ~p, ~p)", [Dir, Phase, Scenario])),
     Args = ["-noshell"] ++ lists:append([["-pa", P] || P <- Paths]) ++ ["-eval", Eval],
     open_port({spawn_executable, Erl}, [{args, Args}, exit_status, stderr_to_stdout, binary]).
 
