@@ -7,6 +7,8 @@
          as_bool/1, as_list/1, to_text/1, from_text/1]).
 -export([run_activity/3]).
 -export([register_workflow/2, register_activity/2, start/2, start_with_id/3, await/2]).
+-export([sleep/1, start_timer/2, await_timer/1, cancel_timer/1, with_timeout/2, side_effect/1]).
+-export([start_with/3, cancel/1, terminate/2]).
 
 %% @doc Values that are already JSON terms.
 -spec identity(T) -> T.
@@ -98,6 +100,8 @@ flow_error({payload_too_large, Size, Limit}) ->
 flow_error({bad_option, What}) -> {bad_option, printed(What)};
 flow_error({non_determinism, Msg}) -> {non_determinism, Msg};
 flow_error(not_in_workflow) -> not_in_workflow;
+flow_error(cancelled) -> cancelled;
+flow_error(timeout) -> timeout;
 flow_error(Other) -> {engine_error, printed(Other)}.
 
 %% @doc `aion/workflow.register'.
@@ -142,9 +146,67 @@ client_result({ok, V}) -> {ok, V};
 client_result({error, {unknown_workflow_type, T}}) -> {error, {unknown_workflow_type, T}};
 client_result({error, {already_started, Id}}) -> {error, {already_started, Id}};
 client_result({error, {failed, E}}) -> {error, {failed, E}};
+client_result({error, {cancelled, D}}) -> {error, {cancelled, D}};
+client_result({error, {terminated, R}}) -> {error, {terminated, R}};
+client_result({error, timed_out}) -> {error, timed_out};
+client_result({error, not_running}) -> {error, not_running};
 client_result({error, timeout}) -> {error, timeout};
 client_result({error, not_found}) -> {error, not_found};
 client_result({error, Other}) -> {error, {client_failure, printed(Other)}}.
 
 printed(Term) ->
     unicode:characters_to_binary(io_lib:format("~0tp", [Term])).
+
+%% @doc `aion/timer.sleep'.
+-spec sleep(integer()) -> {ok, nil} | {error, term()}.
+sleep(Ms) -> nil_result(aion_flow:sleep(Ms)).
+
+%% @doc `aion/timer.start'.
+-spec start_timer(binary(), integer()) -> {ok, term()} | {error, term()}.
+start_timer(Name, Ms) ->
+    case aion_flow:start_timer(Name, Ms) of
+        {error, Reason} -> {error, flow_error(Reason)};
+        Ref -> {ok, Ref}
+    end.
+
+%% @doc `aion/timer.wait'.
+-spec await_timer(term()) -> {ok, nil} | {error, term()}.
+await_timer(Ref) -> nil_result(aion_flow:await_timer(Ref)).
+
+%% @doc `aion/timer.cancel'.
+-spec cancel_timer(term()) -> {ok, nil} | {error, term()}.
+cancel_timer(Ref) -> nil_result(aion_flow:cancel_timer(Ref)).
+
+nil_result(ok) -> {ok, nil};
+nil_result({error, Reason}) -> {error, flow_error(Reason)}.
+
+%% @doc `aion/workflow.with_timeout'.
+-spec with_timeout(integer(), fun(() -> T)) -> {ok, T} | {error, term()}.
+with_timeout(Ms, Fun) ->
+    case aion_flow:with_timeout(Ms, Fun) of
+        {ok, V} -> {ok, V};
+        {error, Reason} -> {error, flow_error(Reason)}
+    end.
+
+%% @doc `aion/workflow.side_effect'.
+-spec side_effect(fun(() -> term())) -> {ok, term()} | {error, term()}.
+side_effect(Fun) ->
+    case aion_flow:side_effect(Fun) of
+        {ok, V} -> {ok, V};
+        {error, Reason} -> {error, flow_error(Reason)}
+    end.
+
+%% @doc `aion/workflow.start_with'.
+-spec start_with(binary(), term(), tuple()) -> {ok, binary()} | {error, term()}.
+start_with(Type, Input, {start_options, Id, Timeout}) ->
+    Opts = maps:from_list([{workflow_id, Id} || Id =/= <<>>] ++
+                          [{execution_timeout_ms, Timeout} || Timeout =/= 0]),
+    client_result(aion:start_workflow(Type, Input, Opts)).
+
+%% @doc `aion/workflow.cancel'.
+-spec cancel(binary()) -> {ok, nil} | {error, term()}.
+cancel(Id) -> client_result(aion:cancel(Id), nil).
+
+%% @doc `aion/workflow.terminate'.
+-spec terminate(binary(), binary()) -> {ok, nil} | {error, term()}.
+terminate(Id, Reason) -> client_result(aion:terminate(Id, Reason), nil).

@@ -27,7 +27,8 @@ aion_test_() ->
       ?T(workflow_api_outside_a_workflow_is_an_error),
       ?T(nif_rejects_bad_arguments_with_errors),
       ?T(gleam_workflow_runs_typed_activities),
-      ?T(gleam_registration_takes_module_functions_only)]}.
+      ?T(gleam_registration_takes_module_functions_only),
+      ?T(gleam_workflow_uses_timers_deadlines_and_determinism_helpers)]}.
 
 start(Type, Input) ->
     {ok, Id} = aion:start_workflow(Type, Input, #{}),
@@ -266,3 +267,15 @@ gleam_registration_takes_module_functions_only() ->
     ?assertEqual({error, not_a_module_function},
                  'aion@workflow':register(<<"anon">>, fun(X) -> {ok, X} end)),
     ?assertEqual({error, {unknown_workflow_type, <<"nope">>}}, 'aion@workflow':start(<<"nope">>, null)).
+
+gleam_workflow_uses_timers_deadlines_and_determinism_helpers() ->
+    ok = aion:register_workflow(<<"gleam_timed">>, {aion_flow_fixture, timed}),
+    K = key(),
+    {ok, Id} = aion:start_workflow(<<"gleam_timed">>, #{<<"key">> => K, <<"ms">> => 2000}, #{}),
+    ?assertEqual({ok, #{<<"outcome">> => <<"timed_out">>, <<"slept">> => true, <<"id">> => Id,
+                        <<"patched">> => true}}, aion:await(Id, 5000)),
+    ?assertEqual({error, not_running}, 'aion@workflow':cancel(Id)),
+    {ok, Id2} = 'aion@workflow':start_with(<<"blocker">>, #{<<"key">> => K},
+                                           {start_options, <<>>, 60000}),
+    ?assertEqual({ok, nil}, 'aion@workflow':terminate(Id2, <<"done with it">>)),
+    ?assertEqual({error, {terminated, <<"done with it">>}}, 'aion@workflow':await(Id2, 1000)).

@@ -4,6 +4,8 @@
 import aion/activity
 import aion/error
 import aion/json
+import aion/timer
+import aion/workflow
 
 /// Adds two numbers with the `add` activity, then doubles the sum with `double`; returns
 /// `{"sum": s, "doubled": d}`.
@@ -47,5 +49,31 @@ pub fn double(input: json.Json) -> Result(json.Json, String) {
   case json.as_int(input) {
     Ok(n) -> Ok(json.int(n * 2))
     Error(_) -> Error("double wants an integer")
+  }
+}
+
+/// Sleeps, runs a slow activity under a short deadline, and reports what it saw along
+/// with the determinism helpers.
+pub fn timed(input: json.Json) -> Result(json.Json, String) {
+  let started = workflow.now()
+  case timer.sleep(ms: 5) {
+    Error(_) -> Error("sleep failed")
+    Ok(Nil) -> {
+      let outcome = case
+        workflow.with_timeout(ms: 20, run: fn() {
+          activity.run(name: "slow", input: input)
+        })
+      {
+        Error(error.Timeout) -> "timed_out"
+        Ok(_) -> "finished"
+        Error(_) -> "other error"
+      }
+      Ok(json.object([
+        #("outcome", json.string(outcome)),
+        #("slept", json.bool(workflow.now() > started)),
+        #("id", json.string(workflow.workflow_id())),
+        #("patched", json.bool(workflow.patched("gleam-change"))),
+      ]))
+    }
   }
 }

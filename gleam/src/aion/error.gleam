@@ -9,6 +9,10 @@ pub type FlowError {
   ActivityFailed(activity: String, error_type: String, message: String, attempts: Int)
   /// The activity's last attempt ran past its `start_to_close_ms` deadline.
   ActivityTimeout(activity: String, error_type: String, message: String, attempts: Int)
+  /// The workflow was cancelled while this was pending (see `aion:cancel/2`).
+  Cancelled
+  /// An enclosing `workflow.with_timeout` deadline passed first.
+  Timeout
   /// An input could not be encoded or was too large; nothing was recorded.
   InvalidInput(message: String)
   /// An option had a bad value; nothing was recorded.
