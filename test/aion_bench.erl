@@ -2,15 +2,86 @@
 %%   seq10:  one workflow of 10 sequential no-op activities, run 100 times one after
 %%           another (after 10 warm-up runs); latency is per workflow, start to result.
 %%   conc10: 1,000 such workflows with 50 in flight; throughput and per-workflow latency.
+%%   sleep100k: 100,000 workflows sleeping on a 1-hour durable timer (SQLite store): how
+%%           long starting them takes, and what one sleeping workflow costs in memory
+%%           (BEAM memory and the OS process's resident set, both per workflow).
 -module(aion_bench).
 
--export([main/0, seq10/1, noop/1]).
+-export([main/0, seq10/1, noop/1, sleeper/1, sleepers/1]).
 
 main() ->
     logger:set_primary_config(level, warning),
     Results = [scenario(S, Store) || Store <- [sqlite, memory], S <- [seq10, conc10]],
     [io:format("~s~n", [Line]) || Line <- Results],
+    io:format("~s~n", [sleepers(100000)]),
     erlang:halt(0).
+
+sleeper(_) ->
+    ok = aion_flow:sleep(3600 * 1000),
+    {ok, done}.
+
+sleepers(N) ->
+    Dir = bench_dir(sleep100k),
+    start(Dir, sqlite),
+    ok = aion:register_workflow(<<"sleeper">>, {?MODULE, sleeper}),
+    erlang:garbage_collect(),
+    {Beam0, Rss0} = {erlang:memory(total), rss()},
+    T0 = erlang:monotonic_time(millisecond),
+    Next = atomics:new(1, []),
+    Self = self(),
+    Pids = [spawn_link(fun() -> Self ! {self(), start_sleepers(Next, N)} end) || _ <- lists:seq(1, 50)],
+    [receive {P, done} -> ok end || P <- Pids],
+    %% Every run has recorded its TimerStarted and waits in receive.
+    wait_sleeping(N),
+    StartS = (erlang:monotonic_time(millisecond) - T0) / 1000,
+    [erlang:garbage_collect(P) || P <- processes()],
+    {Beam1, Rss1} = {erlang:memory(total), rss()},
+    application:stop(aion),
+    _ = os:cmd("rm -rf " ++ Dir),
+    {ok, Line} = aion_flow_ffi:json_encode(#{
+        <<"scenario">> => <<"sleep100k">>, <<"store">> => <<"sqlite">>, <<"n">> => N,
+        <<"start_s">> => round(StartS * 10) / 10,
+        <<"starts_per_s">> => round(N / StartS),
+        <<"beam_bytes_per_workflow">> => (Beam1 - Beam0) div N,
+        <<"rss_bytes_per_workflow">> => (Rss1 - Rss0) div N}),
+    Line.
+
+start_sleepers(Next, N) ->
+    case atomics:add_get(Next, 1, 1) =< N of
+        true ->
+            {ok, _} = aion:start_workflow(<<"sleeper">>, null, #{}),
+            start_sleepers(Next, N);
+        false ->
+            done
+    end.
+
+wait_sleeping(N) ->
+    {ok, Timers} = count_timers(),
+    case Timers >= N of
+        true -> ok;
+        false -> timer:sleep(200), wait_sleeping(N)
+    end.
+
+%% Runs whose process is waiting in receive inside sleep (after TimerStarted is durable).
+count_timers() ->
+    {ok, length([P || {_, P} <- ets:tab2list(aion_runs),
+                      element(2, process_info(P, status)) =:= waiting])}.
+
+rss() ->
+    {ok, Statm} = file:read_file("/proc/self/statm"),
+    [_, Resident | _] = binary:split(Statm, <<" ">>, [global]),
+    binary_to_integer(Resident) * 4096.
+
+bench_dir(Name) ->
+    filename:join(case os:getenv("TMPDIR") of false -> "/tmp"; T -> T end,
+                  "aion_bench_" ++ os:getpid() ++ "_" ++ atom_to_list(Name)).
+
+start(Dir, Store) ->
+    application:stop(aion),
+    _ = application:load(aion),
+    ok = application:set_env(aion, data_dir, Dir),
+    ok = application:set_env(aion, store, Store),
+    {ok, _} = application:ensure_all_started(aion).
 
 %% The workflow and the activity under test.
 seq10(_) ->
@@ -20,12 +91,8 @@ seq10(_) ->
 noop(_) -> {ok, null}.
 
 scenario(Name, Store) ->
-    Dir = filename:join(case os:getenv("TMPDIR") of false -> "/tmp"; T -> T end,
-                        "aion_bench_" ++ os:getpid() ++ "_" ++ atom_to_list(Store) ++ atom_to_list(Name)),
-    application:stop(aion),
-    ok = application:set_env(aion, data_dir, Dir),
-    ok = application:set_env(aion, store, Store),
-    {ok, _} = application:ensure_all_started(aion),
+    Dir = bench_dir(list_to_atom(atom_to_list(Store) ++ "_" ++ atom_to_list(Name))),
+    start(Dir, Store),
     ok = aion:register_activity(<<"noop">>, {?MODULE, noop}),
     ok = aion:register_workflow(<<"seq10">>, {?MODULE, seq10}),
     _ = [one() || _ <- lists:seq(1, 10)],
