@@ -76,6 +76,7 @@ impl SqliteStore {
         })?;
         let path = dir.join("aion.db");
         let writer = Self::connect(&path)?;
+        check_schema_version(&writer, &path)?;
         writer.execute_batch(SCHEMA)?;
         let check: String = writer.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
         if check != "ok" {
@@ -156,6 +157,33 @@ impl SqliteStore {
             ])?;
         }
         Ok(())
+    }
+}
+
+/// The schema this code reads and writes (`PRAGMA user_version`). 2: events keyed by
+/// (workflow id, run id, seq).
+const SCHEMA_VERSION: i64 = 2;
+
+/// Refuses a database written with another schema instead of misreading it; stamps a new
+/// one with [`SCHEMA_VERSION`].
+fn check_schema_version(conn: &Connection, path: &Path) -> Result<(), Error> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let tables: i64 = conn.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('events', 'workflows')",
+        [],
+        |r| r.get(0),
+    )?;
+    match (tables, version) {
+        (0, _) => {
+            conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
+            Ok(())
+        }
+        (_, v) if v == SCHEMA_VERSION => Ok(()),
+        (_, v) => Err(Error::durability(format!(
+            "{} has store schema version {v}, this aion reads version {SCHEMA_VERSION}; \
+             keep it with the aion that wrote it or start from an empty data_dir",
+            path.display()
+        ))),
     }
 }
 
@@ -303,6 +331,17 @@ mod tests {
         let store = SqliteStore::open(dir.path()).unwrap();
         assert_eq!(store.read("wf-1", None, 1).unwrap().len(), 1);
         assert_eq!(store.workflow("wf-1").unwrap().unwrap().head, 1);
+    }
+
+    #[test]
+    fn store_of_another_schema_version_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(SqliteStore::open(dir.path()).unwrap());
+        let conn = Connection::open(dir.path().join("aion.db")).unwrap();
+        conn.execute_batch("PRAGMA user_version = 1").unwrap();
+        drop(conn);
+        let err = SqliteStore::open(dir.path()).unwrap_err();
+        assert!(err.to_string().contains("schema version 1"), "{err}");
     }
 
     #[test]
