@@ -648,3 +648,41 @@ fn terminate_ends_even_a_diverged_run_but_not_a_closed_one() {
         "not_running"
     );
 }
+
+#[test]
+fn replay_rejects_side_effect_and_continue_as_new_mismatches() {
+    let mut history = started();
+    let mut run = replay_of(&history);
+    keep(&mut history, run.start_timer("nap", 10, 0).unwrap());
+    // A side effect where history has a timer.
+    let err = replay_of(&history).side_effect().unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("TimerStarted(timer 1, name \"nap\")"),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("SideEffectRecorded(ordinal 1)"),
+        "{err}"
+    );
+    // Continue-as-new where history has a timer.
+    let err = replay_of(&history)
+        .continue_as_new(json!(1), "r2", 1)
+        .unwrap_err();
+    assert!(err.to_string().contains("WorkflowContinuedAsNew"), "{err}");
+    // A timer where history has a side effect.
+    let mut other = started();
+    let mut first = replay_of(&other);
+    let SideEffect::Live { ordinal } = first.side_effect().unwrap() else {
+        panic!()
+    };
+    other.extend(
+        first
+            .record_side_effect(ordinal, json!(1), 1)
+            .unwrap()
+            .events,
+    );
+    let mut replay = replay_of(&other);
+    let err = replay.start_timer("nap", 10, 0).unwrap_err();
+    assert!(matches!(err, Error::NonDeterminism { seq: 2, .. }), "{err}");
+}
