@@ -42,6 +42,9 @@ pub enum EventKind {
         /// When the whole workflow (every run of the chain) times out, Unix ms.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         execution_deadline: Option<i64>,
+        /// The workflow that started this one as a child, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        parent_id: Option<String>,
     },
     /// The workflow code scheduled an activity (a command).
     ActivityScheduled {
@@ -120,6 +123,75 @@ pub enum EventKind {
         /// The change id.
         change_id: String,
     },
+    /// A signal arrived (from a client or another workflow). Consumed by the code's
+    /// `receive_signal` calls for `name`, in arrival order.
+    SignalReceived {
+        /// The signal's name.
+        name: String,
+        /// Its payload (JSON).
+        payload: Value,
+        /// The sender's id for the signal, so a redelivery is recorded once.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        signal_id: Option<String>,
+    },
+    /// The workflow code signalled another workflow (a command).
+    SignalSent {
+        /// Per-run number of outgoing signals, from 1.
+        ordinal: u64,
+        /// The target workflow id.
+        target: String,
+        /// The signal's name.
+        name: String,
+        /// Its payload (JSON).
+        payload: Value,
+    },
+    /// What delivering an outgoing signal gave: `ok`, `not_found` or `not_running`.
+    SignalDelivered {
+        /// The outgoing signal.
+        ordinal: u64,
+        /// The delivery result.
+        result: String,
+    },
+    /// The workflow code started a child workflow (a command).
+    ChildStarted {
+        /// Per-run child number, from 1.
+        ordinal: u64,
+        /// The child's workflow id.
+        workflow_id: String,
+        /// The child's workflow type.
+        workflow_type: String,
+        /// The child's input (JSON).
+        input: Value,
+        /// What happens to the child when the parent ends: `terminate`, `request_cancel`
+        /// or `abandon`.
+        parent_close_policy: String,
+    },
+    /// A child workflow closed (or could not be started).
+    ChildCompleted {
+        /// The child.
+        ordinal: u64,
+        /// `completed`, `failed`, `cancelled`, `terminated`, `timed_out` or `start_failed`.
+        status: String,
+        /// The result (completed) or the error/details/reason.
+        value: Value,
+    },
+    /// An update passed its validator and was accepted; its handler runs at this point of
+    /// the history, on every replay.
+    UpdateAccepted {
+        /// The update's id.
+        update_id: String,
+        /// The handler's name.
+        name: String,
+        /// Its arguments (JSON).
+        args: Value,
+    },
+    /// The update's handler returned (a command).
+    UpdateCompleted {
+        /// The update's id.
+        update_id: String,
+        /// `{"ok": Result}` or `{"error": Reason}`.
+        result: Value,
+    },
     /// A client asked for the run to be cancelled.
     WorkflowCancelRequested {
         /// Why, as given by the client.
@@ -173,6 +245,13 @@ impl EventKind {
             EventKind::TimerFired { .. } => "TimerFired",
             EventKind::TimerCancelled { .. } => "TimerCancelled",
             EventKind::SideEffectRecorded { .. } => "SideEffectRecorded",
+            EventKind::SignalReceived { .. } => "SignalReceived",
+            EventKind::SignalSent { .. } => "SignalSent",
+            EventKind::SignalDelivered { .. } => "SignalDelivered",
+            EventKind::ChildStarted { .. } => "ChildStarted",
+            EventKind::ChildCompleted { .. } => "ChildCompleted",
+            EventKind::UpdateAccepted { .. } => "UpdateAccepted",
+            EventKind::UpdateCompleted { .. } => "UpdateCompleted",
             EventKind::MarkerRecorded { .. } => "MarkerRecorded",
             EventKind::WorkflowCancelRequested { .. } => "WorkflowCancelRequested",
             EventKind::WorkflowCompleted { .. } => "WorkflowCompleted",
@@ -191,6 +270,9 @@ impl EventKind {
             | EventKind::TimerStarted { .. }
             | EventKind::SideEffectRecorded { .. }
             | EventKind::MarkerRecorded { .. }
+            | EventKind::SignalSent { .. }
+            | EventKind::ChildStarted { .. }
+            | EventKind::UpdateCompleted { .. }
             | EventKind::WorkflowCompleted { .. }
             | EventKind::WorkflowFailed { .. }
             | EventKind::WorkflowCancelled { .. }
@@ -231,6 +313,20 @@ impl EventKind {
                 format!("SideEffectRecorded(ordinal {ordinal})")
             }
             EventKind::MarkerRecorded { change_id } => format!("MarkerRecorded({change_id:?})"),
+            EventKind::SignalSent {
+                ordinal,
+                target,
+                name,
+                ..
+            } => format!("SignalSent(ordinal {ordinal}, to {target:?}, name {name:?})"),
+            EventKind::ChildStarted {
+                ordinal,
+                workflow_type,
+                ..
+            } => format!("ChildStarted(ordinal {ordinal}, type {workflow_type:?})"),
+            EventKind::UpdateCompleted { update_id, .. } => {
+                format!("UpdateCompleted({update_id:?})")
+            }
             other => other.name().to_string(),
         }
     }

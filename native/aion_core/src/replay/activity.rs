@@ -108,6 +108,11 @@ impl Run {
     pub fn activity_step(&mut self, ordinal: u64, now: i64) -> Result<Step, Error> {
         self.check_usable()?;
         let state = self.activity(ordinal)?;
+        let settled = state.outcome.as_ref().map(|_| state.outcome_seq);
+        if let Some(step) = self.pending_update(settled) {
+            return Ok(step);
+        }
+        let state = self.activity(ordinal)?;
         if let Some(outcome) = state.outcome.clone() {
             let (seq, at) = (state.outcome_seq, state.outcome_at);
             return Ok(self.observe(Some(seq), at, outcome));

@@ -22,7 +22,10 @@
 //! from a generator seeded by the run id.
 
 mod activity;
+mod child;
 mod rng;
+mod select;
+mod signal;
 mod timer;
 
 #[cfg(test)]
@@ -37,6 +40,9 @@ use crate::retry::ActivityOptions;
 use crate::Error;
 
 pub use activity::{AttemptOutcome, AttemptTask, Dispatch};
+pub use child::{ChildPolicy, ChildStart};
+pub use select::Awaitable;
+pub use signal::Outgoing;
 
 /// Events to append, and the head the store must have for the append to apply.
 #[derive(Debug, Clone, PartialEq)]
@@ -72,6 +78,16 @@ pub enum Step {
         /// The attempt to run.
         task: AttemptTask,
     },
+    /// Run the handler of an accepted update first (at this point of the history), then
+    /// complete it with [`Run::complete_update`] and step again.
+    Update {
+        /// The update's id.
+        update_id: String,
+        /// The handler's name.
+        name: String,
+        /// Its arguments.
+        args: Value,
+    },
 }
 
 /// The answer to a command that is either replayed or recorded.
@@ -96,12 +112,14 @@ pub enum SideEffect {
 }
 
 /// What a cancellation request or an ending needs done.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Stop {
     /// Events to make durable (`None`: nothing to record, e.g. a repeated request).
     pub append: Option<Append>,
     /// Running attempts `(ordinal, attempt)` to tell to stop.
     pub stop: Vec<(u64, u32)>,
+    /// Open children `(workflow id, policy)` to apply their parent-close policy to.
+    pub children: Vec<(String, ChildPolicy)>,
 }
 
 /// The two appends of continue-as-new, to be made durable in one atomic group.
@@ -113,6 +131,8 @@ pub struct ContinueAsNew {
     pub start: Event,
     /// Running attempts to stop.
     pub stop: Vec<(u64, u32)>,
+    /// Open children to apply their parent-close policy to.
+    pub children: Vec<(String, ChildPolicy)>,
 }
 
 #[derive(Debug, Clone)]
@@ -131,6 +151,22 @@ struct ActivityState {
     outcome_at: i64,
     /// The attempt this incarnation handed to a worker and still waits for.
     live_attempt: Option<u32>,
+}
+
+#[derive(Debug, Clone)]
+struct ChildState {
+    workflow_id: String,
+    policy: ChildPolicy,
+    /// Seq, time, status and value of `ChildCompleted`.
+    outcome: Option<(u64, i64, String, Value)>,
+}
+
+#[derive(Debug, Clone)]
+struct UpdateEntry {
+    seq: u64,
+    update_id: String,
+    name: String,
+    args: Value,
 }
 
 #[derive(Debug, Clone)]
@@ -159,6 +195,7 @@ pub struct Run {
     workflow_type: String,
     input: Value,
     execution_deadline: Option<i64>,
+    parent_id: Option<String>,
     head: u64,
     commands: Vec<Event>,
     cursor: usize,
@@ -168,6 +205,19 @@ pub struct Run {
     activities: HashMap<u64, ActivityState>,
     timers: HashMap<u64, TimerState>,
     markers: HashMap<String, bool>,
+    /// Signals received, by name: (seq, time, payload), in arrival order.
+    signals: HashMap<String, Vec<(u64, i64, Value)>>,
+    /// How many signals of each name the code has consumed.
+    consumed: HashMap<String, usize>,
+    signal_ids: std::collections::HashSet<String>,
+    next_signal_out: u64,
+    /// Delivery result of each outgoing signal, once recorded.
+    delivered: HashMap<u64, String>,
+    next_child: u64,
+    children: HashMap<u64, ChildState>,
+    updates: Vec<UpdateEntry>,
+    /// How many accepted updates have had their handler started (in order).
+    updates_started: usize,
     /// Active `with_timeout` scopes (their timer ids), innermost last.
     scopes: Vec<u64>,
     cancel_requested: Option<u64>,
@@ -190,6 +240,7 @@ impl Run {
                 run_id: run_id.to_string(),
                 continued_from: None,
                 execution_deadline: None,
+                parent_id: None,
             },
         }
     }
@@ -206,6 +257,7 @@ impl Run {
             input,
             run_id,
             execution_deadline,
+            parent_id,
             ..
         } = &first.kind
         else {
@@ -220,6 +272,7 @@ impl Run {
             workflow_type: workflow_type.clone(),
             input: input.clone(),
             execution_deadline: *execution_deadline,
+            parent_id: parent_id.clone(),
             head: 0,
             commands: Vec::new(),
             cursor: 0,
@@ -229,6 +282,15 @@ impl Run {
             activities: HashMap::new(),
             timers: HashMap::new(),
             markers: HashMap::new(),
+            signals: HashMap::new(),
+            consumed: HashMap::new(),
+            signal_ids: std::collections::HashSet::new(),
+            next_signal_out: 1,
+            delivered: HashMap::new(),
+            next_child: 1,
+            children: HashMap::new(),
+            updates: Vec::new(),
+            updates_started: 0,
             scopes: Vec::new(),
             cancel_requested: None,
             cancel_delivered: false,
@@ -271,6 +333,10 @@ impl Run {
     /// When the workflow times out, if it has an execution timeout.
     pub fn execution_deadline(&self) -> Option<i64> {
         self.execution_deadline
+    }
+    /// The parent workflow's id, for a child workflow.
+    pub fn parent_id(&self) -> Option<&str> {
+        self.parent_id.as_deref()
     }
     /// The last seq of the history (recorded or appended by this run).
     pub fn head(&self) -> u64 {
@@ -374,12 +440,10 @@ impl Run {
             return Err(Error::NotRunning(format!("{} is closed", self.workflow_id)));
         }
         if self.cancel_requested.is_some() {
-            return Ok(Stop {
-                append: None,
-                stop: Vec::new(),
-            });
+            return Ok(Stop::default());
         }
         let stop = self.live_attempts();
+        let children = self.open_children();
         let mut kinds = vec![EventKind::WorkflowCancelRequested { reason }];
         let mut pending: Vec<u64> = self
             .activities
@@ -407,9 +471,18 @@ impl Run {
                     cause: CAUSE_CANCEL_REQUEST.into(),
                 }),
         );
+        let mut open: Vec<u64> = self
+            .children
+            .iter()
+            .filter(|(_, c)| c.outcome.is_none())
+            .map(|(o, _)| *o)
+            .collect();
+        open.sort_unstable();
+        kinds.extend(open.into_iter().map(child::cancelled_child));
         Ok(Stop {
             append: Some(self.record(kinds, now)?),
             stop,
+            children,
         })
     }
 
@@ -455,6 +528,7 @@ impl Run {
             )));
         }
         let stop = self.live_attempts();
+        let children = self.open_children();
         let close = self.close(kind, now)?;
         let start = Event {
             seq: 1,
@@ -465,9 +539,15 @@ impl Run {
                 run_id: new_run_id.to_string(),
                 continued_from: Some(self.run_id.clone()),
                 execution_deadline: self.execution_deadline,
+                parent_id: self.parent_id.clone(),
             },
         };
-        Ok(ContinueAsNew { close, start, stop })
+        Ok(ContinueAsNew {
+            close,
+            start,
+            stop,
+            children,
+        })
     }
 
     /// Ends the run at once from outside its code: `aion:terminate/2`
@@ -484,10 +564,24 @@ impl Run {
             return Err(Error::NotRunning(format!("{} is closed", self.workflow_id)));
         }
         let stop = self.live_attempts();
+        let children = self.open_children();
         Ok(Stop {
             append: Some(self.record(vec![kind], now)?),
             stop,
+            children,
         })
+    }
+
+    /// Children started and not closed, with their parent-close policy.
+    pub fn open_children(&self) -> Vec<(String, ChildPolicy)> {
+        let mut open: Vec<(u64, String, ChildPolicy)> = self
+            .children
+            .iter()
+            .filter(|(_, c)| c.outcome.is_none())
+            .map(|(o, c)| (*o, c.workflow_id.clone(), c.policy))
+            .collect();
+        open.sort_unstable_by_key(|(o, _, _)| *o);
+        open.into_iter().map(|(_, id, p)| (id, p)).collect()
     }
 
     fn close(&mut self, kind: EventKind, now: i64) -> Result<Append, Error> {
@@ -692,7 +786,65 @@ impl Run {
             EventKind::WorkflowCancelRequested { .. } => {
                 self.cancel_requested.get_or_insert(event.seq);
             }
-            EventKind::SideEffectRecorded { .. } | EventKind::MarkerRecorded { .. } => {}
+            EventKind::SideEffectRecorded { .. }
+            | EventKind::MarkerRecorded { .. }
+            | EventKind::SignalSent { .. }
+            | EventKind::UpdateCompleted { .. } => {}
+            EventKind::SignalReceived {
+                name,
+                payload,
+                signal_id,
+            } => {
+                self.signals.entry(name.clone()).or_default().push((
+                    event.seq,
+                    event.recorded_at,
+                    payload.clone(),
+                ));
+                if let Some(id) = signal_id {
+                    self.signal_ids.insert(id.clone());
+                }
+            }
+            EventKind::SignalDelivered { ordinal, result } => {
+                self.delivered.insert(*ordinal, result.clone());
+            }
+            EventKind::ChildStarted {
+                ordinal,
+                workflow_id,
+                parent_close_policy,
+                ..
+            } => {
+                let policy =
+                    ChildPolicy::parse(parent_close_policy).map_err(|e| corrupt(&e.to_string()))?;
+                self.children.insert(
+                    *ordinal,
+                    ChildState {
+                        workflow_id: workflow_id.clone(),
+                        policy,
+                        outcome: None,
+                    },
+                );
+            }
+            EventKind::ChildCompleted {
+                ordinal,
+                status,
+                value,
+            } => {
+                let child = self
+                    .children
+                    .get_mut(ordinal)
+                    .ok_or_else(|| corrupt("ChildCompleted for an unknown child"))?;
+                child.outcome = Some((event.seq, event.recorded_at, status.clone(), value.clone()));
+            }
+            EventKind::UpdateAccepted {
+                update_id,
+                name,
+                args,
+            } => self.updates.push(UpdateEntry {
+                seq: event.seq,
+                update_id: update_id.clone(),
+                name: name.clone(),
+                args: args.clone(),
+            }),
             EventKind::WorkflowCompleted { .. }
             | EventKind::WorkflowFailed { .. }
             | EventKind::WorkflowCancelled { .. }
@@ -711,13 +863,18 @@ impl Run {
 fn cancelled_activity(ordinal: u64, attempt: u32) -> EventKind {
     EventKind::ActivityFailed {
         ordinal,
-        error: json!({"type": "cancelled", "message": "the workflow was cancelled"}),
+        error: json!({"type": "cancelled", "message": CANCELLED_BY_REQUEST}),
         attempt,
         retryable: false,
     }
 }
 
-/// Whether an activity's final error is a cancellation.
+/// Whether an activity's final error is a cancellation by a cancellation request (not
+/// one the code asked for itself, see [`Run::cancel_activity`]).
 fn is_cancellation(error: &Value) -> bool {
     error.get("type").and_then(Value::as_str) == Some("cancelled")
+        && error.get("message").and_then(Value::as_str) == Some(CANCELLED_BY_REQUEST)
 }
+
+/// The message of an activity cancelled by a cancellation request.
+const CANCELLED_BY_REQUEST: &str = "the workflow was cancelled";

@@ -686,3 +686,215 @@ fn replay_rejects_side_effect_and_continue_as_new_mismatches() {
     let err = replay.start_timer("nap", 10, 0).unwrap_err();
     assert!(matches!(err, Error::NonDeterminism { seq: 2, .. }), "{err}");
 }
+
+#[test]
+fn signals_are_consumed_in_arrival_order_and_deduplicated() {
+    let mut history = started();
+    let mut run = replay_of(&history);
+    assert_eq!(
+        run.signal_step("go", 0).unwrap(),
+        Step::Wait { until: None }
+    );
+    for (i, p) in ["a", "b"].iter().enumerate() {
+        let id = Some(format!("s{i}"));
+        history.extend(
+            run.record_signal("go", json!(p), id, 10)
+                .unwrap()
+                .unwrap()
+                .events,
+        );
+    }
+    assert_eq!(
+        run.record_signal("go", json!("a"), Some("s0".into()), 11)
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        run.signal_step("go", 12).unwrap(),
+        Step::Done(Ok(json!("a")))
+    );
+    assert_eq!(
+        run.signal_step("go", 12).unwrap(),
+        Step::Done(Ok(json!("b")))
+    );
+    assert_eq!(
+        run.signal_step("other", 12).unwrap(),
+        Step::Wait { until: None }
+    );
+    let mut again = replay_of(&history);
+    assert_eq!(
+        again.signal_step("go", 99).unwrap(),
+        Step::Done(Ok(json!("a")))
+    );
+}
+
+#[test]
+fn signal_after_receive_timeout_is_left_for_the_next_receive() {
+    let mut history = started();
+    let mut run = replay_of(&history);
+    let scope = keep(&mut history, run.enter_scope(100, 0).unwrap());
+    assert!(matches!(
+        keep_step(&mut history, run.signal_step("go", 150).unwrap()),
+        Step::Record(_)
+    ));
+    assert_eq!(run.signal_step("go", 150).unwrap(), Step::Timeout);
+    run.exit_scope(scope, 150).unwrap();
+    history.extend(
+        run.record_signal("go", json!(1), None, 160)
+            .unwrap()
+            .unwrap()
+            .events,
+    );
+
+    let mut again = replay_of(&history);
+    again.enter_scope(100, 0).unwrap();
+    assert_eq!(again.signal_step("go", 999).unwrap(), Step::Timeout);
+    again.exit_scope(scope, 999).unwrap();
+    assert_eq!(
+        again.signal_step("go", 999).unwrap(),
+        Step::Done(Ok(json!(1)))
+    );
+}
+
+#[test]
+fn outgoing_signal_is_redelivered_until_its_result_is_recorded() {
+    let mut history = started();
+    let mut run = replay_of(&history);
+    let out = keep(
+        &mut history,
+        run.send_signal("other", "go", json!(1), 0).unwrap(),
+    );
+    let Outgoing::Deliver { ordinal, signal_id } = out else {
+        panic!()
+    };
+    assert_eq!(signal_id, "wf/r1/signal-1");
+    let mut crashed = replay_of(&history);
+    assert!(matches!(
+        crashed.send_signal("other", "go", json!(1), 0).unwrap(),
+        Recorded::Replayed(Outgoing::Deliver { .. })
+    ));
+    history.extend(
+        run.signal_delivered(ordinal, "ok", 1)
+            .unwrap()
+            .unwrap()
+            .events,
+    );
+    let mut again = replay_of(&history);
+    assert_eq!(
+        again.send_signal("other", "go", json!(1), 0).unwrap(),
+        Recorded::Replayed(Outgoing::Delivered("ok".into()))
+    );
+}
+
+#[test]
+fn accepted_update_runs_before_the_outcome_that_followed_it_on_replay() {
+    let mut history = started();
+    let mut run = replay_of(&history);
+    let Dispatch::Live {
+        ordinal, append, ..
+    } = run
+        .dispatch_activity("a", json!(1), &Value::Null, 0)
+        .unwrap()
+    else {
+        panic!()
+    };
+    history.extend(append.events);
+    history.extend(run.accept_update("u1", "set", json!(5), 1).unwrap().events);
+    assert!(
+        matches!(run.activity_step(ordinal, 2).unwrap(), Step::Update { ref update_id, .. } if update_id == "u1")
+    );
+    keep(
+        &mut history,
+        run.complete_update("u1", Ok(json!("done")), 3).unwrap(),
+    );
+    assert_eq!(
+        run.activity_step(ordinal, 4).unwrap(),
+        Step::Wait { until: None }
+    );
+    history.extend(
+        run.activity_result(ordinal, 1, AttemptOutcome::Completed(json!(7)), 5)
+            .unwrap()
+            .unwrap()
+            .events,
+    );
+
+    let mut again = replay_of(&history);
+    again
+        .dispatch_activity("a", json!(1), &Value::Null, 0)
+        .unwrap();
+    assert!(matches!(
+        again.activity_step(ordinal, 9).unwrap(),
+        Step::Update { .. }
+    ));
+    assert_eq!(
+        again.complete_update("u1", Ok(json!("done")), 9).unwrap(),
+        Recorded::Replayed(())
+    );
+    assert_eq!(
+        again.activity_step(ordinal, 9).unwrap(),
+        Step::Done(Ok(json!(7)))
+    );
+}
+
+#[test]
+fn child_outcome_and_parent_close_policy() {
+    let mut history = started();
+    let mut run = replay_of(&history);
+    let start = keep(
+        &mut history,
+        run.start_child("job", json!(1), None, ChildPolicy::RequestCancel, 0)
+            .unwrap(),
+    );
+    assert_eq!(start.workflow_id, "wf/r1/child-1");
+    assert!(start.create);
+    assert_eq!(run.child_step(1, 1).unwrap(), Step::Wait { until: None });
+    assert_eq!(
+        run.open_children(),
+        vec![("wf/r1/child-1".to_string(), ChildPolicy::RequestCancel)]
+    );
+    history.extend(
+        run.child_completed(1, "completed", json!(42), 2)
+            .unwrap()
+            .unwrap()
+            .events,
+    );
+    assert_eq!(run.child_step(1, 3).unwrap(), Step::Done(Ok(json!(42))));
+    assert!(run.open_children().is_empty());
+    let mut again = replay_of(&history);
+    let Recorded::Replayed(replayed) = again
+        .start_child("job", json!(1), None, ChildPolicy::RequestCancel, 9)
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert!(!replayed.create);
+    assert_eq!(again.child_step(1, 9).unwrap(), Step::Done(Ok(json!(42))));
+}
+
+#[test]
+fn select_picks_the_first_settled_in_history_order() {
+    let mut run = run_with(started());
+    let a = live_ordinal(&mut run, "a");
+    let b = live_ordinal(&mut run, "b");
+    let items = [Awaitable::Activity(a), Awaitable::Activity(b)];
+    assert_eq!(
+        run.select(&items, 1).unwrap(),
+        (0, Step::Wait { until: None })
+    );
+    run.activity_result(b, 1, AttemptOutcome::Completed(json!("b")), 2)
+        .unwrap();
+    run.activity_result(a, 1, AttemptOutcome::Completed(json!("a")), 3)
+        .unwrap();
+    assert_eq!(
+        run.select(&items, 4).unwrap(),
+        (1, Step::Done(Ok(json!("b"))))
+    );
+    let stop = run.cancel_activity(a, 5).unwrap();
+    assert_eq!(stop.append, None);
+    let c = live_ordinal(&mut run, "c");
+    let stop = run.cancel_activity(c, 6).unwrap();
+    assert_eq!(stop.stop, vec![(c, 1)]);
+    assert!(
+        matches!(run.activity_step(c, 7).unwrap(), Step::Done(Err(e)) if e["type"] == "cancelled")
+    );
+}

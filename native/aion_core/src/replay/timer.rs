@@ -52,6 +52,9 @@ impl Run {
     pub fn timer_step(&mut self, timer_id: u64, now: i64) -> Result<Step, Error> {
         self.check_usable()?;
         let timer = self.timer(timer_id)?.clone();
+        if let Some(step) = self.pending_update(timer.settled()) {
+            return Ok(step);
+        }
         if let Some((seq, at)) = timer.fired {
             return Ok(self.observe(Some(seq), at, Ok(Value::Null)));
         }

@@ -122,6 +122,8 @@ pub struct WorkflowRecord {
     pub updated_at: i64,
     /// The closing event's payload (result, error, details, reason ...), once closed.
     pub outcome: Option<Value>,
+    /// The workflow that started this one as a child, if any.
+    pub parent_id: Option<String>,
 }
 
 /// Which workflows [`EventStore::list`] returns; `None` matches everything.
@@ -246,6 +248,7 @@ fn new_run_record(
         workflow_type,
         run_id,
         continued_from,
+        parent_id,
         ..
     } = &first.kind
     else {
@@ -287,6 +290,7 @@ fn new_run_record(
         created_at: current.map_or(first.recorded_at, |p| p.created_at),
         updated_at: first.recorded_at,
         outcome: None,
+        parent_id: parent_id.clone(),
     })
 }
 

@@ -29,7 +29,8 @@ CREATE TABLE IF NOT EXISTS workflows (
     head          INTEGER NOT NULL,
     created_at    INTEGER NOT NULL,
     updated_at    INTEGER NOT NULL,
-    outcome       TEXT
+    outcome       TEXT,
+    parent_id     TEXT
 );
 CREATE INDEX IF NOT EXISTS workflows_by_status ON workflows (status, workflow_type);
 CREATE TABLE IF NOT EXISTS events (
@@ -130,8 +131,8 @@ impl SqliteStore {
         let outcome = record.outcome.as_ref().map(|v| v.to_string());
         if current.is_none() {
             tx.prepare_cached(
-                "INSERT INTO workflows (workflow_id, workflow_type, run_id, status, head, created_at, updated_at, outcome)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                "INSERT INTO workflows (workflow_id, workflow_type, run_id, status, head, created_at, updated_at, outcome, parent_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             )?
             .execute(params![
                 record.workflow_id,
@@ -141,7 +142,8 @@ impl SqliteStore {
                 record.head as i64,
                 record.created_at,
                 record.updated_at,
-                outcome
+                outcome,
+                record.parent_id
             ])?;
         } else {
             tx.prepare_cached(
@@ -161,7 +163,7 @@ impl SqliteStore {
 }
 
 /// The schema this code reads and writes (`PRAGMA user_version`). 2: events keyed by
-/// (workflow id, run id, seq).
+/// (workflow id, run id, seq); workflows know their parent.
 const SCHEMA_VERSION: i64 = 2;
 
 /// Refuses a database written with another schema instead of misreading it; stamps a new
@@ -188,7 +190,7 @@ fn check_schema_version(conn: &Connection, path: &Path) -> Result<(), Error> {
 }
 
 const RECORD_COLUMNS: &str =
-    "workflow_id, workflow_type, run_id, status, head, created_at, updated_at, outcome";
+    "workflow_id, workflow_type, run_id, status, head, created_at, updated_at, outcome, parent_id";
 
 fn row_to_record(
     row: &rusqlite::Row<'_>,
@@ -203,6 +205,7 @@ fn row_to_record(
             created_at: row.get(5)?,
             updated_at: row.get(6)?,
             outcome: None,
+            parent_id: row.get(8)?,
         },
         row.get(3)?,
         row.get(7)?,
