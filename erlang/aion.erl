@@ -18,10 +18,16 @@
 -export([cancel/1]).
 -export([cancel/2]).
 -export([terminate/2]).
+-export([signal/3]).
+-export([signal_with_start/5]).
+-export([query/3]).
+-export([query/4]).
+-export([update/4]).
 
 %% Internal: used by the other modules of the app.
 -export([encode_payload/1]).
 -export([uuid/0]).
+-export([deliver_signal/4]).
 
 -type workflow_id() :: binary().
 -type status() :: running | completed | failed | cancelled | terminated | timed_out | blocked.
@@ -79,7 +85,8 @@ name_key(activity) -> name.
 %% @doc Starts a run of workflow type `Type' with `Input' and returns its id once
 %% `WorkflowStarted' is durable. `Opts': `workflow_id => binary()' (default: a fresh UUID),
 %% `execution_timeout_ms => pos_integer()' (the whole workflow, across continue-as-new,
-%% ends as `timed_out' when it runs longer).
+%% ends as `timed_out' when it runs longer), `parent_id => binary()' (set by
+%% `aion_flow:start_child/3'; shown by `describe/1' and `list/1').
 %% Errors: `{unknown_workflow_type, Type}', `{invalid_input, Why}' (not JSON-compatible),
 %% `{payload_too_large, Size, Limit}', `{bad_option, Opt}', `{already_started, Id}' (a run
 %% with that id is running), `{already_exists, Id}' (a closed run has that id).
@@ -90,7 +97,7 @@ start_workflow(Type, Input, Opts) when is_map(Opts) ->
         fun() -> check_start_opts(Opts) end,
         fun() -> encode_payload(Input) end,
         fun() -> check_timeout_opt(Opts) end
-    ], fun([_, Id, InputJson, Deadline]) -> create(Type, Id, InputJson, Deadline) end);
+    ], fun([_, Id, InputJson, OptsJson]) -> create(Type, Id, InputJson, OptsJson) end);
 start_workflow(_Type, _Input, Opts) ->
     {error, {bad_option, Opts}}.
 
@@ -113,15 +120,29 @@ check_type(Type) when is_binary(Type) ->
 check_type(Type) ->
     {error, {unknown_workflow_type, Type}}.
 
+%% The optional fields of `WorkflowStarted', as the JSON options of the create NIF.
 check_timeout_opt(Opts) ->
-    case maps:get(execution_timeout_ms, Opts, undefined) of
-        undefined -> {ok, null};
+    Deadline = case maps:get(execution_timeout_ms, Opts, undefined) of
+        undefined -> ok;
         Ms when is_integer(Ms), Ms > 0 -> {ok, aion_flow_ffi:now_ms() + Ms};
         Ms -> {error, {bad_option, {execution_timeout_ms, Ms}}}
+    end,
+    Parent = case maps:get(parent_id, Opts, undefined) of
+        undefined -> ok;
+        P when is_binary(P) -> {ok, P};
+        P -> {error, {bad_option, {parent_id, P}}}
+    end,
+    case {Deadline, Parent} of
+        {{error, _} = E, _} -> E;
+        {_, {error, _} = E} -> E;
+        _ ->
+            Fields = [{<<"execution_deadline">>, D} || {ok, D} <- [Deadline]] ++
+                     [{<<"parent_id">>, P} || {ok, P} <- [Parent]],
+            aion_flow_ffi:json_encode(maps:from_list(Fields))
     end.
 
 check_start_opts(Opts) ->
-    case maps:keys(maps:without([workflow_id, execution_timeout_ms], Opts)) of
+    case maps:keys(maps:without([workflow_id, execution_timeout_ms, parent_id], Opts)) of
         [] ->
             case maps:get(workflow_id, Opts, undefined) of
                 undefined -> {ok, uuid()};
@@ -142,10 +163,10 @@ encode_payload(Term) ->
         {error, Msg} -> {error, {invalid_input, element(2, aion_flow_ffi:split_error(Msg))}}
     end.
 
-create(Type, Id, InputJson, Deadline) ->
+create(Type, Id, InputJson, OptsJson) ->
     Tag = aion_flow_ffi:tag(),
     Now = aion_flow_ffi:now_ms(),
-    case aion_flow_ffi:nif_engine_create(aion_engine:store(), Id, Type, InputJson, uuid(), Deadline, Now, Tag) of
+    case aion_flow_ffi:nif_engine_create(aion_engine:store(), Id, Type, InputJson, uuid(), OptsJson, Now, Tag) of
         {ok, Tag} ->
             receive
                 {aion_durable, Tag, ok} ->
@@ -286,22 +307,150 @@ cancel(_WorkflowId, _Reason) ->
     {error, not_found}.
 
 cancel_run(WorkflowId, ReasonJson) ->
+    to_run(WorkflowId,
+           fun(From, Ref) -> {aion_cancel_request, From, Ref, ReasonJson} end,
+           fun(Run) -> aion_flow_ffi:record_cancel(Run, ReasonJson) end).
+
+%% @doc Sends signal `Name' with `Payload' to workflow `WorkflowId' and returns once it is
+%% durable in the workflow's history, whether or not the workflow's process is awake (a
+%% workflow asleep in a timer, or whose type is not registered yet, gets it when it runs).
+%% The workflow reads it with `aion_flow:receive_signal/1,2'. Errors: `not_found',
+%% `not_running' (closed), `{invalid_input, Why}', `{bad_argument, name, Name}', `timeout'
+%% (the process did not take it within 5 s; it stays queued).
+-spec signal(workflow_id(), binary(), term()) -> ok | {error, error_reason()}.
+signal(WorkflowId, Name, Payload) when is_binary(Name) ->
+    case encode_payload(Payload) of
+        {ok, Json} -> deliver_signal(WorkflowId, Name, Json, null);
+        {error, _} = Error -> Error
+    end;
+signal(_WorkflowId, Name, _Payload) ->
+    {error, {bad_argument, name, Name}}.
+
+%% @doc Delivers an encoded signal under `SignalId' (`null', or an id the target records
+%% once however often it is delivered). For `aion_flow:signal/3'.
+-spec deliver_signal(workflow_id(), binary(), binary(), binary() | null) -> ok | {error, error_reason()}.
+deliver_signal(WorkflowId, Name, Json, SignalId) when is_binary(WorkflowId) ->
+    to_run(WorkflowId,
+           fun(From, Ref) -> {aion_signal, From, Ref, Name, Json, SignalId} end,
+           fun(Run) -> aion_flow_messages:record_signal(Run, Name, Json, SignalId) end);
+deliver_signal(_WorkflowId, _Name, _Json, _SignalId) ->
+    {error, not_found}.
+
+%% @doc Starts workflow `Type' unless the id in `Opts' is already running, then signals
+%% it; returns its id. Errors as for `start_workflow/3' (but `already_started') and
+%% `signal/3'.
+-spec signal_with_start(binary(), term(), binary(), term(), map()) ->
+    {ok, workflow_id()} | {error, error_reason()}.
+signal_with_start(Type, Input, Name, Payload, Opts) ->
+    Started = case start_workflow(Type, Input, Opts) of
+        {ok, Id} -> {ok, Id};
+        {error, {already_started, Id}} -> {ok, Id};
+        Error -> Error
+    end,
+    case Started of
+        {ok, WorkflowId} ->
+            case signal(WorkflowId, Name, Payload) of
+                ok -> {ok, WorkflowId};
+                SignalError -> SignalError
+            end;
+        StartError ->
+            StartError
+    end.
+
+%% @doc Asks workflow `WorkflowId' query `Name' with `Args'; see `query/4' (5 s timeout).
+-spec query(workflow_id(), binary(), term()) -> {ok, term()} | {error, term()}.
+query(WorkflowId, Name, Args) ->
+    query(WorkflowId, Name, Args, 5000).
+
+%% @doc Runs the query handler `Name' the workflow set with
+%% `aion_flow:set_query_handler/2' on `Args' and returns its (JSON-decoded) result.
+%% Queries never write history; they are answered while the workflow waits on anything
+%% (activity, timer, signal, child). Errors: `unknown_query', `not_running' (closed, or no
+%% process runs it), `not_found', `timeout', `{handler_failed, Reason}' (the handler
+%% crashed or tried to run workflow commands; the workflow is not affected).
+-spec query(workflow_id(), binary(), term(), timeout()) -> {ok, term()} | {error, term()}.
+query(WorkflowId, Name, Args, TimeoutMs) when is_binary(WorkflowId), is_binary(Name) ->
+    case encode_payload(Args) of
+        {ok, ArgsJson} ->
+            ask(WorkflowId, fun(From, Ref) -> {aion_query, From, Ref, Name, ArgsJson} end, TimeoutMs);
+        {error, _} = Error ->
+            Error
+    end;
+query(WorkflowId, _Name, _Args, _TimeoutMs) when is_binary(WorkflowId) ->
+    {error, unknown_query};
+query(_WorkflowId, _Name, _Args, _TimeoutMs) ->
+    {error, not_found}.
+
+%% @doc Sends update `Name' with `Args' to workflow `WorkflowId': the validator the
+%% workflow set with `aion_flow:set_update_handler/3' runs first; an accepted update is
+%% recorded, its handler runs in the workflow (and again at the same point on replay), and
+%% its result comes back. Errors: `{rejected, Reason}' (the validator said no; nothing is
+%% recorded), `unknown_update', `{handler_failed, Reason}', `not_running', `not_found',
+%% `timeout'.
+-spec update(workflow_id(), binary(), term(), timeout()) -> {ok, term()} | {error, term()}.
+update(WorkflowId, Name, Args, TimeoutMs) when is_binary(WorkflowId), is_binary(Name) ->
+    case encode_payload(Args) of
+        {ok, ArgsJson} ->
+            UpdateId = uuid(),
+            ask(WorkflowId, fun(From, Ref) -> {aion_update, From, Ref, UpdateId, Name, ArgsJson} end,
+                TimeoutMs);
+        {error, _} = Error ->
+            Error
+    end;
+update(WorkflowId, _Name, _Args, _TimeoutMs) when is_binary(WorkflowId) ->
+    {error, unknown_update};
+update(_WorkflowId, _Name, _Args, _TimeoutMs) ->
+    {error, not_found}.
+
+%% A request only a live workflow process can answer (query, update).
+ask(WorkflowId, Request, TimeoutMs) ->
     case live_process(WorkflowId) of
         {ok, Pid} ->
             Ref = erlang:monitor(process, Pid),
-            Pid ! {aion_cancel_request, self(), Ref, ReasonJson},
+            Pid ! Request(self(), Ref),
             receive
                 {Ref, Result} -> erlang:demonitor(Ref, [flush]), Result;
-                {'DOWN', Ref, process, Pid, _} -> cancel_run(WorkflowId, ReasonJson)
+                {'DOWN', Ref, process, Pid, _} -> {error, not_running}
+            after TimeoutMs ->
+                erlang:demonitor(Ref, [flush]),
+                {error, timeout}
+            end;
+        none ->
+            case describe(WorkflowId) of
+                {ok, _} -> {error, not_running};
+                Error -> Error
+            end
+    end.
+
+%% Hands a request to the workflow's process and waits for its answer or, when no process
+%% runs it, does `Offline(Run)' as the run's only writer and then starts its process.
+to_run(WorkflowId, Request, Offline) ->
+    to_run(WorkflowId, Request, Offline, 3).
+
+to_run(_WorkflowId, _Request, _Offline, 0) ->
+    {error, timeout};
+to_run(WorkflowId, Request, Offline, Tries) ->
+    case live_process(WorkflowId) of
+        {ok, Pid} ->
+            Ref = erlang:monitor(process, Pid),
+            Pid ! Request(self(), Ref),
+            receive
+                {Ref, Result} -> erlang:demonitor(Ref, [flush]), Result;
+                {'DOWN', Ref, process, Pid, _} -> to_run(WorkflowId, Request, Offline, Tries - 1)
             after 5000 ->
                 erlang:demonitor(Ref, [flush]),
                 {error, timeout}
             end;
         none ->
-            Result = with_claimed_run(WorkflowId, fun(Run) -> aion_flow_ffi:record_cancel(Run, ReasonJson) end),
-            %% Let the code see the cancellation and compensate.
-            Result =:= ok andalso aion_engine:start_run(WorkflowId),
-            Result
+            case with_claimed_run(WorkflowId, Offline) of
+                {error, claimed} ->
+                    to_run(WorkflowId, Request, Offline, Tries - 1);
+                ok ->
+                    _ = aion_engine:start_run(WorkflowId),
+                    ok;
+                Other ->
+                    Other
+            end
     end.
 
 %% @doc Ends workflow `WorkflowId' at once: its process is stopped, `WorkflowTerminated'
@@ -315,7 +464,10 @@ terminate(WorkflowId, Reason) when is_binary(WorkflowId) ->
                 {ok, Pid} -> _ = supervisor:terminate_child(aion_workflow_sup, Pid);
                 none -> ok
             end,
-            Result = with_claimed_run(WorkflowId, fun(Run) -> end_run(Run, ReasonJson) end),
+            Result = case with_claimed_run(WorkflowId, fun(Run) -> end_run(Run, ReasonJson) end) of
+                {error, claimed} -> {error, timeout};
+                R -> R
+            end,
             Result =:= ok andalso aion_engine:notify(WorkflowId),
             Result;
         {error, _} = Error ->
@@ -327,9 +479,9 @@ terminate(_WorkflowId, _Reason) ->
 end_run(Run, ReasonJson) ->
     Tag = aion_flow_ffi:tag(),
     case aion_flow_ffi:nif_run_end(Run, terminated, ReasonJson, aion_flow_ffi:now_ms(), Tag) of
-        {ok, {recording, Stop}} ->
+        {ok, {recording, Stop, Children}} ->
             ok = aion_flow_ffi:wait_durable(Tag),
-            aion_flow_ffi:stop_attempts(Stop);
+            aion_flow_ffi:apply_stop(Stop, Children);
         {error, Msg} ->
             store_error(Msg)
     end.
@@ -349,7 +501,7 @@ live_process(WorkflowId) ->
 with_claimed_run(WorkflowId, Fun) ->
     case aion_engine:claim_run(WorkflowId) of
         false ->
-            {error, timeout};
+            {error, claimed};
         true ->
             put(aion_workflow_id, WorkflowId),
             try aion_flow_ffi:nif_run_open(aion_engine:store(), WorkflowId) of

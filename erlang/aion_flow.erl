@@ -19,6 +19,22 @@
 -export([patched/1]).
 -export([continue_as_new/1]).
 -export([cancel_requested/0]).
+-export([receive_signal/1]).
+-export([receive_signal/2]).
+-export([signal/3]).
+-export([set_query_handler/2]).
+-export([set_update_handler/3]).
+-export([start_child/3]).
+-export([await_child/1]).
+-export([child/3]).
+-export([all/1]).
+-export([race/1]).
+-export([settled/1]).
+-export([map/3]).
+
+%% Internal: used by the other modules of the app.
+-export([wire_reason/1]).
+-export([decode_result/1]).
 
 -type activity_error() ::
     {activity_failed, #{activity := binary(), type := binary(), message := binary(),
@@ -78,12 +94,15 @@ activity(Name, _Input, Opts) when is_binary(Name) ->
 activity(Name, _Input, _Opts) ->
     {error, {bad_option, {name, Name}}}.
 
+%% @doc The result of an activity await as workflow code sees it.
+-spec decode_result({ok, binary()} | {error, binary()}) -> {ok, term()} | {error, activity_error()}.
 decode_result({ok, Json}) ->
     aion_flow_ffi:json_decode(Json);
 decode_result({error, Msg}) ->
     {error, wire_reason(Msg)}.
 
-%% Maps a wire error to the reason workflow code sees.
+%% @doc Maps a wire error to the reason workflow code sees.
+-spec wire_reason(binary()) -> activity_error().
 wire_reason(Msg) ->
     case aion_flow_ffi:split_error(Msg) of
         {<<"timeout">>, <<"the with_timeout", _/binary>>} -> timeout;
@@ -259,3 +278,93 @@ run_call(Call) ->
 
 value({ok, Value}) -> Value;
 value({error, Msg}) -> erlang:error(wire_reason(Msg)).
+
+%% @doc Waits for the next signal named `Name' (signals of one name are consumed in
+%% arrival order; one sent before the code asks waits in the history). `{error,
+%% cancelled}' if the workflow is cancelled while waiting, `{error, timeout}' if an
+%% enclosing `with_timeout/2' deadline passes first.
+-spec receive_signal(binary()) -> {ok, term()} | {error, flow_error()}.
+receive_signal(Name) ->
+    aion_flow_messages:receive_signal(Name).
+
+%% @doc As `receive_signal/1', giving up after `TimeoutMs' with `{error, timeout}' (a
+%% durable deadline: replay takes the same branch).
+-spec receive_signal(binary(), non_neg_integer()) -> {ok, term()} | {error, flow_error()}.
+receive_signal(Name, TimeoutMs) ->
+    aion_flow_messages:receive_signal(Name, TimeoutMs).
+
+%% @doc Signals workflow `WorkflowId' from this workflow: recorded, delivered exactly once
+%% (a redelivery after a crash is recognised by the target), and its result recorded, so
+%% replay returns the same `ok | {error, not_found | not_running}'.
+-spec signal(binary(), binary(), term()) -> ok | {error, not_found | not_running | flow_error()}.
+signal(WorkflowId, Name, Payload) ->
+    aion_flow_messages:signal(WorkflowId, Name, Payload).
+
+%% @doc Sets (or replaces) the handler of query `Name': `Fun(Args)' returns a
+%% JSON-compatible result and may close over the workflow's state. It runs in a process of
+%% its own while the workflow waits; it must not run workflow commands (that fails the
+%% query, not the workflow). Queries never write history.
+-spec set_query_handler(binary(), fun((term()) -> term())) -> ok | {error, term()}.
+set_query_handler(Name, Fun) ->
+    aion_flow_messages:set_query_handler(Name, Fun).
+
+%% @doc Sets (or replaces) the handler of update `Name'. `Validator(Args)' returns `ok'
+%% (or `true') to accept, `{error, Reason}' (or `false') to reject; nothing is recorded
+%% for a rejected update. An accepted update is recorded and `Handler(Args)' runs in the
+%% workflow process at its next await (and at the same point on every replay; it may run
+%% activities); its JSON-compatible result goes back to the caller and is recorded.
+-spec set_update_handler(binary(), fun((term()) -> ok | {error, term()}), fun((term()) -> term())) ->
+    ok | {error, term()}.
+set_update_handler(Name, Validator, Handler) ->
+    aion_flow_messages:set_update_handler(Name, Validator, Handler).
+
+%% @doc Starts child workflow `Type' with `Input': a durable workflow of its own (visible
+%% in `aion:list/1' with `parent_id'). `Opts': `workflow_id' (default
+%% `<<"ParentId/RunId/child-N">>'), `parent_close_policy' (`terminate' (default),
+%% `request_cancel' or `abandon': what happens to the child when this workflow closes or
+%% is cancelled while the child runs).
+-spec start_child(binary(), term(), map()) -> {ok, aion_flow_fanout:child_ref()} | {error, flow_error()}.
+start_child(Type, Input, Opts) ->
+    aion_flow_fanout:start_child(Type, Input, Opts).
+
+%% @doc Waits for a child: `{ok, Result}' when it completed, `{error, {child_failed,
+%% #{status, value}}}' when it closed otherwise (`status': `failed', `cancelled',
+%% `terminated', `timed_out' or `start_failed'), `{error, cancelled | timeout}' as for
+%% activities.
+-spec await_child(aion_flow_fanout:child_ref()) -> {ok, term()} | {error, flow_error()}.
+await_child(Ref) ->
+    aion_flow_fanout:await_child(Ref).
+
+%% @doc `start_child/3' then `await_child/1'.
+-spec child(binary(), term(), map()) -> {ok, term()} | {error, flow_error()}.
+child(Type, Input, Opts) ->
+    case start_child(Type, Input, Opts) of
+        {ok, Ref} -> await_child(Ref);
+        {error, _} = Error -> Error
+    end.
+
+%% @doc Runs every call concurrently (`{activity, Name, Input, Opts}' or `{child, Type,
+%% Input, Opts}') and returns `{ok, [Result]}' in call order, or the first error (in
+%% history order) after cancelling the calls still running.
+-spec all([aion_flow_fanout:call()]) -> {ok, [term()]} | {error, term()}.
+all(Calls) ->
+    aion_flow_fanout:all(Calls).
+
+%% @doc Runs every call concurrently and returns the outcome (`{ok, R}' or `{error, E}')
+%% of the first to settle, after cancelling the rest.
+-spec race([aion_flow_fanout:call()]) -> {ok, term()} | {error, term()}.
+race(Calls) ->
+    aion_flow_fanout:race(Calls).
+
+%% @doc Runs every call concurrently and returns every outcome, `{ok, R}' or `{error, E}',
+%% in call order.
+-spec settled([aion_flow_fanout:call()]) -> {ok, [{ok, term()} | {error, term()}]} | {error, term()}.
+settled(Calls) ->
+    aion_flow_fanout:settled(Calls).
+
+%% @doc Maps `Fun(Item)' (which returns a call) over `Items' with at most
+%% `concurrency' (default 10) calls in flight; returns `{ok, [Result]}' in item order or
+%% the first error after cancelling the calls still running.
+-spec map(fun((term()) -> aion_flow_fanout:call()), [term()], map()) -> {ok, [term()]} | {error, term()}.
+map(Fun, Items, Opts) ->
+    aion_flow_fanout:map(Fun, Items, Opts).

@@ -29,6 +29,10 @@
 -export([now_ms/0]).
 -export([split_error/1]).
 -export([stop_attempts/1]).
+-export([apply_stop/2]).
+-export([await_step/2]).
+-export([step_answer/3]).
+-export([wait_event/2]).
 -export([record_cancel/2]).
 -export([arm_deadline/1]).
 
@@ -42,7 +46,11 @@
          nif_run_timer_start/5, nif_run_timer_step/4, nif_run_timer_cancel/4,
          nif_run_scope_enter/4, nif_run_scope_exit/4,
          nif_run_now/1, nif_run_random/1, nif_run_uuid/1,
-         nif_run_side_effect/1, nif_run_side_effect_record/5, nif_run_patched/4]).
+         nif_run_side_effect/1, nif_run_side_effect_record/5, nif_run_patched/4,
+         nif_run_record_signal/6, nif_run_signal_step/4, nif_run_send_signal/6,
+         nif_run_signal_delivered/5, nif_run_accept_update/6, nif_run_complete_update/6,
+         nif_run_start_child/7, nif_run_child_step/4, nif_run_child_completed/6,
+         nif_run_select/4, nif_run_cancel_activity/4, nif_run_open_children/1]).
 
 -nifs([nif_json_encode/1, nif_json_decode/1,
        nif_engine_open/2, nif_engine_close/1, nif_engine_create/8, nif_engine_describe/2,
@@ -53,7 +61,11 @@
        nif_run_timer_start/5, nif_run_timer_step/4, nif_run_timer_cancel/4,
        nif_run_scope_enter/4, nif_run_scope_exit/4,
        nif_run_now/1, nif_run_random/1, nif_run_uuid/1,
-       nif_run_side_effect/1, nif_run_side_effect_record/5, nif_run_patched/4]).
+       nif_run_side_effect/1, nif_run_side_effect_record/5, nif_run_patched/4,
+       nif_run_record_signal/6, nif_run_signal_step/4, nif_run_send_signal/6,
+       nif_run_signal_delivered/5, nif_run_accept_update/6, nif_run_complete_update/6,
+       nif_run_start_child/7, nif_run_child_step/4, nif_run_child_completed/6,
+       nif_run_select/4, nif_run_cancel_activity/4, nif_run_open_children/1]).
 -on_load(load_nif/0).
 
 -type json() :: binary().
@@ -144,9 +156,10 @@ run() ->
 %% @doc Calls `Fun(Run)' with the calling process's run, or answers `not_running'.
 -spec with_run(fun((reference()) -> T)) -> T | {error, wire_error()}.
 with_run(Fun) ->
-    case run() of
-        undefined -> {error, <<"not_running: not called from a workflow process">>};
-        Run -> Fun(Run)
+    case {run(), get(aion_query_context)} of
+        {_, true} -> erlang:error(query_handlers_cannot_run_workflow_commands);
+        {undefined, _} -> {error, <<"not_running: not called from a workflow process">>};
+        {Run, _} -> Fun(Run)
     end.
 
 %% @doc Runs a recording NIF call `Call(Tag)' answering `{ok, {done | recording, Value}}',
@@ -189,6 +202,17 @@ split_error(Msg) ->
         [Detail] -> {<<"internal">>, Detail}
     end.
 
+%% @doc Stops the attempts `[{Ordinal, Attempt}]' and applies the parent-close policy to
+%% the children `[{ChildId, Policy}]' (`terminate', `request_cancel' or `abandon'). The
+%% children are handled from separate processes: this run does not wait for them.
+-spec apply_stop([{pos_integer(), non_neg_integer()}], [{binary(), binary()}]) -> ok.
+apply_stop(Attempts, Children) ->
+    stop_attempts(Attempts),
+    Reason = <<"the parent workflow closed or was cancelled">>,
+    _ = [spawn(fun() -> aion:terminate(Id, Reason) end) || {Id, <<"terminate">>} <- Children],
+    _ = [spawn(fun() -> aion:cancel(Id, Reason) end) || {Id, <<"request_cancel">>} <- Children],
+    ok.
+
 %% @doc Tells the running attempts `[{Ordinal, Attempt}]' of this run to stop.
 -spec stop_attempts([{pos_integer(), non_neg_integer()}]) -> ok.
 stop_attempts(Attempts) ->
@@ -196,35 +220,52 @@ stop_attempts(Attempts) ->
     _ = [aion_activity_pool:cancel(Id, O, A) || {O, A} <- Attempts],
     ok.
 
-%% One await: step until there is an answer, waiting in `receive' between steps.
+%% @doc One await: calls `Step(Tag)' (a NIF step) until there is an answer, waiting in
+%% `receive' between steps.
+-spec await_step(reference(), fun((pos_integer()) -> {ok, term()} | {error, wire_error()})) ->
+    {ok, json()} | {error, wire_error()}.
 await_step(Run, Step) ->
     Tag = tag(),
-    case Step(Tag) of
+    case step_answer(Run, Tag, Step(Tag)) of
+        {done, Result} -> Result;
+        again -> await_step(Run, Step)
+    end.
+
+%% @doc Acts on one answer of a NIF step taken with `Tag': `{done, Result}' when the await
+%% has its outcome, `again' once what the step asked for is done (wait for durability,
+%% start an attempt, run an update handler, wait for a wake) and it must be taken again.
+-spec step_answer(reference(), pos_integer(), {ok, term()} | {error, wire_error()}) ->
+    {done, {ok, json()} | {error, wire_error()}} | again.
+step_answer(Run, Tag, Answer) ->
+    case Answer of
         {ok, {completed, Json}} ->
-            {ok, Json};
+            {done, {ok, Json}};
         {ok, {failed, ErrorJson}} ->
-            {error, failure_wire(ErrorJson)};
+            {done, {error, failure_wire(ErrorJson)}};
         {ok, cancelled} ->
-            {error, <<"cancelled: the workflow was cancelled">>};
+            {done, {error, <<"cancelled: the workflow was cancelled">>}};
         {ok, timeout} ->
-            {error, <<"timeout: the with_timeout deadline passed">>};
+            {done, {error, <<"timeout: the with_timeout deadline passed">>}};
         {ok, {wait, Until}} ->
             arm(Until),
             ok = wait_event(Run, Until),
-            await_step(Run, Step);
+            again;
         {ok, {retry_in, Ms}} ->
             arm(now_ms() + Ms),
             ok = wait_event(Run, now_ms() + Ms),
-            await_step(Run, Step);
+            again;
         {ok, recording} ->
             ok = wait_durable(Tag),
-            await_step(Run, Step);
+            again;
         {ok, {start, Task}} ->
             ok = wait_durable(Tag),
             ok = run_attempt(Task),
-            await_step(Run, Step);
+            again;
+        {ok, {update, UpdateId, Name, ArgsJson}} ->
+            ok = aion_flow_messages:run_update(Run, UpdateId, Name, ArgsJson),
+            again;
         {error, _} = Error ->
-            Error
+            {done, Error}
     end.
 
 failure_wire(ErrorJson) ->
@@ -247,9 +288,10 @@ arm(Until) ->
             ok
     end.
 
-%% One wake: an attempt's result, a timer coming due, a cancellation request or the
-%% execution deadline. Results for other activities of this run are recorded too,
-%% whichever await they arrive in.
+%% @doc One wake: an attempt's result, a timer coming due, a signal, query, update or
+%% cancellation request, a child closing, or the execution deadline. Results for other
+%% activities of this run are recorded too, whichever await they arrive in.
+-spec wait_event(reference(), integer() | infinity) -> ok.
 wait_event(Run, Until) ->
     Until =:= infinity orelse Until - now_ms() > ?GC_BEFORE_WAIT_MS
         andalso erlang:garbage_collect(),
@@ -274,6 +316,15 @@ wait_event(Run, Until) ->
         {aion_cancel_request, From, Ref, ReasonJson} ->
             From ! {Ref, record_cancel(Run, ReasonJson)},
             ok;
+        {aion_signal, From, Ref, Name, PayloadJson, SignalId} ->
+            From ! {Ref, aion_flow_messages:record_signal(Run, Name, PayloadJson, SignalId)},
+            ok;
+        {aion_query, From, Ref, Name, ArgsJson} ->
+            aion_flow_messages:answer_query(From, Ref, Name, ArgsJson);
+        {aion_update, From, Ref, UpdateId, Name, ArgsJson} ->
+            aion_flow_messages:accept_update(Run, From, Ref, UpdateId, Name, ArgsJson);
+        {aion_done, _ChildRef} ->
+            ok;
         {aion_execution_deadline, Deadline} ->
             case now_ms() >= Deadline of
                 true -> time_out(Run, Deadline);
@@ -294,8 +345,8 @@ arm_deadline(Deadline) ->
 record_cancel(Run, ReasonJson) ->
     Tag = tag(),
     case nif_run_request_cancel(Run, ReasonJson, now_ms(), Tag) of
-        {ok, {done, _}} -> ok;
-        {ok, {recording, Stop}} -> ok = wait_durable(Tag), stop_attempts(Stop);
+        {ok, {done, _, _}} -> ok;
+        {ok, {recording, Stop, Children}} -> ok = wait_durable(Tag), apply_stop(Stop, Children);
         {error, Msg} ->
             case split_error(Msg) of
                 {<<"not_running">>, _} -> {error, not_running};
@@ -307,9 +358,9 @@ record_cancel(Run, ReasonJson) ->
 time_out(Run, Deadline) ->
     Tag = tag(),
     case nif_run_end(Run, timed_out, integer_to_binary(Deadline), now_ms(), Tag) of
-        {ok, {recording, Stop}} ->
+        {ok, {recording, Stop, Children}} ->
             ok = wait_durable(Tag),
-            stop_attempts(Stop),
+            apply_stop(Stop, Children),
             exit({aion_stop, timed_out});
         {error, _} ->
             exit({aion_stop, timed_out})
@@ -434,6 +485,51 @@ nif_run_side_effect(_) -> ?STUB.
 -spec nif_run_side_effect_record(reference(), pos_integer(), json(), integer(), pos_integer()) ->
     {ok, recording} | {error, wire_error()}.
 nif_run_side_effect_record(_, _, _, _, _) -> ?STUB.
+%% @private
+-spec nif_run_record_signal(reference(), binary(), json(), binary() | null, integer(), pos_integer()) ->
+    {ok, done | recording} | {error, wire_error()}.
+nif_run_record_signal(_, _, _, _, _, _) -> ?STUB.
+%% @private
+-spec nif_run_signal_step(reference(), binary(), integer(), pos_integer()) -> {ok, term()} | {error, wire_error()}.
+nif_run_signal_step(_, _, _, _) -> ?STUB.
+%% @private
+-spec nif_run_send_signal(reference(), binary(), binary(), json(), integer(), pos_integer()) ->
+    {ok, {done | recording, tuple()}} | {error, wire_error()}.
+nif_run_send_signal(_, _, _, _, _, _) -> ?STUB.
+%% @private
+-spec nif_run_signal_delivered(reference(), pos_integer(), binary(), integer(), pos_integer()) ->
+    {ok, done | recording} | {error, wire_error()}.
+nif_run_signal_delivered(_, _, _, _, _) -> ?STUB.
+%% @private
+-spec nif_run_accept_update(reference(), binary(), binary(), json(), integer(), pos_integer()) ->
+    {ok, recording} | {error, wire_error()}.
+nif_run_accept_update(_, _, _, _, _, _) -> ?STUB.
+%% @private
+-spec nif_run_complete_update(reference(), binary(), ok | error, json(), integer(), pos_integer()) ->
+    {ok, done | recording} | {error, wire_error()}.
+nif_run_complete_update(_, _, _, _, _, _) -> ?STUB.
+%% @private
+-spec nif_run_start_child(reference(), binary(), json(), binary() | null, binary(), integer(), pos_integer()) ->
+    {ok, {done | recording, {pos_integer(), binary(), boolean()}}} | {error, wire_error()}.
+nif_run_start_child(_, _, _, _, _, _, _) -> ?STUB.
+%% @private
+-spec nif_run_child_step(reference(), pos_integer(), integer(), pos_integer()) -> {ok, term()} | {error, wire_error()}.
+nif_run_child_step(_, _, _, _) -> ?STUB.
+%% @private
+-spec nif_run_child_completed(reference(), pos_integer(), binary(), json(), integer(), pos_integer()) ->
+    {ok, done | recording} | {error, wire_error()}.
+nif_run_child_completed(_, _, _, _, _, _) -> ?STUB.
+%% @private
+-spec nif_run_select(reference(), [{activity | child, pos_integer()}], integer(), pos_integer()) ->
+    {ok, {non_neg_integer(), term()}} | {error, wire_error()}.
+nif_run_select(_, _, _, _) -> ?STUB.
+%% @private
+-spec nif_run_cancel_activity(reference(), pos_integer(), integer(), pos_integer()) ->
+    {ok, tuple()} | {error, wire_error()}.
+nif_run_cancel_activity(_, _, _, _) -> ?STUB.
+%% @private
+-spec nif_run_open_children(reference()) -> {ok, [{binary(), binary()}]} | {error, wire_error()}.
+nif_run_open_children(_) -> ?STUB.
 %% @private
 -spec nif_run_patched(reference(), binary(), integer(), pos_integer()) ->
     {ok, {done | recording, boolean()}} | {error, wire_error()}.

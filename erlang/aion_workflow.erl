@@ -64,9 +64,9 @@ run(WorkflowId) ->
 step(Run, WorkflowId, _Type, {continue_as_new, InputJson}) ->
     Tag = aion_flow_ffi:tag(),
     case aion_flow_ffi:nif_run_continue_as_new(Run, InputJson, aion:uuid(), aion_flow_ffi:now_ms(), Tag) of
-        {ok, {recording, Stop}} ->
+        {ok, {recording, Stop, Children}} ->
             ok = aion_flow_ffi:wait_durable(Tag),
-            aion_flow_ffi:stop_attempts(Stop),
+            aion_flow_ffi:apply_stop(Stop, Children),
             _ = [erase(K) || K <- [aion_run, aion_run_id, aion_armed]],
             run(WorkflowId);
         {error, Msg} ->
@@ -82,7 +82,9 @@ step(Run, WorkflowId, Type, Outcome) ->
         {ok, recording} ->
             ok = aion_flow_ffi:wait_durable(Tag),
             ?LOG_INFO(#{what => workflow_closed, outcome => Kind}),
-            aion_engine:notify(WorkflowId);
+            close_children(Run),
+            aion_engine:notify(WorkflowId),
+            aion_flow_messages:refuse_pending();
         {ok, replayed} ->
             ok;
         {error, Msg} ->
@@ -114,23 +116,35 @@ arm_deadline(Deadline) ->
 end_timed_out(Run, WorkflowId, Deadline) ->
     Tag = aion_flow_ffi:tag(),
     case aion_flow_ffi:nif_run_end(Run, timed_out, integer_to_binary(Deadline), aion_flow_ffi:now_ms(), Tag) of
-        {ok, {recording, Stop}} ->
+        {ok, {recording, Stop, Children}} ->
             ok = aion_flow_ffi:wait_durable(Tag),
-            aion_flow_ffi:stop_attempts(Stop),
+            aion_flow_ffi:apply_stop(Stop, Children),
             aion_engine:notify(WorkflowId);
         {error, _} ->
             ok
     end.
 
-%% A cancellation request that came while the code ran (not waiting) is recorded before
-%% the outcome, so the run closes as cancelled and the caller hears back.
+%% A cancellation request or a signal that came while the code ran (not waiting) is
+%% recorded before the outcome, so the run closes as cancelled (or keeps the signal in its
+%% history) and the caller hears back.
 drain_cancel_requests(Run) ->
     receive
         {aion_cancel_request, From, Ref, ReasonJson} ->
             From ! {Ref, aion_flow_ffi:record_cancel(Run, ReasonJson)},
+            drain_cancel_requests(Run);
+        {aion_signal, From, Ref, Name, PayloadJson, SignalId} ->
+            From ! {Ref, aion_flow_messages:record_signal(Run, Name, PayloadJson, SignalId)},
             drain_cancel_requests(Run)
     after 0 ->
         ok
+    end.
+
+%% The parent-close policy of the children still open when the run closes.
+close_children(Run) ->
+    case aion_flow_ffi:nif_run_open_children(Run) of
+        {ok, []} -> ok;
+        {ok, Children} -> aion_flow_ffi:apply_stop([], Children);
+        {error, _} -> ok
     end.
 
 execute({M, F}, Input) ->

@@ -208,12 +208,3 @@ pub(crate) fn optional_text_arg(term: Term<'_>, what: &str) -> Result<Option<Str
         text_arg(term, what).map(Some)
     }
 }
-
-/// An integer argument, or the atom `null`.
-pub(crate) fn optional_i64_arg(term: Term<'_>, what: &str) -> Result<Option<i64>, Error> {
-    if is_null(term) {
-        Ok(None)
-    } else {
-        i64_arg(term, what).map(Some)
-    }
-}

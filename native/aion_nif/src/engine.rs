@@ -14,8 +14,7 @@ use rustler::{Atom, Encoder, Env, LocalPid, OwnedEnv, Resource, ResourceArc, Ter
 use serde_json::Value;
 
 use crate::convert::{
-    json_arg, object_to_atom_map, optional_i64_arg, optional_text_arg, stamp_args, text_arg,
-    value_to_term,
+    json_arg, object_to_atom_map, optional_text_arg, stamp_args, text_arg, value_to_term,
 };
 use crate::guard::reply;
 
@@ -23,7 +22,7 @@ mod atoms {
     rustler::atoms! {
         ok, error, null, aion_durable,
         workflow_id, type_ = "type", run_id, status, head, created_at, updated_at, result,
-        running, closed, details, reason, deadline,
+        running, closed, details, reason, deadline, parent_id,
     }
 }
 
@@ -128,9 +127,9 @@ fn nif_engine_close(env: Env<'_>, engine: ResourceArc<EngineResource>) -> Term<'
     })
 }
 
-/// `nif_engine_create(Engine, WorkflowId, Type, InputJson, RunId, Deadline, NowMs, Tag)`:
-/// appends `WorkflowStarted` at head 0 (`Deadline`: the execution deadline in Unix ms, or
-/// `null`). Returns `{ok, Tag}` at once; `{aion_durable, Tag, ok}` follows
+/// `nif_engine_create(Engine, WorkflowId, Type, InputJson, RunId, OptsJson, NowMs, Tag)`:
+/// appends `WorkflowStarted` at head 0. `OptsJson` may hold `execution_deadline` (Unix ms)
+/// and `parent_id`. Returns `{ok, Tag}` at once; `{aion_durable, Tag, ok}` follows
 /// when durable, `{aion_durable, Tag, {error, <<"already_exists: ...">>}}` if the id is taken.
 #[rustler::nif]
 #[allow(clippy::too_many_arguments)] // one argument per field of the start event
@@ -141,23 +140,29 @@ fn nif_engine_create<'a>(
     workflow_type: Term<'a>,
     input: Term<'a>,
     run_id: Term<'a>,
-    deadline: Term<'a>,
+    opts: Term<'a>,
     now: Term<'a>,
     tag: Term<'a>,
 ) -> Term<'a> {
     reply(env, || {
         let workflow_id = text_arg(workflow_id, "workflow id")?;
-        let deadline = optional_i64_arg(deadline, "execution deadline")?;
+        let opts = json_arg(opts, "start options")?;
         let workflow_type = text_arg(workflow_type, "workflow type")?;
         let input = json_arg(input, "workflow input")?;
         let run_id = text_arg(run_id, "run id")?;
         let (now, tag) = stamp_args(now, tag)?;
         let mut event = Run::start_event(&workflow_type, input, &run_id, now);
         if let EventKind::WorkflowStarted {
-            execution_deadline, ..
+            execution_deadline,
+            parent_id,
+            ..
         } = &mut event.kind
         {
-            *execution_deadline = deadline;
+            *execution_deadline = opts.get("execution_deadline").and_then(Value::as_i64);
+            *parent_id = opts
+                .get("parent_id")
+                .and_then(Value::as_str)
+                .map(str::to_string);
         }
         let append = Append {
             expected_head: 0,
@@ -201,6 +206,9 @@ fn record_to_term<'a>(env: Env<'a>, record: &WorkflowRecord) -> Term<'a> {
         Status::TimedOut => Some(atoms::deadline()),
         Status::Running | Status::ContinuedAsNew => None,
     };
+    if let Some(parent) = &record.parent_id {
+        pairs.push((atoms::parent_id().encode(env), parent.encode(env)));
+    }
     if let (Some(key), Some(v)) = (key, &record.outcome) {
         pairs.push((key.encode(env), value_to_term(env, v)));
     }

@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 mod activity;
+mod communication;
 mod convert;
 mod determinism;
 mod engine;

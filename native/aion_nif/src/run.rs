@@ -10,7 +10,7 @@
 
 use std::sync::{Mutex, MutexGuard};
 
-use aion_core::replay::{Append, Recorded, Run, Step, Stop};
+use aion_core::replay::{Append, ChildPolicy, Recorded, Run, Step, Stop};
 use aion_core::store::AppendRequest;
 use aion_core::{Error, EventKind};
 use rustler::{Atom, Encoder, Env, Resource, ResourceArc, Term};
@@ -23,7 +23,7 @@ mod atoms {
     rustler::atoms! {
         ok, error, null, infinity, done, recording, replayed,
         completed, failed, cancelled, timeout, wait, retry_in,
-        terminated, timed_out,
+        terminated, timed_out, update,
     }
 }
 
@@ -128,12 +128,18 @@ pub(crate) fn step_term<'a>(
             )
                 .encode(env)
         }
+        Step::Update {
+            update_id,
+            name,
+            args,
+        } => (atoms::update(), update_id, name, args.to_string()).encode(env),
     })
 }
 
-/// `{done | recording, [{Ordinal, Attempt}]}`: what a stop recorded and which running
-/// attempts to stop.
-fn stop_term<'a>(
+/// `{done | recording, [{Ordinal, Attempt}], [{ChildId, Policy}]}`: what a stop recorded,
+/// which running attempts to stop and which open children to apply their parent-close
+/// policy to.
+pub(crate) fn stop_term<'a>(
     resource: &RunResource,
     run: &Run,
     env: Env<'a>,
@@ -141,7 +147,15 @@ fn stop_term<'a>(
     tag: u64,
 ) -> Result<Term<'a>, Error> {
     let state = resource.maybe_submit(run, env, stop.append, tag)?;
-    Ok((state, stop.stop).encode(env))
+    Ok((state, stop.stop, children_term(env, &stop.children)).encode(env))
+}
+
+fn children_term<'a>(env: Env<'a>, children: &[(String, ChildPolicy)]) -> Term<'a> {
+    children
+        .iter()
+        .map(|(id, policy)| (id.as_str(), policy.as_str()))
+        .collect::<Vec<_>>()
+        .encode(env)
 }
 
 /// `nif_run_open(Engine, WorkflowId) -> {ok, {Run, Type, InputJson, RunId, Deadline | null}}`:
@@ -264,7 +278,7 @@ fn nif_run_end<'a>(
 }
 
 /// `nif_run_continue_as_new(Run, InputJson, NewRunId, NowMs, Tag)` →
-/// `{ok, {recording, [{Ordinal, Attempt}]}}`: closes this run and creates the next one in
+/// `{ok, {recording, [{Ordinal, Attempt}], [{ChildId, Policy}]}}`: closes this run and creates the next one in
 /// one atomic append; once durable, open the workflow again to run the new run.
 #[rustler::nif]
 fn nif_run_continue_as_new<'a>(
@@ -290,6 +304,11 @@ fn nif_run_continue_as_new<'a>(
             request(run.workflow_id(), &new_run_id, start),
         ];
         resource.submit_group(env, group, tag)?;
-        Ok((atoms::recording(), next.stop).encode(env))
+        Ok((
+            atoms::recording(),
+            next.stop,
+            children_term(env, &next.children),
+        )
+            .encode(env))
     })
 }

@@ -1,0 +1,285 @@
+%% @doc Child workflows and fan-out (`all', `race', `settled', `map') for workflow code.
+%% Calls are dispatched as ordinary recorded commands; waiting for "the first of several"
+%% uses the run's `select', which picks what settled first in history order, so replay
+%% takes the same path.
+-module(aion_flow_fanout).
+
+-export([start_child/3]).
+-export([await_child/1]).
+-export([all/1]).
+-export([race/1]).
+-export([settled/1]).
+-export([map/3]).
+
+-opaque child_ref() :: {aion_child, pos_integer(), binary()}.
+-type call() :: {activity, binary(), term(), map()} | {child, binary(), term(), map()}.
+-export_type([child_ref/0, call/0]).
+
+-define(POLICIES, [terminate, request_cancel, abandon]).
+
+%% @doc See `aion_flow:start_child/3'.
+-spec start_child(binary(), term(), map()) -> {ok, child_ref()} | {error, term()}.
+start_child(Type, Input, Opts) when is_binary(Type), is_map(Opts) ->
+    case child_opts(Opts) of
+        {ok, ChildId, Policy} ->
+            case aion:encode_payload(Input) of
+                {ok, InputJson} -> record_child(Type, InputJson, ChildId, Policy);
+                {error, _} = Error -> Error
+            end;
+        {error, _} = Error ->
+            Error
+    end;
+start_child(Type, _Input, Opts) ->
+    {error, {bad_option, {child, Type, Opts}}}.
+
+child_opts(Opts) ->
+    case maps:keys(maps:without([workflow_id, parent_close_policy], Opts)) of
+        [] ->
+            ChildId = maps:get(workflow_id, Opts, null),
+            Policy = maps:get(parent_close_policy, Opts, terminate),
+            if
+                not (ChildId =:= null orelse (is_binary(ChildId) andalso ChildId =/= <<>>)) ->
+                    {error, {bad_option, {workflow_id, ChildId}}};
+                is_atom(Policy) ->
+                    case lists:member(Policy, ?POLICIES) of
+                        true -> {ok, ChildId, atom_to_binary(Policy)};
+                        false -> {error, {bad_option, {parent_close_policy, Policy}}}
+                    end;
+                true ->
+                    {error, {bad_option, {parent_close_policy, Policy}}}
+            end;
+        [Key | _] ->
+            {error, {bad_option, Key}}
+    end.
+
+record_child(Type, InputJson, ChildId, Policy) ->
+    Started = aion_flow_ffi:with_run(fun(Run) ->
+        aion_flow_ffi:record(Run, fun(Tag) ->
+            aion_flow_ffi:nif_run_start_child(Run, Type, InputJson, ChildId, Policy, aion_flow_ffi:now_ms(), Tag)
+        end)
+    end),
+    case Started of
+        {ok, {Ordinal, Id, Create}} ->
+            Create andalso create_child(Ordinal, Type, InputJson, Id),
+            {ok, {aion_child, Ordinal, Id}};
+        {error, Msg} ->
+            {error, aion_flow:wire_reason(Msg)}
+    end.
+
+%% Creates the child after `ChildStarted' is durable; creating again (after a crash) finds
+%% it and leaves it alone.
+create_child(Ordinal, Type, InputJson, Id) ->
+    {ok, Input} = aion_flow_ffi:json_decode(InputJson),
+    case aion:start_workflow(Type, Input, #{workflow_id => Id, parent_id => aion_flow:workflow_id()}) of
+        {ok, _} -> ok;
+        {error, {already_started, _}} -> ok;
+        {error, {already_exists, _}} -> ok;
+        {error, Reason} ->
+            Run = aion_flow_ffi:run(),
+            {ok, Json} = aion_flow_ffi:json_encode(printed(Reason)),
+            Tag = aion_flow_ffi:tag(),
+            case aion_flow_ffi:nif_run_child_completed(Run, Ordinal, <<"start_failed">>, Json, aion_flow_ffi:now_ms(), Tag) of
+                {ok, recording} -> aion_flow_ffi:wait_durable(Tag);
+                _ -> ok
+            end
+    end.
+
+%% @doc See `aion_flow:await_child/1'.
+-spec await_child(child_ref()) -> {ok, term()} | {error, term()}.
+await_child({aion_child, Ordinal, Id}) ->
+    Result = aion_flow_ffi:with_run(fun(Run) ->
+        aion_flow_ffi:await_step(Run, fun(Tag) ->
+            case aion_flow_ffi:nif_run_child_step(Run, Ordinal, aion_flow_ffi:now_ms(), Tag) of
+                {ok, {wait, _}} = Wait -> check_children(Run, [{Ordinal, Id}], Tag, Wait);
+                Other -> Other
+            end
+        end)
+    end),
+    outcome({child, Ordinal, Id}, Result);
+await_child(Other) ->
+    {error, {bad_option, {child, Other}}}.
+
+%% While waiting on children: record the outcome of the first one found closed (in the
+%% store), else subscribe to each and wait.
+check_children(_Run, [], _Tag, Wait) ->
+    Wait;
+check_children(Run, [{Ordinal, Id} | Rest], Tag, Wait) ->
+    subscribe(Id),
+    case child_outcome(Id) of
+        {Status, Value} ->
+            {ok, Json} = aion_flow_ffi:json_encode(Value),
+            aion_flow_ffi:nif_run_child_completed(Run, Ordinal, Status, Json, aion_flow_ffi:now_ms(), Tag);
+        running ->
+            check_children(Run, Rest, Tag, Wait)
+    end.
+
+subscribe(Id) ->
+    case get({aion_child_subscription, Id}) of
+        undefined ->
+            Ref = make_ref(),
+            true = ets:insert(aion_waiters, {Id, self(), Ref}),
+            put({aion_child_subscription, Id}, Ref);
+        _ ->
+            ok
+    end.
+
+child_outcome(Id) ->
+    case aion:describe(Id) of
+        {ok, #{status := completed, result := R}} -> {<<"completed">>, R};
+        {ok, #{status := failed, error := E}} -> {<<"failed">>, E};
+        {ok, #{status := cancelled, details := D}} -> {<<"cancelled">>, D};
+        {ok, #{status := terminated, reason := R}} -> {<<"terminated">>, R};
+        {ok, #{status := timed_out, deadline := D}} -> {<<"timed_out">>, D};
+        {ok, _} -> running;
+        {error, not_found} -> running
+    end.
+
+%% What the code sees of an outcome: decoded results; typed errors.
+outcome(_Item, {ok, Json}) ->
+    aion_flow_ffi:json_decode(Json);
+outcome({child, _, _}, {error, Msg}) ->
+    case aion_flow_ffi:split_error(Msg) of
+        {<<"terminal">>, Detail} ->
+            case aion_flow_ffi:json_decode(Detail) of
+                {ok, #{<<"status">> := S, <<"value">> := V}} -> {error, {child_failed, #{status => S, value => V}}};
+                _ -> {error, aion_flow:wire_reason(Msg)}
+            end;
+        _ -> {error, aion_flow:wire_reason(Msg)}
+    end;
+outcome({activity, _}, {error, Msg}) ->
+    {error, aion_flow:wire_reason(Msg)}.
+
+%% @doc See `aion_flow:all/1'.
+-spec all([call()]) -> {ok, [term()]} | {error, term()}.
+all(Calls) ->
+    window(Calls, length(Calls), fail_fast).
+
+%% @doc See `aion_flow:race/1'.
+-spec race([call()]) -> {ok, term()} | {error, term()}.
+race([]) ->
+    {error, {bad_option, no_calls}};
+race(Calls) ->
+    window(Calls, length(Calls), first).
+
+%% @doc See `aion_flow:settled/1'.
+-spec settled([call()]) -> {ok, [{ok, term()} | {error, term()}]} | {error, term()}.
+settled(Calls) ->
+    window(Calls, length(Calls), every).
+
+%% @doc See `aion_flow:map/3'.
+-spec map(fun((term()) -> call()), [term()], map()) -> {ok, [term()]} | {error, term()}.
+map(Fun, Items, Opts) when is_function(Fun, 1), is_list(Items), is_map(Opts) ->
+    case maps:get(concurrency, Opts, 10) of
+        N when is_integer(N), N > 0 -> window([Fun(I) || I <- Items], N, fail_fast);
+        N -> {error, {bad_option, {concurrency, N}}}
+    end;
+map(_Fun, _Items, Opts) ->
+    {error, {bad_option, Opts}}.
+
+%% Runs `Calls' with at most `Limit' in flight. Mode `fail_fast' (all, map): every result
+%% in order, or the first error after cancelling the rest; `first' (race): the first
+%% outcome after cancelling the rest; `every' (settled): every outcome in order.
+window(Calls, Limit, Mode) ->
+    case aion_flow_ffi:run() of
+        undefined -> {error, not_in_workflow};
+        Run -> window(Run, lists:zip(lists:seq(1, length(Calls)), Calls), [], #{}, Limit, Mode)
+    end.
+
+window(Run, Queue, Pending, Done, Limit, Mode) when length(Pending) < Limit, Queue =/= [] ->
+    [{Index, Call} | Rest] = Queue,
+    case dispatch(Call) of
+        {ok, Item} ->
+            window(Run, Rest, Pending ++ [{Index, Item}], Done, Limit, Mode);
+        {error, _} = Error ->
+            settle(Run, Rest, Pending, Done, Limit, Mode, Index, Error)
+    end;
+window(_Run, [], [], Done, _Limit, Mode) ->
+    Results = [Result || {_, Result} <- lists:keysort(1, maps:to_list(Done))],
+    case Mode of
+        every -> {ok, Results};
+        _ -> {ok, [V || {ok, V} <- Results]}
+    end;
+window(Run, Queue, Pending, Done, Limit, Mode) ->
+    {Index, Result} = next(Run, Pending),
+    settle(Run, Queue, lists:keydelete(Index, 1, Pending), Done, Limit, Mode, Index, Result).
+
+settle(Run, Queue, Pending, Done, Limit, Mode, Index, Result) ->
+    case {Mode, Result} of
+        {first, _} ->
+            cancel_all(Run, Pending),
+            Result;
+        {fail_fast, {error, _}} ->
+            cancel_all(Run, Pending),
+            Result;
+        _ ->
+            window(Run, Queue, Pending, Done#{Index => Result}, Limit, Mode)
+    end.
+
+dispatch({activity, Name, Input, Opts}) when is_binary(Name), is_map(Opts) ->
+    case {aion_flow_config:activity_options(Opts), aion:encode_payload(Input)} of
+        {{ok, Config}, {ok, InputJson}} ->
+            case aion_flow_ffi:dispatch_activity(Name, InputJson, Config) of
+                {ok, Ordinal} -> {ok, {activity, Ordinal}};
+                {error, Msg} -> {error, aion_flow:wire_reason(Msg)}
+            end;
+        {{error, _} = Error, _} -> Error;
+        {_, {error, _} = Error} -> Error
+    end;
+dispatch({child, Type, Input, Opts}) ->
+    case start_child(Type, Input, Opts) of
+        {ok, {aion_child, Ordinal, Id}} -> {ok, {child, Ordinal, Id}};
+        {error, _} = Error -> Error
+    end;
+dispatch(Other) ->
+    {error, {bad_option, {call, Other}}}.
+
+%% The first of `Pending' to settle, in history order.
+next(Run, Pending) ->
+    Items = [select_item(Item) || {_, Item} <- Pending],
+    Tag = aion_flow_ffi:tag(),
+    Answer = case aion_flow_ffi:nif_run_select(Run, Items, aion_flow_ffi:now_ms(), Tag) of
+        {ok, {_, {wait, _} = Wait}} ->
+            Children = [{O, Id} || {_, {child, O, Id}} <- Pending],
+            {ok, {0, check_children(Run, Children, Tag, {ok, Wait})}};
+        Other ->
+            Other
+    end,
+    case Answer of
+        {ok, {Position, {ok, _} = StepAnswer}} ->
+            {Index, Item} = lists:nth(Position + 1, Pending),
+            case aion_flow_ffi:step_answer(Run, Tag, StepAnswer) of
+                {done, Result} -> {Index, outcome(Item, Result)};
+                again -> next(Run, Pending)
+            end;
+        {ok, {Position, Step}} ->
+            {Index, Item} = lists:nth(Position + 1, Pending),
+            case aion_flow_ffi:step_answer(Run, Tag, {ok, Step}) of
+                {done, Result} -> {Index, outcome(Item, Result)};
+                again -> next(Run, Pending)
+            end;
+        {error, Msg} ->
+            exit({aion_select_failed, Msg})
+    end.
+
+select_item({activity, Ordinal}) -> {activity, Ordinal};
+select_item({child, Ordinal, _}) -> {child, Ordinal}.
+
+%% Cancels calls that lost (race) or are no longer wanted (all after an error).
+cancel_all(Run, Pending) ->
+    lists:foreach(fun
+        ({_, {activity, Ordinal}}) ->
+            Tag = aion_flow_ffi:tag(),
+            case aion_flow_ffi:nif_run_cancel_activity(Run, Ordinal, aion_flow_ffi:now_ms(), Tag) of
+                {ok, {recording, Stop, _}} ->
+                    ok = aion_flow_ffi:wait_durable(Tag),
+                    aion_flow_ffi:stop_attempts(Stop);
+                _ ->
+                    ok
+            end;
+        ({_, {child, _, Id}}) ->
+            _ = spawn(fun() -> aion:cancel(Id, <<"cancelled by its parent">>) end),
+            ok
+    end, Pending).
+
+printed(Term) ->
+    unicode:characters_to_binary(io_lib:format("~0tp", [Term])).
