@@ -443,7 +443,7 @@ to_run(WorkflowId, Request, Offline, Tries) ->
             end;
         none ->
             case with_claimed_run(WorkflowId, Offline) of
-                {error, claimed} ->
+                {error, Busy} when Busy =:= claimed; Busy =:= stale ->
                     to_run(WorkflowId, Request, Offline, Tries - 1);
                 ok ->
                     _ = aion_engine:start_run(WorkflowId),
@@ -460,14 +460,7 @@ to_run(WorkflowId, Request, Offline, Tries) ->
 terminate(WorkflowId, Reason) when is_binary(WorkflowId) ->
     case encode_payload(Reason) of
         {ok, ReasonJson} ->
-            case live_process(WorkflowId) of
-                {ok, Pid} -> _ = supervisor:terminate_child(aion_workflow_sup, Pid);
-                none -> ok
-            end,
-            Result = case with_claimed_run(WorkflowId, fun(Run) -> end_run(Run, ReasonJson) end) of
-                {error, claimed} -> {error, timeout};
-                R -> R
-            end,
+            Result = terminate_run(WorkflowId, ReasonJson, 5),
             Result =:= ok andalso aion_engine:notify(WorkflowId),
             Result;
         {error, _} = Error ->
@@ -475,6 +468,21 @@ terminate(WorkflowId, Reason) when is_binary(WorkflowId) ->
     end;
 terminate(_WorkflowId, _Reason) ->
     {error, not_found}.
+
+%% Stops the run's process, then records the termination as the run's only writer; a
+%% process that starts in between (a resume) is stopped in turn.
+terminate_run(_WorkflowId, _ReasonJson, 0) ->
+    {error, timeout};
+terminate_run(WorkflowId, ReasonJson, Tries) ->
+    case live_process(WorkflowId) of
+        {ok, Pid} -> _ = supervisor:terminate_child(aion_workflow_sup, Pid);
+        none -> ok
+    end,
+    case with_claimed_run(WorkflowId, fun(Run) -> end_run(Run, ReasonJson) end) of
+        {error, claimed} -> terminate_run(WorkflowId, ReasonJson, Tries - 1);
+        {error, stale} -> terminate_run(WorkflowId, ReasonJson, Tries - 1);
+        Result -> Result
+    end.
 
 end_run(Run, ReasonJson) ->
     Tag = aion_flow_ffi:tag(),
@@ -497,8 +505,14 @@ live_process(WorkflowId) ->
     end.
 
 %% Runs `Fun(Run)' on the workflow's current run as its only writer, while no process
-%% runs it (the caller takes the process's place in `aion_runs').
+%% runs it (the caller takes the process's place in `aion_runs'). `{error, stale}' when an
+%% append of the process that ran it before was still on its way to the store: read again.
 with_claimed_run(WorkflowId, Fun) ->
+    try claimed_run(WorkflowId, Fun)
+    catch exit:{aion_durability, <<"durability: stale head", _/binary>>} -> {error, stale}
+    end.
+
+claimed_run(WorkflowId, Fun) ->
     case aion_engine:claim_run(WorkflowId) of
         false ->
             {error, claimed};
