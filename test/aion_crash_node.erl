@@ -5,10 +5,12 @@
 %%
 %% Scenarios: "activity" (A done, B running), "timer" (sleeping on a 1.5 s timer),
 %% "scope" (inside a pending 1 s with_timeout), "cancel" (a cancellation racing B's
-%% completion, compensation running).
+%% completion, compensation running), "signal" (one signal consumed, waiting for the
+%% next), "child" (parent waiting on a child whose activity runs), "fanout" (all/1 with
+%% A done and B running).
 -module(aion_crash_node).
 
--export([main/3, flow/1, activity_a/1, activity_b/1, block/1, compensate/1]).
+-export([main/3, flow/1, child/1, activity_a/1, activity_b/1, block/1, compensate/1]).
 
 main(Dir, Phase, Scenario) ->
     ok = file:write_file(filename:join(Dir, "pid." ++ Phase), os:getpid()),
@@ -22,6 +24,7 @@ main(Dir, Phase, Scenario) ->
     ok = aion:register_activity(<<"crash_comp">>, {?MODULE, compensate}),
     ok = aion:register_activity(<<"crash_block">>, {?MODULE, block}),
     %% Registering the type resumes its runs found in the store (phase "resume").
+    ok = aion:register_workflow(<<"crash_child">>, {?MODULE, child}),
     ok = aion:register_workflow(<<"crash_flow">>, {?MODULE, flow}),
     Id = list_to_binary("crash-" ++ Scenario),
     case Phase of
@@ -32,6 +35,7 @@ main(Dir, Phase, Scenario) ->
             ok = file:write_file(filename:join(Dir, "ready"), <<>>),
             receive never -> ok end;
         "resume" ->
+            Scenario =:= "signal" andalso (ok =:= aion:signal(Id, <<"go">>, <<"after-crash">>)),
             Result = aion:await(Id, 30000),
             {ok, History} = aion:history(Id),
             ok = file:write_file(filename:join(Dir, "result"),
@@ -39,6 +43,11 @@ main(Dir, Phase, Scenario) ->
             erlang:halt(0)
     end.
 
+ready("signal", Id, _Dir) ->
+    ok = aion:signal(Id, <<"go">>, <<"before-crash">>),
+    wait(fun() -> has_event(Id, <<"SignalReceived">>) andalso waiting(Id) end);
+ready("fanout", Id, Dir) ->
+    wait(fun() -> filelib:is_file(filename:join(Dir, "b_blocked")) andalso has_event(Id, <<"ActivityCompleted">>) end);
 ready("timer", Id, _Dir) ->
     wait(fun() -> has_event(Id, <<"TimerStarted">>) end);
 ready("cancel", Id, Dir) ->
@@ -49,6 +58,12 @@ ready("cancel", Id, Dir) ->
     wait(fun() -> has_event(Id, <<"ActivityScheduled">>, 2) end);
 ready(_ActivityOrScope, _Id, Dir) ->
     wait(fun() -> filelib:is_file(filename:join(Dir, "b_blocked")) end).
+
+waiting(Id) ->
+    case ets:lookup(aion_runs, Id) of
+        [{_, Pid}] -> element(2, process_info(Pid, status)) =:= waiting;
+        [] -> false
+    end.
 
 has_event(Id, Type) -> has_event(Id, Type, 1).
 has_event(Id, Type, N) ->
@@ -81,7 +96,18 @@ flow(#{<<"scenario">> := <<"cancel">>}) ->
             {ok, C};
         {ok, B} ->
             {ok, B}
-    end.
+    end;
+flow(#{<<"scenario">> := <<"signal">>}) ->
+    {ok, First} = aion_flow:receive_signal(<<"go">>),
+    {ok, Second} = aion_flow:receive_signal(<<"go">>),
+    {ok, [First, Second]};
+flow(#{<<"scenario">> := <<"child">>}) ->
+    aion_flow:child(<<"crash_child">>, #{}, #{});
+flow(#{<<"scenario">> := <<"fanout">>}) ->
+    aion_flow:all([{activity, <<"crash_a">>, #{}, #{}}, {activity, <<"crash_b">>, #{}, #{}}]).
+
+child(_) ->
+    aion_flow:activity(<<"crash_b">>, #{}).
 
 activity_a(_) ->
     note("a_runs"),

@@ -11,7 +11,10 @@ crash_test_() ->
             {"kill -9 mid-activity: A is not run again", "activity", fun mid_activity/2},
             {"kill -9 while sleeping: the timer fires once, on time", "timer", fun sleeping/2},
             {"kill -9 inside a pending with_timeout: the deadline still wins", "scope", fun scoped/2},
-            {"kill -9 after a cancel raced a completion: one consistent outcome", "cancel", fun cancel_race/2}]].
+            {"kill -9 after a cancel raced a completion: one consistent outcome", "cancel", fun cancel_race/2},
+            {"kill -9 while waiting for a signal: buffered and new signals arrive", "signal", fun signalled/2},
+            {"kill -9 while a child runs: the child resumes and the parent gets its result", "child", fun child/2},
+            {"kill -9 in a fan-out: the finished call is not run again", "fanout", fun fanned_out/2}]].
 
 crash(Scenario, Check) ->
     Dir = aion_test_support:tmp_dir("aion_crash_" ++ Scenario),
@@ -66,6 +69,22 @@ cancel_race(Result, #{dir := Dir, history := History}) ->
             ?assertMatch([#{ordinal := 1}], of_type(<<"ActivityCompleted">>, History)),
             ?assertEqual(0, runs(Dir, "comp_runs"))
     end.
+
+signalled(Result, #{history := History}) ->
+    ?assertEqual({ok, [<<"before-crash">>, <<"after-crash">>]}, Result),
+    ?assertMatch([#{payload := <<"before-crash">>}, #{payload := <<"after-crash">>}],
+                 of_type(<<"SignalReceived">>, History)).
+
+child(Result, #{dir := Dir, history := History}) ->
+    ?assertEqual({ok, <<"b-done">>}, Result),
+    ?assertMatch([#{ordinal := 1}], of_type(<<"ChildStarted">>, History)),
+    ?assertMatch([#{status := <<"completed">>, value := <<"b-done">>}], of_type(<<"ChildCompleted">>, History)),
+    ?assertEqual(2, runs(Dir, "b_runs")).
+
+fanned_out(Result, #{dir := Dir}) ->
+    ?assertEqual({ok, [<<"a-done">>, <<"b-done">>]}, Result),
+    ?assertEqual(1, runs(Dir, "a_runs")),
+    ?assertEqual(2, runs(Dir, "b_runs")).
 
 of_type(Type, History) ->
     [E || E = #{type := T} <- History, T =:= Type].
