@@ -186,12 +186,12 @@ window(Calls, Limit, Mode) ->
     end.
 
 window(Run, Queue, Pending, Done, Limit, Mode) when length(Pending) < Limit, Queue =/= [] ->
-    [{Index, Call} | Rest] = Queue,
-    case dispatch(Call) of
-        {ok, Item} ->
-            window(Run, Rest, Pending ++ [{Index, Item}], Done, Limit, Mode);
-        {error, _} = Error ->
-            settle(Run, Rest, Pending, Done, Limit, Mode, Index, Error)
+    {Batch, Rest} = lists:split(min(Limit - length(Pending), length(Queue)), Queue),
+    case dispatch(Batch) of
+        {ok, Items} ->
+            window(Run, Rest, Pending ++ Items, Done, Limit, Mode);
+        {error, Index, Error, Items} ->
+            settle(Run, Rest, Pending ++ Items, Done, Limit, Mode, Index, Error)
     end;
 window(_Run, [], [], Done, _Limit, Mode) ->
     Results = [Result || {_, Result} <- lists:keysort(1, maps:to_list(Done))],
@@ -215,23 +215,59 @@ settle(Run, Queue, Pending, Done, Limit, Mode, Index, Result) ->
             window(Run, Queue, Pending, Done#{Index => Result}, Limit, Mode)
     end.
 
-dispatch({activity, Name, Input, Opts}) when is_binary(Name), is_map(Opts) ->
+%% Dispatches a batch of indexed calls: every activity of the batch with one append,
+%% children one by one. `{error, Index, Reason, Dispatched}' for the first call that
+%% could not be dispatched (bad input: nothing recorded for it or after it).
+dispatch(Batch) ->
+    case check_calls(Batch, []) of
+        {ok, Checked} ->
+            dispatch_checked(Checked);
+        {error, Index, Error, Checked} ->
+            case dispatch_checked(Checked) of
+                {ok, Items} -> {error, Index, Error, Items};
+                {error, _, _, _} = Failed -> Failed
+            end
+    end.
+
+dispatch_checked([]) ->
+    {ok, []};
+dispatch_checked(Checked) ->
+    Activities = [{Name, InputJson, Config} || {_, {activity, Name, InputJson, Config}} <- Checked],
+    case aion_flow_ffi:dispatch_activities(Activities) of
+        {ok, Ordinals} -> start_children(Checked, Ordinals, []);
+        {error, Msg} -> {error, element(1, hd(Checked)), {error, aion_flow:wire_reason(Msg)}, []}
+    end.
+
+check_calls([], Acc) ->
+    {ok, lists:reverse(Acc)};
+check_calls([{Index, Call} | Rest], Acc) ->
+    case check_call(Call) of
+        {ok, Checked} -> check_calls(Rest, [{Index, Checked} | Acc]);
+        {error, _} = Error -> {error, Index, Error, lists:reverse(Acc)}
+    end.
+
+check_call({activity, Name, Input, Opts}) when is_binary(Name), is_map(Opts) ->
     case {aion_flow_config:activity_options(Opts), aion:encode_payload(Input)} of
-        {{ok, Config}, {ok, InputJson}} ->
-            case aion_flow_ffi:dispatch_activity(Name, InputJson, Config) of
-                {ok, Ordinal} -> {ok, {activity, Ordinal}};
-                {error, Msg} -> {error, aion_flow:wire_reason(Msg)}
-            end;
+        {{ok, Config}, {ok, InputJson}} -> {ok, {activity, Name, InputJson, Config}};
         {{error, _} = Error, _} -> Error;
         {_, {error, _} = Error} -> Error
     end;
-dispatch({child, Type, Input, Opts}) ->
-    case start_child(Type, Input, Opts) of
-        {ok, {aion_child, Ordinal, Id}} -> {ok, {child, Ordinal, Id}};
-        {error, _} = Error -> Error
-    end;
-dispatch(Other) ->
+check_call({child, Type, Input, Opts}) when is_binary(Type), is_map(Opts) ->
+    {ok, {child, Type, Input, Opts}};
+check_call(Other) ->
     {error, {bad_option, {call, Other}}}.
+
+start_children([], [], Acc) ->
+    {ok, lists:reverse(Acc)};
+start_children([{Index, {activity, _, _, _}} | Rest], [Ordinal | Ordinals], Acc) ->
+    start_children(Rest, Ordinals, [{Index, {activity, Ordinal}} | Acc]);
+start_children([{Index, {child, Type, Input, Opts}} | Rest], Ordinals, Acc) ->
+    case start_child(Type, Input, Opts) of
+        {ok, {aion_child, Ordinal, Id}} ->
+            start_children(Rest, Ordinals, [{Index, {child, Ordinal, Id}} | Acc]);
+        {error, _} = Error ->
+            {error, Index, Error, lists:reverse(Acc)}
+    end.
 
 %% The first of `Pending' to settle, in history order.
 next(Run, Pending) ->

@@ -14,6 +14,7 @@
 
 -export([dispatch_activity/3]).
 -export([await_activity_result/1]).
+-export([dispatch_activities/1]).
 -export([start_timer/2]).
 -export([await_timer/1]).
 -export([cancel_timer/1]).
@@ -50,7 +51,8 @@
          nif_run_record_signal/6, nif_run_signal_step/4, nif_run_send_signal/6,
          nif_run_signal_delivered/5, nif_run_accept_update/6, nif_run_complete_update/6,
          nif_run_start_child/7, nif_run_child_step/4, nif_run_child_completed/6,
-         nif_run_select/4, nif_run_cancel_activity/4, nif_run_open_children/1]).
+         nif_run_select/4, nif_run_cancel_activity/4, nif_run_open_children/1,
+         nif_run_dispatch_activities/4, nif_run_activity_results/4]).
 
 -nifs([nif_json_encode/1, nif_json_decode/1,
        nif_engine_open/2, nif_engine_close/1, nif_engine_create/8, nif_engine_describe/2,
@@ -65,7 +67,8 @@
        nif_run_record_signal/6, nif_run_signal_step/4, nif_run_send_signal/6,
        nif_run_signal_delivered/5, nif_run_accept_update/6, nif_run_complete_update/6,
        nif_run_start_child/7, nif_run_child_step/4, nif_run_child_completed/6,
-       nif_run_select/4, nif_run_cancel_activity/4, nif_run_open_children/1]).
+       nif_run_select/4, nif_run_cancel_activity/4, nif_run_open_children/1,
+       nif_run_dispatch_activities/4, nif_run_activity_results/4]).
 -on_load(load_nif/0).
 
 -type json() :: binary().
@@ -76,6 +79,10 @@
 -define(RUN_KEY, aion_run).
 %% Waits longer than this collect garbage first, so a sleeping run holds little memory.
 -define(GC_BEFORE_WAIT_MS, 1000).
+%% How long a run waits for a wake before it counts as idle.
+-define(IDLE_MS, 50).
+%% The most attempt results recorded with one append.
+-define(RESULT_BATCH, 256).
 %% Longer waits are taken in steps: a wake only says "step again".
 -define(MAX_TIMER_MS, 16#7fffffff).
 
@@ -93,6 +100,23 @@ dispatch_activity(Name, InputJson, ConfigJson) ->
                 ok = wait_durable(Tag),
                 Task =:= none orelse run_attempt(Task),
                 {ok, Ordinal};
+            {error, _} = Error ->
+                Error
+        end
+    end).
+
+%% @doc Dispatches many activities `[{Name, InputJson, ConfigJson}]' with one durable
+%% append (fan-out), then hands their first attempts to workers. Returns the correlation
+%% ids in order.
+-spec dispatch_activities([{binary(), json(), json()}]) -> {ok, [correlation_id()]} | {error, wire_error()}.
+dispatch_activities([]) ->
+    {ok, []};
+dispatch_activities(Calls) ->
+    with_run(fun(Run) ->
+        case record(Run, fun(Tag) -> nif_run_dispatch_activities(Run, Calls, now_ms(), Tag) end) of
+            {ok, Answers} ->
+                _ = [run_attempt(Task) || {live, _, Task} <- Answers, Task =/= none],
+                {ok, [element(2, A) || A <- Answers]};
             {error, _} = Error ->
                 Error
         end
@@ -293,15 +317,29 @@ arm(Until) ->
 %% activities of this run are recorded too, whichever await they arrive in.
 -spec wait_event(reference(), integer() | infinity) -> ok.
 wait_event(Run, Until) ->
-    Until =:= infinity orelse Until - now_ms() > ?GC_BEFORE_WAIT_MS
-        andalso erlang:garbage_collect(),
+    %% A run that stays idle for a while (a long sleep, a slow activity) collects its
+    %% garbage once, so that a sleeping workflow holds little memory; a busy one (a wake
+    %% comes quickly) does not pay for it.
+    case Until =:= infinity orelse Until - now_ms() > ?GC_BEFORE_WAIT_MS of
+        true ->
+            case wake(Run, ?IDLE_MS) of
+                idle -> erlang:garbage_collect(), wake(Run, infinity);
+                ok -> ok
+            end;
+        false ->
+            wake(Run, infinity)
+    end.
+
+wake(Run, Timeout) ->
     CurrentRun = get(aion_run_id),
     receive
         {aion_activity_result, CurrentRun, Ordinal, Attempt, OutcomeJson} ->
+            %% Record every result already waiting with this one: one append, one wait.
+            Results = [{Ordinal, Attempt, OutcomeJson} | more_results(CurrentRun, ?RESULT_BATCH)],
             Tag = tag(),
-            case nif_run_activity_result(Run, Ordinal, Attempt, OutcomeJson, now_ms(), Tag) of
+            case nif_run_activity_results(Run, Results, now_ms(), Tag) of
                 {ok, recording} -> wait_durable(Tag);
-                {ok, stale} -> ok;
+                {ok, done} -> ok;
                 {error, Msg} -> exit({aion_bad_result, Msg})
             end;
         {aion_activity_result, _OtherRun, _, _, _} ->
@@ -330,6 +368,18 @@ wait_event(Run, Until) ->
                 true -> time_out(Run, Deadline);
                 false -> arm_deadline(Deadline)
             end
+    after Timeout ->
+        idle
+    end.
+
+more_results(_RunId, 0) ->
+    [];
+more_results(RunId, Left) ->
+    receive
+        {aion_activity_result, RunId, Ordinal, Attempt, OutcomeJson} ->
+            [{Ordinal, Attempt, OutcomeJson} | more_results(RunId, Left - 1)]
+    after 0 ->
+        []
     end.
 
 %% @doc Sends `{aion_execution_deadline, Deadline}' to the calling process at `Deadline'
@@ -527,6 +577,14 @@ nif_run_select(_, _, _, _) -> ?STUB.
 -spec nif_run_cancel_activity(reference(), pos_integer(), integer(), pos_integer()) ->
     {ok, tuple()} | {error, wire_error()}.
 nif_run_cancel_activity(_, _, _, _) -> ?STUB.
+%% @private
+-spec nif_run_dispatch_activities(reference(), [{binary(), json(), json()}], integer(), pos_integer()) ->
+    {ok, {done | recording, [tuple()]}} | {error, wire_error()}.
+nif_run_dispatch_activities(_, _, _, _) -> ?STUB.
+%% @private
+-spec nif_run_activity_results(reference(), [{pos_integer(), non_neg_integer(), json()}], integer(), pos_integer()) ->
+    {ok, done | recording} | {error, wire_error()}.
+nif_run_activity_results(_, _, _, _) -> ?STUB.
 %% @private
 -spec nif_run_open_children(reference()) -> {ok, [{binary(), binary()}]} | {error, wire_error()}.
 nif_run_open_children(_) -> ?STUB.

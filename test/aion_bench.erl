@@ -2,19 +2,25 @@
 %%   seq10:  one workflow of 10 sequential no-op activities, run 100 times one after
 %%           another (after 10 warm-up runs); latency is per workflow, start to result.
 %%   conc10: 1,000 such workflows with 50 in flight; throughput and per-workflow latency.
+%%   fanout1000: one workflow running 1,000 no-op activities with aion_flow:all/1, run 5
+%%           times after a warm-up; latency per workflow.
 %%   sleep100k: 100,000 workflows sleeping on a 1-hour durable timer (SQLite store): how
 %%           long starting them takes, and what one sleeping workflow costs in memory
 %%           (BEAM memory and the OS process's resident set, both per workflow).
 -module(aion_bench).
 
--export([main/0, seq10/1, noop/1, sleeper/1, sleepers/1]).
+-export([main/0, seq10/1, noop/1, sleeper/1, sleepers/1, fanout/1, scenario/2]).
 
 main() ->
     logger:set_primary_config(level, warning),
-    Results = [scenario(S, Store) || Store <- [sqlite, memory], S <- [seq10, conc10]],
+    Results = [scenario(S, Store) || Store <- [sqlite, memory], S <- [seq10, conc10, fanout1000]],
     [io:format("~s~n", [Line]) || Line <- Results],
     io:format("~s~n", [sleepers(100000)]),
     erlang:halt(0).
+
+fanout(#{<<"n">> := N}) ->
+    {ok, Results} = aion_flow:all([{activity, <<"noop">>, I, #{}} || I <- lists:seq(1, N)]),
+    {ok, length(Results)}.
 
 sleeper(_) ->
     ok = aion_flow:sleep(3600 * 1000),
@@ -95,6 +101,7 @@ scenario(Name, Store) ->
     start(Dir, Store),
     ok = aion:register_activity(<<"noop">>, {?MODULE, noop}),
     ok = aion:register_workflow(<<"seq10">>, {?MODULE, seq10}),
+    ok = aion:register_workflow(<<"fanout">>, {?MODULE, fanout}),
     _ = [one() || _ <- lists:seq(1, 10)],
     {N, Latencies, WallUs} = run(Name),
     application:stop(aion),
@@ -109,6 +116,11 @@ scenario(Name, Store) ->
         <<"throughput_wf_s">> => round(N / (WallUs / 1.0e6) * 10) / 10}),
     Line.
 
+run(fanout1000) ->
+    _ = fan(100),
+    T0 = erlang:monotonic_time(microsecond),
+    L = [fan(1000) || _ <- lists:seq(1, 5)],
+    {5, L, erlang:monotonic_time(microsecond) - T0};
 run(seq10) ->
     T0 = erlang:monotonic_time(microsecond),
     L = [one() || _ <- lists:seq(1, 100)],
@@ -133,6 +145,12 @@ one() ->
     T0 = erlang:monotonic_time(microsecond),
     {ok, Id} = aion:start_workflow(<<"seq10">>, null, #{}),
     {ok, <<"done">>} = aion:await(Id, 60000),
+    erlang:monotonic_time(microsecond) - T0.
+
+fan(N) ->
+    T0 = erlang:monotonic_time(microsecond),
+    {ok, Id} = aion:start_workflow(<<"fanout">>, #{<<"n">> => N}, #{}),
+    {ok, N} = aion:await(Id, 120000),
     erlang:monotonic_time(microsecond) - T0.
 
 pct(Sorted, P) ->

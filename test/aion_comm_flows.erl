@@ -2,11 +2,11 @@
 -module(aion_comm_flows).
 
 -export([register_all/0]).
--export([signal_waiter/1, signal_timeout/1, counter/1, updatable/1, parent/1,
+-export([bad_fan/1, signal_waiter/1, signal_timeout/1, counter/1, updatable/1, parent/1,
          child_double/1, sender/1, fan/1]).
 
 register_all() ->
-    Ws = [signal_waiter, signal_timeout, counter, updatable, parent, child_double, sender, fan],
+    Ws = [bad_fan, signal_waiter, signal_timeout, counter, updatable, parent, child_double, sender, fan],
     [ok = aion:register_workflow(atom_to_binary(W), {?MODULE, W}) || W <- Ws],
     ok.
 
@@ -86,3 +86,8 @@ fan(#{<<"mode">> := <<"map">>, <<"key">> := K}) ->
                   lists:seq(1, 6), #{concurrency => 2});
 fan(#{<<"mode">> := <<"children">>}) ->
     aion_flow:all([{child, <<"child_double">>, I, #{}} || I <- [1, 2, 3]]).
+
+%% A fan-out whose third call is malformed: the calls before it run and are cancelled.
+bad_fan(_) ->
+    aion_flow:all([{activity, <<"echo">>, 1, #{}}, {activity, <<"echo">>, 2, #{}},
+                   {activity, <<"echo">>, self(), #{}}]).

@@ -25,6 +25,7 @@ comm_test_() ->
       ?T(parent_close_policy_terminates_or_abandons_children),
       ?T(fan_out_all_race_settled_and_map),
       ?T(fan_out_of_children),
+      ?T(fan_out_with_a_malformed_call_fails_with_its_error),
       ?T(thousand_wide_fan_out_completes)]}.
 
 key() -> integer_to_binary(erlang:unique_integer([positive])).
@@ -177,6 +178,11 @@ fan_out_all_race_settled_and_map() ->
     {ok, Gauges} = aion:await(start(<<"fan">>, #{<<"mode">> => <<"map">>, <<"key">> => MK}), 5000),
     ?assertEqual(6, length(Gauges)),
     ?assertEqual(2, aion_test_flows:calls({gauge_max, MK})).
+
+fan_out_with_a_malformed_call_fails_with_its_error() ->
+    Id = start(<<"bad_fan">>, #{}),
+    ?assertMatch({error, {failed, #{<<"type">> := <<"error">>}}}, aion:await(Id, 5000)),
+    ?assertEqual(2, length(events(Id, <<"ActivityScheduled">>))).
 
 fan_out_of_children() ->
     ?assertEqual({ok, [2, 4, 6]}, aion:await(start(<<"fan">>, #{<<"mode">> => <<"children">>}), 5000)).

@@ -1,6 +1,7 @@
 //! Activity NIFs: dispatch, await steps and attempt results.
 
-use aion_core::replay::{AttemptOutcome, AttemptTask, Dispatch};
+use aion_core::replay::{Append, AttemptOutcome, AttemptTask, Dispatch};
+use aion_core::retry::ActivityOptions;
 use aion_core::Error;
 use rustler::{Atom, Encoder, Env, ResourceArc, Term};
 use serde_json::Value;
@@ -143,5 +144,88 @@ fn parse_outcome(value: Value) -> Result<AttemptOutcome, Error> {
             .get("retryable")
             .and_then(Value::as_bool)
             .unwrap_or(true),
+    })
+}
+
+/// `nif_run_dispatch_activities(Run, [{Name, InputJson, ConfigJson}], NowMs, Tag)` →
+/// `{ok, {done | recording, [{replayed, Ordinal} | {live, Ordinal, Task | none}]}}`: many
+/// dispatches with one append (fan-out). Every item is checked before any is dispatched.
+#[rustler::nif]
+fn nif_run_dispatch_activities<'a>(
+    env: Env<'a>,
+    resource: ResourceArc<RunResource>,
+    calls: Vec<(Term<'a>, Term<'a>, Term<'a>)>,
+    now: Term<'a>,
+    tag: Term<'a>,
+) -> Term<'a> {
+    reply(env, || {
+        let calls = calls
+            .into_iter()
+            .map(|(name, input, config)| {
+                let config = json_arg(config, "activity options")?;
+                ActivityOptions::from_json(&config)?;
+                Ok((
+                    text_arg(name, "activity name")?,
+                    json_arg(input, "activity input")?,
+                    config,
+                ))
+            })
+            .collect::<Result<Vec<_>, aion_core::Error>>()?;
+        let (now, tag) = stamp_args(now, tag)?;
+        let mut run = resource.lock()?;
+        let mut appends = Vec::new();
+        let mut answers = Vec::with_capacity(calls.len());
+        for (name, input, config) in calls {
+            answers.push(match run.dispatch_activity(&name, input, &config, now)? {
+                Dispatch::Replayed { ordinal } => (atoms::replayed(), ordinal).encode(env),
+                Dispatch::Live {
+                    ordinal,
+                    append,
+                    task,
+                } => {
+                    appends.push(append);
+                    let task = match &task {
+                        Some(task) => task_term(env, task),
+                        None => atoms::none().encode(env),
+                    };
+                    (atoms::live(), ordinal, task).encode(env)
+                }
+            });
+        }
+        let state = resource.maybe_submit(&run, env, Append::merge(appends), tag)?;
+        Ok((state, answers).encode(env))
+    })
+}
+
+/// `nif_run_activity_results(Run, [{Ordinal, Attempt, OutcomeJson}], NowMs, Tag)` →
+/// `{ok, done | recording}`: many attempt results with one append (stale ones ignored).
+#[rustler::nif]
+fn nif_run_activity_results<'a>(
+    env: Env<'a>,
+    resource: ResourceArc<RunResource>,
+    results: Vec<(u64, u64, Term<'a>)>,
+    now: Term<'a>,
+    tag: Term<'a>,
+) -> Term<'a> {
+    reply(env, || {
+        let results = results
+            .into_iter()
+            .map(|(ordinal, attempt, outcome)| {
+                let attempt = u32::try_from(attempt)
+                    .map_err(|_| Error::InvalidInput("attempt out of range".into()))?;
+                Ok((
+                    ordinal,
+                    attempt,
+                    parse_outcome(json_arg(outcome, "attempt outcome")?)?,
+                ))
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        let (now, tag) = stamp_args(now, tag)?;
+        let mut run = resource.lock()?;
+        let mut appends = Vec::new();
+        for (ordinal, attempt, outcome) in results {
+            appends.extend(run.activity_result(ordinal, attempt, outcome, now)?);
+        }
+        resource.maybe_submit(&run, env, Append::merge(appends), tag)
     })
 }

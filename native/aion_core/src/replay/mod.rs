@@ -53,6 +53,19 @@ pub struct Append {
     pub events: Vec<Event>,
 }
 
+impl Append {
+    /// Joins consecutive appends of one run into one (one commit for all of them).
+    /// `None` when there is nothing to append.
+    pub fn merge(appends: Vec<Append>) -> Option<Append> {
+        let mut appends = appends.into_iter();
+        let mut merged = appends.next()?;
+        for next in appends {
+            merged.events.extend(next.events);
+        }
+        Some(merged)
+    }
+}
+
 /// What awaiting an activity or a timer needs next.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Step {

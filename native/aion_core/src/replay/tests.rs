@@ -898,3 +898,25 @@ fn select_picks_the_first_settled_in_history_order() {
         matches!(run.activity_step(c, 7).unwrap(), Step::Done(Err(e)) if e["type"] == "cancelled")
     );
 }
+
+#[test]
+fn merged_appends_continue_the_first_head() {
+    let mut run = run_with(started());
+    let mut appends = Vec::new();
+    for name in ["a", "b"] {
+        let Dispatch::Live { append, .. } = run
+            .dispatch_activity(name, json!(1), &Value::Null, 0)
+            .unwrap()
+        else {
+            panic!()
+        };
+        appends.push(append);
+    }
+    let merged = Append::merge(appends).unwrap();
+    assert_eq!(merged.expected_head, 1);
+    assert_eq!(
+        merged.events.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        vec![2, 3, 4, 5]
+    );
+    assert_eq!(Append::merge(Vec::new()), None);
+}
