@@ -9,6 +9,10 @@
 -export([register_workflow/2, register_activity/2, start/2, start_with_id/3, await/2]).
 -export([sleep/1, start_timer/2, await_timer/1, cancel_timer/1, with_timeout/2, side_effect/1]).
 -export([start_with/3, cancel/1, terminate/2]).
+-export([receive_signal/1, receive_signal_within/2, client_signal/3, workflow_signal/3]).
+-export([set_query_handler/2, query/4, set_update_handler/3, update/4]).
+-export([start_child/3, await_child/1]).
+-export([fan_all/1, fan_race/1, fan_settled/1, fan_map/3]).
 
 %% @doc Values that are already JSON terms.
 -spec identity(T) -> T.
@@ -100,6 +104,7 @@ flow_error({payload_too_large, Size, Limit}) ->
 flow_error({bad_option, What}) -> {bad_option, printed(What)};
 flow_error({non_determinism, Msg}) -> {non_determinism, Msg};
 flow_error(not_in_workflow) -> not_in_workflow;
+flow_error({child_failed, #{status := S, value := V}}) -> {child_failed, S, V};
 flow_error(cancelled) -> cancelled;
 flow_error(timeout) -> timeout;
 flow_error(Other) -> {engine_error, printed(Other)}.
@@ -210,3 +215,97 @@ cancel(Id) -> client_result(aion:cancel(Id), nil).
 %% @doc `aion/workflow.terminate'.
 -spec terminate(binary(), binary()) -> {ok, nil} | {error, term()}.
 terminate(Id, Reason) -> client_result(aion:terminate(Id, Reason), nil).
+
+%% @doc `aion/signal.receive'.
+-spec receive_signal(binary()) -> {ok, term()} | {error, term()}.
+receive_signal(Name) -> flow_result(aion_flow:receive_signal(Name)).
+
+%% @doc `aion/signal.receive_within'.
+-spec receive_signal_within(binary(), integer()) -> {ok, term()} | {error, term()}.
+receive_signal_within(Name, Ms) -> flow_result(aion_flow:receive_signal(Name, Ms)).
+
+%% @doc `aion/signal.send'.
+-spec client_signal(binary(), binary(), term()) -> {ok, nil} | {error, term()}.
+client_signal(Id, Name, Payload) -> client_result(aion:signal(Id, Name, Payload), nil).
+
+%% @doc `aion/signal.send_from_workflow'.
+-spec workflow_signal(binary(), binary(), term()) -> {ok, nil} | {error, term()}.
+workflow_signal(Id, Name, Payload) ->
+    case aion_flow:signal(Id, Name, Payload) of
+        ok -> {ok, nil};
+        {error, not_found} -> {error, target_not_found};
+        {error, not_running} -> {error, target_not_running};
+        {error, Reason} -> {error, {delivery_failed, flow_error(Reason)}}
+    end.
+
+%% @doc `aion/query.set_handler'.
+-spec set_query_handler(binary(), fun((term()) -> term())) -> {ok, nil} | {error, term()}.
+set_query_handler(Name, Fun) -> nil_result(aion_flow:set_query_handler(Name, Fun)).
+
+%% @doc `aion/query.set_update_handler': the Gleam validator answers `Ok(Nil)' or
+%% `Error(Reason)'.
+-spec set_update_handler(binary(), fun((term()) -> {ok, nil} | {error, term()}), fun((term()) -> term())) ->
+    {ok, nil} | {error, term()}.
+set_update_handler(Name, Validate, Handler) ->
+    Validator = fun(Args) ->
+        case Validate(Args) of
+            {ok, nil} -> ok;
+            {error, Reason} -> {error, Reason}
+        end
+    end,
+    nil_result(aion_flow:set_update_handler(Name, Validator, Handler)).
+
+%% @doc `aion/query.ask'.
+-spec query(binary(), binary(), term(), integer()) -> {ok, term()} | {error, term()}.
+query(Id, Name, Args, Timeout) -> request_result(aion:query(Id, Name, Args, Timeout)).
+
+%% @doc `aion/query.update'.
+-spec update(binary(), binary(), term(), integer()) -> {ok, term()} | {error, term()}.
+update(Id, Name, Args, Timeout) -> request_result(aion:update(Id, Name, Args, Timeout)).
+
+request_result({ok, V}) -> {ok, V};
+request_result({error, unknown_query}) -> {error, unknown_handler};
+request_result({error, unknown_update}) -> {error, unknown_handler};
+request_result({error, {rejected, R}}) -> {error, {rejected, R}};
+request_result({error, {handler_failed, R}}) -> {error, {handler_failed, printed(R)}};
+request_result({error, not_running}) -> {error, not_running};
+request_result({error, not_found}) -> {error, not_found};
+request_result({error, timeout}) -> {error, timeout};
+request_result({error, Other}) -> {error, {request_failed, printed(Other)}}.
+
+%% @doc `aion/child.start_with'.
+-spec start_child(binary(), term(), tuple()) -> {ok, term()} | {error, term()}.
+start_child(Type, Input, {child_options, Id, Policy}) ->
+    Opts = maps:from_list([{workflow_id, Id} || Id =/= <<>>] ++ [{parent_close_policy, Policy}]),
+    flow_result(aion_flow:start_child(Type, Input, Opts)).
+
+%% @doc `aion/child.wait'.
+-spec await_child(term()) -> {ok, term()} | {error, term()}.
+await_child(Ref) -> flow_result(aion_flow:await_child(Ref)).
+
+%% @doc `aion/fanout.all'.
+-spec fan_all([tuple()]) -> {ok, [term()]} | {error, term()}.
+fan_all(Calls) -> flow_result(aion_flow:all([call(C) || C <- Calls])).
+
+%% @doc `aion/fanout.race'.
+-spec fan_race([tuple()]) -> {ok, term()} | {error, term()}.
+fan_race(Calls) -> flow_result(aion_flow:race([call(C) || C <- Calls])).
+
+%% @doc `aion/fanout.settled'.
+-spec fan_settled([tuple()]) -> [{ok, term()} | {error, term()}].
+fan_settled(Calls) ->
+    case aion_flow:settled([call(C) || C <- Calls]) of
+        {ok, Results} -> [flow_result(R) || R <- Results];
+        {error, Reason} -> [{error, flow_error(Reason)} || _ <- Calls]
+    end.
+
+%% @doc `aion/fanout.map'.
+-spec fan_map(list(), fun((term()) -> tuple()), integer()) -> {ok, [term()]} | {error, term()}.
+fan_map(Items, ToCall, Concurrency) ->
+    flow_result(aion_flow:map(fun(I) -> call(ToCall(I)) end, Items, #{concurrency => Concurrency})).
+
+call({activity, Name, Input}) -> {activity, Name, Input, #{}};
+call({child, Type, Input}) -> {child, Type, Input, #{}}.
+
+flow_result({ok, V}) -> {ok, V};
+flow_result({error, Reason}) -> {error, flow_error(Reason)}.

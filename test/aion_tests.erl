@@ -28,7 +28,8 @@ aion_test_() ->
       ?T(nif_rejects_bad_arguments_with_errors),
       ?T(gleam_workflow_runs_typed_activities),
       ?T(gleam_registration_takes_module_functions_only),
-      ?T(gleam_workflow_uses_timers_deadlines_and_determinism_helpers)]}.
+      ?T(gleam_workflow_uses_timers_deadlines_and_determinism_helpers),
+      ?T(gleam_workflow_uses_typed_signals_queries_children_and_fan_out)]}.
 
 start(Type, Input) ->
     {ok, Id} = aion:start_workflow(Type, Input, #{}),
@@ -279,3 +280,19 @@ gleam_workflow_uses_timers_deadlines_and_determinism_helpers() ->
                                            {start_options, <<>>, 60000}),
     ?assertEqual({ok, nil}, 'aion@workflow':terminate(Id2, <<"done with it">>)),
     ?assertEqual({error, {terminated, <<"done with it">>}}, 'aion@workflow':await(Id2, 1000)).
+
+gleam_workflow_uses_typed_signals_queries_children_and_fan_out() ->
+    ok = aion:register_workflow(<<"gleam_arith">>, {aion_flow_fixture, arithmetic}),
+    ok = aion:register_workflow(<<"gleam_messaging">>, {aion_flow_fixture, messaging}),
+    {ok, Id} = aion:start_workflow(<<"gleam_messaging">>, null, #{}),
+    aion_test_support:wait_until(fun() ->
+        'aion@query':ask(Id, <<"stage">>, <<"now ">>, 1000) =:= {ok, <<"now waiting">>}
+    end, 5000),
+    ?assertEqual({error, unknown_handler}, 'aion@query':ask(Id, <<"nope">>, null, 1000)),
+    ?assertMatch({error, {handler_failed, _}}, 'aion@query':ask(Id, <<"stage">>, 42, 1000)),
+    ?assertEqual({ok, 2}, 'aion@query':update(Id, <<"bump">>, 1, 1000)),
+    ?assertEqual({error, {rejected, <<"only positive numbers">>}}, 'aion@query':update(Id, <<"bump">>, 0, 1000)),
+    Add = 'aion@signal':new(<<"add">>, fun 'aion@json':int/1, fun 'aion@json':as_int/1),
+    ?assertEqual({ok, nil}, 'aion@signal':send(Add, Id, 4)),
+    ?assertEqual({ok, #{<<"sum">> => 5, <<"doubled">> => [10, 8]}}, aion:await(Id, 5000)),
+    ?assertEqual({error, not_running}, 'aion@signal':send(Add, Id, 1)).

@@ -2,6 +2,10 @@
 //// decoding, and a typed error.
 
 import aion/activity
+import aion/child
+import aion/fanout
+import aion/query
+import aion/signal
 import aion/error
 import aion/json
 import aion/timer
@@ -75,5 +79,55 @@ pub fn timed(input: json.Json) -> Result(json.Json, String) {
         #("patched", json.bool(workflow.patched("gleam-change"))),
       ]))
     }
+  }
+}
+
+/// Waits for a typed "add" signal, answers a typed query meanwhile, runs a child and a
+/// fan-out, and returns what it saw.
+pub fn messaging(_input: json.Json) -> Result(json.Json, String) {
+  let add = signal.new("add", json.int, json.as_int)
+  let _ =
+    query.set_handler(
+      name: "stage",
+      decode: json.as_string,
+      encode: json.string,
+      handler: fn(prefix) { prefix <> "waiting" },
+    )
+  let _ =
+    query.set_update_handler(
+      name: "bump",
+      decode: json.as_int,
+      encode: json.int,
+      validate: fn(n) {
+        case n > 0 {
+          True -> Ok(Nil)
+          False -> Error("only positive numbers")
+        }
+      },
+      handler: fn(n) { n + 1 },
+    )
+  case signal.receive(add) {
+    Error(_) -> Error("no signal")
+    Ok(n) -> {
+      let assert Ok(handle) =
+        child.start("gleam_arith", json.object([#("a", json.int(n)), #("b", json.int(1))]),
+          decode: json.get_int(_, "sum"),
+          decode_error: json.as_string,
+        )
+      let assert Ok(sum) = child.wait(handle)
+      let assert Ok(doubled) =
+        fanout.all_decoded(
+          [fanout.Activity("double", json.int(sum)), fanout.Activity("double", json.int(n))],
+          json.as_int,
+        )
+      Ok(json.object([#("sum", json.int(sum)), #("doubled", json.array(map_int(doubled)))]))
+    }
+  }
+}
+
+fn map_int(values: List(Int)) -> List(json.Json) {
+  case values {
+    [] -> []
+    [x, ..rest] -> [json.int(x), ..map_int(rest)]
   }
 }

@@ -21,6 +21,9 @@ pub type FlowError {
   NonDeterminism(report: String)
   /// Called outside a workflow process.
   NotInWorkflow
+  /// A child workflow closed without completing: `status` is `failed`, `cancelled`,
+  /// `terminated`, `timed_out` or `start_failed`, `value` its error or reason.
+  ChildFailed(status: String, value: json.Json)
   /// The activity's result did not decode as the caller expected.
   ResultDecodeFailed(error: json.DecodeError)
   /// Anything else the engine reported.
