@@ -36,6 +36,7 @@ main(Dir, Phase, Scenario) ->
             receive never -> ok end;
         "resume" ->
             Scenario =:= "signal" andalso (ok =:= aion:signal(Id, <<"go">>, <<"after-crash">>)),
+            Scenario =:= "update" andalso finish_update(Id, Dir),
             Result = aion:await(Id, 30000),
             {ok, History} = aion:history(Id),
             ok = file:write_file(filename:join(Dir, "result"),
@@ -46,6 +47,10 @@ main(Dir, Phase, Scenario) ->
 ready("signal", Id, _Dir) ->
     ok = aion:signal(Id, <<"go">>, <<"before-crash">>),
     wait(fun() -> has_event(Id, <<"SignalReceived">>) andalso waiting(Id) end);
+ready("update", Id, Dir) ->
+    wait(fun() -> waiting(Id) end),
+    _ = spawn(fun() -> aion:update(Id, <<"approve">>, 1, infinity) end),
+    wait(fun() -> filelib:is_file(filename:join(Dir, "b_blocked")) end);
 ready("fanout", Id, Dir) ->
     wait(fun() -> filelib:is_file(filename:join(Dir, "b_blocked")) andalso has_event(Id, <<"ActivityCompleted">>) end);
 ready("timer", Id, _Dir) ->
@@ -58,6 +63,13 @@ ready("cancel", Id, Dir) ->
     wait(fun() -> has_event(Id, <<"ActivityScheduled">>, 2) end);
 ready(_ActivityOrScope, _Id, Dir) ->
     wait(fun() -> filelib:is_file(filename:join(Dir, "b_blocked")) end).
+
+%% After the restart: the update accepted before the crash completes by replay; the query
+%% handler set by the replayed code answers; then the workflow is told to finish.
+finish_update(Id, Dir) ->
+    wait(fun() -> aion:query(Id, <<"approvals">>, null) =:= {ok, 1} end),
+    ok = file:write_file(filename:join(Dir, "query_answered"), <<>>),
+    ok = aion:signal(Id, <<"finish">>, true).
 
 waiting(Id) ->
     case ets:lookup(aion_runs, Id) of
@@ -103,8 +115,24 @@ flow(#{<<"scenario">> := <<"signal">>}) ->
     {ok, [First, Second]};
 flow(#{<<"scenario">> := <<"child">>}) ->
     aion_flow:child(<<"crash_child">>, #{}, #{});
+flow(#{<<"scenario">> := <<"update">>}) ->
+    flow_update();
 flow(#{<<"scenario">> := <<"fanout">>}) ->
     aion_flow:all([{activity, <<"crash_a">>, #{}, #{}}, {activity, <<"crash_b">>, #{}, #{}}]).
+
+flow_update() ->
+    put(approvals, 0),
+    ok = aion_flow:set_query_handler(<<"approvals">>, fun(_) -> 0 end),
+    ok = aion_flow:set_update_handler(<<"approve">>, fun(_) -> ok end, fun(N) ->
+        {ok, B} = aion_flow:activity(<<"crash_b">>, #{}),
+        Approvals = get(approvals) + N,
+        put(approvals, Approvals),
+        %% A query handler runs in a process of its own: it closes over the value.
+        ok = aion_flow:set_query_handler(<<"approvals">>, fun(_) -> Approvals end),
+        B
+    end),
+    {ok, _} = aion_flow:receive_signal(<<"finish">>),
+    {ok, get(approvals)}.
 
 child(_) ->
     aion_flow:activity(<<"crash_b">>, #{}).

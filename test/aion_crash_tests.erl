@@ -14,7 +14,8 @@ crash_test_() ->
             {"kill -9 after a cancel raced a completion: one consistent outcome", "cancel", fun cancel_race/2},
             {"kill -9 while waiting for a signal: buffered and new signals arrive", "signal", fun signalled/2},
             {"kill -9 while a child runs: the child resumes and the parent gets its result", "child", fun child/2},
-            {"kill -9 in a fan-out: the finished call is not run again", "fanout", fun fanned_out/2}]].
+            {"kill -9 in a fan-out: the finished call is not run again", "fanout", fun fanned_out/2},
+            {"kill -9 while an accepted update's handler runs: it completes after the restart", "update", fun updated/2}]].
 
 crash(Scenario, Check) ->
     Dir = aion_test_support:tmp_dir("aion_crash_" ++ Scenario),
@@ -84,6 +85,13 @@ child(Result, #{dir := Dir, history := History}) ->
 fanned_out(Result, #{dir := Dir}) ->
     ?assertEqual({ok, [<<"a-done">>, <<"b-done">>]}, Result),
     ?assertEqual(1, runs(Dir, "a_runs")),
+    ?assertEqual(2, runs(Dir, "b_runs")).
+
+updated(Result, #{dir := Dir, history := History}) ->
+    ?assertEqual({ok, 1}, Result),
+    ?assertMatch([#{name := <<"approve">>}], of_type(<<"UpdateAccepted">>, History)),
+    ?assertMatch([#{result := #{<<"ok">> := <<"b-done">>}}], of_type(<<"UpdateCompleted">>, History)),
+    ?assert(filelib:is_file(filename:join(Dir, "query_answered"))),
     ?assertEqual(2, runs(Dir, "b_runs")).
 
 of_type(Type, History) ->
