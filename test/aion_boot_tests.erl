@@ -73,3 +73,23 @@ activity_concurrency_is_bounded_per_task_queue_test() ->
         aion_test_support:stop(x),
         application:set_env(aion, activity_concurrency, 100)
     end.
+
+signal_to_a_workflow_without_a_process_is_recorded_and_read_when_it_runs_test() ->
+    Dir = aion_test_support:start(sqlite),
+    ok = aion_comm_flows:register_all(),
+    {ok, Id} = aion:start_workflow(<<"signal_waiter">>, #{}, #{}),
+    aion_test_support:wait_until(fun() -> ets:lookup(aion_runs, Id) =/= [] end, 5000),
+    ok = application:stop(aion),
+    {ok, _} = application:ensure_all_started(aion),
+    try
+        %% The type is not registered: no process runs the workflow, the signals still land.
+        ?assertEqual([], ets:lookup(aion_runs, Id)),
+        ok = aion:signal(Id, <<"go">>, 1),
+        ok = aion:signal(Id, <<"go">>, 2),
+        {ok, History} = aion:history(Id),
+        ?assertEqual(2, length([E || E = #{type := <<"SignalReceived">>} <- History])),
+        ok = aion:register_workflow(<<"signal_waiter">>, {aion_comm_flows, signal_waiter}),
+        ?assertEqual({ok, [1, 2]}, aion:await(Id, 5000))
+    after
+        aion_test_support:stop(Dir)
+    end.

@@ -161,7 +161,12 @@ parent_close_policy_terminates_or_abandons_children() ->
     {ok, <<"left">>} = aion:await(P2, 5000),
     [#{workflow_id := C2}] = events(P2, <<"ChildStarted">>),
     ?assertEqual({error, timeout}, aion:await(C2, 200)),
-    ok = aion:terminate(C2, <<"test cleanup">>).
+    ok = aion:terminate(C2, <<"test cleanup">>),
+    K3 = key(),
+    P3 = start(<<"parent">>, #{<<"mode">> => <<"leave">>, <<"key">> => K3, <<"policy">> => <<"request_cancel">>}),
+    {ok, <<"left">>} = aion:await(P3, 5000),
+    [#{workflow_id := C3}] = events(P3, <<"ChildStarted">>),
+    ?assertMatch({error, {cancelled, _}}, aion:await(C3, 5000)).
 
 fan_out_all_race_settled_and_map() ->
     ?assertEqual({ok, [1, 2, 3]}, aion:await(start(<<"fan">>, #{<<"mode">> => <<"all">>, <<"n">> => 3}), 5000)),
