@@ -7,6 +7,7 @@
 //! - [`retry`]: activity options and retry policy math;
 //! - [`store`]: the [`store::EventStore`] trait, the in-memory and SQLite backends, and the
 //!   group-commit queue that lets many runs share one fsync;
+//! - [`history`]: the exported history document read by the replayer;
 //! - [`error`]: the single error type, whose variants map to the wire prefixes the BEAM side
 //!   understands (`retryable:`, `terminal:`, `non_determinism:` ...).
 #![warn(missing_docs)]
@@ -14,6 +15,7 @@
 
 pub mod error;
 pub mod event;
+pub mod history;
 pub mod replay;
 pub mod retry;
 pub mod store;

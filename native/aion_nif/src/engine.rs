@@ -287,3 +287,21 @@ fn nif_engine_list<'a>(
             .encode(env))
     })
 }
+
+/// `nif_engine_export(Engine, WorkflowId, RunId | null) -> {ok, DocumentJson} | {error, Msg}`:
+/// one run's history (the current one for `null`) as an `aion-history` document.
+#[rustler::nif(schedule = "DirtyIo")]
+fn nif_engine_export<'a>(
+    env: Env<'a>,
+    engine: ResourceArc<EngineResource>,
+    workflow_id: Term<'a>,
+    run_id: Term<'a>,
+) -> Term<'a> {
+    reply(env, || {
+        let id = text_arg(workflow_id, "workflow id")?;
+        let run = optional_text_arg(run_id, "run id")?;
+        let events = engine.open()?.store.read(&id, run.as_deref(), 1)?;
+        let doc = aion_core::history::HistoryDocument::new(&id, events)?;
+        Ok(doc.to_json()?.encode(env))
+    })
+}

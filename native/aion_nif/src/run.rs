@@ -8,8 +8,10 @@
 //! `recording`; the caller then waits for `{aion_durable, Tag, ok}` before it reveals
 //! anything (record before you reveal). `done` means nothing had to be written.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
+use aion_core::history::HistoryDocument;
 use aion_core::replay::{Append, ChildPolicy, Recorded, Run, Step, Stop};
 use aion_core::store::AppendRequest;
 use aion_core::{Error, EventKind};
@@ -27,10 +29,13 @@ mod atoms {
     }
 }
 
-/// One run's replay state, bound to the engine whose store holds its history.
+/// One run's replay state, bound to the engine whose store holds its history, or
+/// detached (replaying an exported history: nothing can be recorded).
 pub(crate) struct RunResource {
-    engine: ResourceArc<EngineResource>,
+    engine: Option<ResourceArc<EngineResource>>,
     run: Mutex<Run>,
+    /// Set when a detached run's code went past the recorded history.
+    frontier: AtomicBool,
 }
 
 #[rustler::resource_impl]
@@ -59,8 +64,18 @@ impl RunResource {
     }
 
     fn submit_group(&self, env: Env<'_>, group: Vec<AppendRequest>, tag: u64) -> Result<(), Error> {
-        self.engine.open()?.submit(group, env.pid(), tag);
-        Ok(())
+        match &self.engine {
+            Some(engine) => {
+                engine.open()?.submit(group, env.pid(), tag);
+                Ok(())
+            }
+            None => {
+                self.frontier.store(true, Ordering::SeqCst);
+                Err(Error::NotRunning(
+                    "replay reached the end of the recorded history".into(),
+                ))
+            }
+        }
     }
 
     /// `done` when `append` is `None`, else queues it and answers `recording`.
@@ -178,10 +193,57 @@ fn nif_run_open<'a>(
             None => atoms::null().encode(env),
         };
         let resource = ResourceArc::new(RunResource {
-            engine,
+            engine: Some(engine),
             run: Mutex::new(run),
+            frontier: AtomicBool::new(false),
         });
         Ok((resource, ty, input, run_id, deadline).encode(env))
+    })
+}
+
+/// `nif_run_from_history(DocumentJson) -> {ok, {Run, WorkflowId, Type, InputJson, RunId}}`:
+/// a detached run replaying an exported history (see `aion_core::history`). Commands are
+/// answered from the history; anything that would be recorded fails with
+/// `not_running` and marks the frontier (see `nif_run_replay_status`).
+#[rustler::nif(schedule = "DirtyCpu")]
+fn nif_run_from_history<'a>(env: Env<'a>, document: Term<'a>) -> Term<'a> {
+    reply(env, || {
+        let doc = HistoryDocument::from_json(&text_arg(document, "history document")?)?;
+        let run = Run::load(&doc.workflow_id, doc.events)?;
+        let input = run.input().to_string();
+        let resource = ResourceArc::new(RunResource {
+            engine: None,
+            run: Mutex::new(run),
+            frontier: AtomicBool::new(false),
+        });
+        Ok((
+            resource,
+            doc.workflow_id,
+            doc.workflow_type,
+            input,
+            doc.run_id,
+        )
+            .encode(env))
+    })
+}
+
+/// `nif_run_replay_status(Run) -> {ok, {Divergence | null, Frontier, CommandsLeft}}`:
+/// the non-determinism report if the run diverged, whether the code went past the
+/// recorded history, and whether recorded commands remain unmatched.
+#[rustler::nif]
+fn nif_run_replay_status(env: Env<'_>, resource: ResourceArc<RunResource>) -> Term<'_> {
+    reply(env, || {
+        let run = resource.lock()?;
+        let divergence = match run.divergence() {
+            Some(err) => err.to_wire().encode(env),
+            None => atoms::null().encode(env),
+        };
+        Ok((
+            divergence,
+            resource.frontier.load(Ordering::SeqCst),
+            run.is_replaying(),
+        )
+            .encode(env))
     })
 }
 

@@ -367,6 +367,10 @@ impl Run {
     pub fn is_cancel_requested(&self) -> bool {
         self.cancel_requested.is_some()
     }
+    /// The non-determinism error the run diverged with, if it did.
+    pub fn divergence(&self) -> Option<&Error> {
+        self.diverged.as_ref()
+    }
 
     /// Workflow time, Unix ms: the time of the latest outcome the code observed (the start
     /// before any). The same at the same point of every replay.
