@@ -23,6 +23,7 @@
 -export([query/3]).
 -export([query/4]).
 -export([update/4]).
+-export([export_history/2]).
 
 %% Internal: used by the other modules of the app.
 -export([encode_payload/1]).
@@ -530,6 +531,25 @@ claimed_run(WorkflowId, Fun) ->
                 aion_engine:release_run(WorkflowId)
             end
     end.
+
+%% @doc Writes the current run's history of workflow `WorkflowId' to `Path' as an
+%% `aion-history' JSON document (format version 1: `format', `version', `workflow_id',
+%% `run_id', `workflow_type', and `events', each event exactly as stored: `seq',
+%% `recorded_at', `type' and its fields). `aion_replay:check/2' and `make replay' read it.
+%% Errors: `not_found', `{file, Reason}'.
+-spec export_history(workflow_id(), file:filename_all()) -> ok | {error, not_found | {file, term()} | {store, binary()}}.
+export_history(WorkflowId, Path) when is_binary(WorkflowId) ->
+    case aion_flow_ffi:nif_engine_export(aion_engine:store(), WorkflowId, null) of
+        {ok, Document} ->
+            case file:write_file(Path, Document) of
+                ok -> ok;
+                {error, Reason} -> {error, {file, Reason}}
+            end;
+        {error, Msg} ->
+            store_error(Msg)
+    end;
+export_history(_WorkflowId, _Path) ->
+    {error, not_found}.
 
 %% @doc Summaries (as `describe/1') of the runs matching `Filter', oldest first.
 %% `Filter' may hold `status => running | completed | failed' and `type => binary()'.

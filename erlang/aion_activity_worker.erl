@@ -59,9 +59,9 @@ init(Job = #{workflow_id := Id, name := Name, attempt := Attempt, input := Input
 
 run(Name, InputJson) ->
     case aion_engine:lookup(activity, Name) of
-        {ok, {M, F}} ->
+        {ok, Callback} ->
             {ok, Input} = aion_flow_ffi:json_decode(InputJson),
-            try M:F(Input) of
+            try call(Callback, Input) of
                 {ok, Result} -> {ok, Result};
                 {error, {terminal, Reason}} -> {error, error_type(Reason), format(Reason), false};
                 {error, Reason} -> {error, error_type(Reason), format(Reason), true};
@@ -76,6 +76,10 @@ run(Name, InputJson) ->
         error ->
             {error, <<"unknown_activity">>, <<"no activity registered as ", Name/binary>>, true}
     end.
+
+%% `{M, F}', or a fun registered by the test harness's mocks.
+call({fn, Fun}, Input) -> Fun(Input);
+call({M, F}, Input) -> M:F(Input).
 
 outcome_json({ok, Result}) ->
     case aion_flow_ffi:json_encode(#{<<"ok">> => Result}) of

@@ -40,14 +40,15 @@ start_link() ->
 store() ->
     persistent_term:get(?STORE_KEY).
 
-%% @doc Registers `Name' (a workflow type or an activity) as `{Module, Function}'.
-%% Registering a workflow type resumes its runs that are waiting for it.
--spec register(workflow | activity, binary(), {module(), atom()}) -> ok.
+%% @doc Registers `Name' (a workflow type or an activity) as `{Module, Function}' (or, for
+%% the test harness's activity mocks, `{fn, Fun}'). Registering a workflow type resumes
+%% its runs that are waiting for it.
+-spec register(workflow | activity, binary(), {module(), atom()} | {fn, fun((term()) -> term())}) -> ok.
 register(Kind, Name, MF) ->
     gen_server:call(?MODULE, {register, Kind, Name, MF}, infinity).
 
 %% @doc Looks up a registration.
--spec lookup(workflow | activity, binary()) -> {ok, {module(), atom()}} | error.
+-spec lookup(workflow | activity, binary()) -> {ok, {module(), atom()} | {fn, fun()}} | error.
 lookup(Kind, Name) ->
     case ets:lookup(aion_registry, {Kind, Name}) of
         [{_, MF}] -> {ok, MF};

@@ -52,7 +52,8 @@
          nif_run_signal_delivered/5, nif_run_accept_update/6, nif_run_complete_update/6,
          nif_run_start_child/7, nif_run_child_step/4, nif_run_child_completed/6,
          nif_run_select/4, nif_run_cancel_activity/4, nif_run_open_children/1,
-         nif_run_dispatch_activities/4, nif_run_activity_results/4]).
+         nif_run_dispatch_activities/4, nif_run_activity_results/4,
+         nif_run_from_history/1, nif_run_replay_status/1, nif_engine_export/3]).
 
 -nifs([nif_json_encode/1, nif_json_decode/1,
        nif_engine_open/2, nif_engine_close/1, nif_engine_create/8, nif_engine_describe/2,
@@ -68,7 +69,8 @@
        nif_run_signal_delivered/5, nif_run_accept_update/6, nif_run_complete_update/6,
        nif_run_start_child/7, nif_run_child_step/4, nif_run_child_completed/6,
        nif_run_select/4, nif_run_cancel_activity/4, nif_run_open_children/1,
-       nif_run_dispatch_activities/4, nif_run_activity_results/4]).
+       nif_run_dispatch_activities/4, nif_run_activity_results/4,
+       nif_run_from_history/1, nif_run_replay_status/1, nif_engine_export/3]).
 -on_load(load_nif/0).
 
 -type json() :: binary().
@@ -83,8 +85,6 @@
 -define(IDLE_MS, 50).
 %% The most attempt results recorded with one append.
 -define(RESULT_BATCH, 256).
-%% Longer waits are taken in steps: a wake only says "step again".
--define(MAX_TIMER_MS, 16#7fffffff).
 
 %% @doc Schedules activity `Name' with JSON `InputJson' and options `ConfigJson'. In replay
 %% the answer comes from history; live, `ActivityScheduled' is made durable first and then
@@ -183,7 +183,14 @@ with_run(Fun) ->
     case {run(), get(aion_query_context)} of
         {_, true} -> erlang:error(query_handlers_cannot_run_workflow_commands);
         {undefined, _} -> {error, <<"not_running: not called from a workflow process">>};
-        {Run, _} -> Fun(Run)
+        {Run, _} ->
+            case Fun(Run) of
+                {error, <<"non_determinism: ", _/binary>>} = Error ->
+                    aion_replay:note_divergence(),
+                    Error;
+                Result ->
+                    Result
+            end
     end.
 
 %% @doc Runs a recording NIF call `Call(Tag)' answering `{ok, {done | recording, Value}}',
@@ -213,10 +220,11 @@ wait_durable(Tag) ->
 tag() ->
     erlang:unique_integer([positive]).
 
-%% @doc Wall-clock milliseconds, the time stamped on new events.
+%% @doc Milliseconds since the epoch, the time stamped on new events (the wall clock, or
+%% the test harness's virtual clock).
 -spec now_ms() -> integer().
 now_ms() ->
-    erlang:system_time(millisecond).
+    aion_clock:now_ms().
 
 %% @doc Splits a wire error `<<"prefix: detail">>' into `{Prefix, Detail}'.
 -spec split_error(wire_error()) -> {binary(), binary()}.
@@ -261,6 +269,7 @@ await_step(Run, Step) ->
 -spec step_answer(reference(), pos_integer(), {ok, term()} | {error, wire_error()}) ->
     {done, {ok, json()} | {error, wire_error()}} | again.
 step_answer(Run, Tag, Answer) ->
+    ReplayOnly = get(aion_replay_only) =:= true,
     case Answer of
         {ok, {completed, Json}} ->
             {done, {ok, Json}};
@@ -270,6 +279,11 @@ step_answer(Run, Tag, Answer) ->
             {done, {error, <<"cancelled: the workflow was cancelled">>}};
         {ok, timeout} ->
             {done, {error, <<"timeout: the with_timeout deadline passed">>}};
+        %% The replayer: reaching a wait means the code went past the recorded history.
+        {ok, {wait, _}} when ReplayOnly ->
+            exit(aion_replay_frontier);
+        {ok, {retry_in, _}} when ReplayOnly ->
+            exit(aion_replay_frontier);
         {ok, {wait, Until}} ->
             arm(Until),
             ok = wait_event(Run, Until),
@@ -308,8 +322,7 @@ arm(Until) ->
         Armed when is_integer(Armed), Armed =< Until -> ok;
         _ ->
             put(aion_armed, Until),
-            erlang:send_after(min(max(0, Until - now_ms()), ?MAX_TIMER_MS), self(), {aion_wake, Until}),
-            ok
+            aion_clock:wake_at(Until, {aion_wake, Until})
     end.
 
 %% @doc One wake: an attempt's result, a timer coming due, a signal, query, update or
@@ -382,13 +395,10 @@ more_results(RunId, Left) ->
         []
     end.
 
-%% @doc Sends `{aion_execution_deadline, Deadline}' to the calling process at `Deadline'
-%% (in steps of at most ~24 days, the longest timer the VM takes).
+%% @doc Sends `{aion_execution_deadline, Deadline}' to the calling process at `Deadline'.
 -spec arm_deadline(integer()) -> ok.
 arm_deadline(Deadline) ->
-    erlang:send_after(min(max(0, Deadline - now_ms()), ?MAX_TIMER_MS), self(),
-                      {aion_execution_deadline, Deadline}),
-    ok.
+    aion_clock:wake_at(Deadline, {aion_execution_deadline, Deadline}).
 
 %% @doc Records a cancellation request and stops the attempts it cancels.
 -spec record_cancel(reference(), json()) -> ok | {error, not_running | {aion, binary()}}.
@@ -585,6 +595,15 @@ nif_run_dispatch_activities(_, _, _, _) -> ?STUB.
 -spec nif_run_activity_results(reference(), [{pos_integer(), non_neg_integer(), json()}], integer(), pos_integer()) ->
     {ok, done | recording} | {error, wire_error()}.
 nif_run_activity_results(_, _, _, _) -> ?STUB.
+%% @private
+-spec nif_run_from_history(binary()) -> {ok, {reference(), binary(), binary(), json(), binary()}} | {error, wire_error()}.
+nif_run_from_history(_) -> ?STUB.
+%% @private
+-spec nif_run_replay_status(reference()) -> {ok, {binary() | null, boolean(), boolean()}} | {error, wire_error()}.
+nif_run_replay_status(_) -> ?STUB.
+%% @private
+-spec nif_engine_export(reference(), binary(), binary() | null) -> {ok, binary()} | {error, wire_error()}.
+nif_engine_export(_, _, _) -> ?STUB.
 %% @private
 -spec nif_run_open_children(reference()) -> {ok, [{binary(), binary()}]} | {error, wire_error()}.
 nif_run_open_children(_) -> ?STUB.
