@@ -13,6 +13,9 @@
 -export([set_query_handler/2, query/4, set_update_handler/3, update/4]).
 -export([start_child/3, await_child/1]).
 -export([fan_all/1, fan_race/1, fan_settled/1, fan_map/3]).
+-export([testing_new/0, testing_stop/1, testing_register_workflow/3, testing_mock/3, testing_start/3, testing_advance/2,
+         testing_signal/4, testing_cancel/2, testing_result/2, testing_calls/2,
+         testing_assert_replay/2]).
 
 %% @doc Values that are already JSON terms.
 -spec identity(T) -> T.
@@ -120,14 +123,23 @@ register_activity(Name, Fun) ->
     register_fun(fun aion:register_activity/2, Name, Fun).
 
 register_fun(Register, Name, Fun) ->
-    case erlang:fun_info(Fun, type) of
-        {type, external} ->
-            {module, M} = erlang:fun_info(Fun, module),
-            {name, F} = erlang:fun_info(Fun, name),
-            client_result(Register(Name, {M, F}), nil);
-        _ ->
-            {error, not_a_module_function}
+    case module_function(Fun) of
+        {ok, MF} -> client_result(Register(Name, MF), nil);
+        error -> {error, not_a_module_function}
     end.
+
+%% `{Module, Function}' of a reference to an exported one-argument function (a Gleam
+%% `module.function' or a same-module `function'); `error' for a closure, which could
+%% not be found again after a restart.
+module_function(Fun) when is_function(Fun, 1) ->
+    {module, M} = erlang:fun_info(Fun, module),
+    {name, F} = erlang:fun_info(Fun, name),
+    case erlang:function_exported(M, F, 1) of
+        true -> {ok, {M, F}};
+        false -> error
+    end;
+module_function(_) ->
+    error.
 
 %% @doc `aion/workflow.start'.
 -spec start(binary(), term()) -> {ok, binary()} | {error, term()}.
@@ -309,3 +321,75 @@ call({child, Type, Input}) -> {child, Type, Input, #{}}.
 
 flow_result({ok, V}) -> {ok, V};
 flow_result({error, Reason}) -> {error, flow_error(Reason)}.
+
+%% @doc `aion/testing.new'.
+-spec testing_new() -> aion_test:env().
+testing_new() -> aion_test:new().
+
+%% @doc `aion/testing.stop'.
+-spec testing_stop(aion_test:env()) -> nil.
+testing_stop(Env) -> ok = aion_test:stop(Env), nil.
+
+%% @doc `aion/testing.mock_activity'.
+-spec testing_mock(aion_test:env(), binary(), tuple()) -> nil.
+testing_mock(Env, Name, {returns, Result}) -> ok = aion_test:mock_activity(Env, Name, {result, Result}), nil;
+testing_mock(Env, Name, {sequence, Results}) -> ok = aion_test:mock_activity(Env, Name, {sequence, Results}), nil;
+testing_mock(Env, Name, {calls, Fun}) -> ok = aion_test:mock_activity(Env, Name, Fun), nil.
+
+%% @doc `aion/testing.start'.
+-spec testing_start(aion_test:env(), fun(), term()) -> {ok, binary()} | {error, binary()}.
+testing_start(Env, Fun, Input) ->
+    case module_function(Fun) of
+        {ok, MF} ->
+            case aion_test:start(Env, MF, Input) of
+                {ok, Id} -> {ok, Id};
+                {error, Reason} -> {error, printed(Reason)}
+            end;
+        error ->
+            {error, <<"the workflow must be a public top-level function">>}
+    end.
+
+%% @doc `aion/testing.register_workflow'.
+-spec testing_register_workflow(aion_test:env(), binary(), fun()) -> nil.
+testing_register_workflow(_Env, Name, Fun) ->
+    {ok, nil} = register_workflow(Name, Fun),
+    nil.
+
+%% @doc `aion/testing.advance'.
+-spec testing_advance(aion_test:env(), integer()) -> nil.
+testing_advance(Env, Ms) -> ok = aion_test:advance(Env, Ms), nil.
+
+%% @doc `aion/testing.signal'.
+-spec testing_signal(aion_test:env(), binary(), binary(), term()) -> {ok, nil} | {error, binary()}.
+testing_signal(Env, Id, Name, Payload) -> printed_result(aion_test:signal(Env, Id, Name, Payload)).
+
+%% @doc `aion/testing.cancel'.
+-spec testing_cancel(aion_test:env(), binary()) -> {ok, nil} | {error, binary()}.
+testing_cancel(Env, Id) -> printed_result(aion_test:cancel(Env, Id)).
+
+printed_result(ok) -> {ok, nil};
+printed_result({error, Reason}) -> {error, printed(Reason)}.
+
+%% @doc `aion/testing.result'.
+-spec testing_result(aion_test:env(), binary()) -> term().
+testing_result(Env, Id) ->
+    case aion_test:result(Env, Id) of
+        {ok, V} -> {completed, V};
+        {error, {failed, E}} -> {failed, E};
+        {error, {cancelled, D}} -> {cancelled, D};
+        running -> still_running;
+        Other -> {other_outcome, printed(Other)}
+    end.
+
+%% @doc `aion/testing.calls'.
+-spec testing_calls(aion_test:env(), binary()) -> [tuple()].
+testing_calls(Env, Id) ->
+    [case Call of
+         {activity, N, I} -> {activity_call, N, I};
+         {timer, N, Ms} -> {timer_call, N, Ms};
+         Other -> {other_call, printed(Other)}
+     end || Call <- aion_test:calls(Env, Id)].
+
+%% @doc `aion/testing.assert_replay'.
+-spec testing_assert_replay(aion_test:env(), binary()) -> {ok, nil} | {error, binary()}.
+testing_assert_replay(Env, Id) -> printed_result(aion_test:assert_replay(Env, Id)).

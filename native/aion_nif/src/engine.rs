@@ -3,6 +3,7 @@
 
 use std::path::Path;
 use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
 use aion_core::replay::{Append, Run};
 use aion_core::store::commit::CommitQueue;
@@ -122,7 +123,15 @@ fn nif_engine_close(env: Env<'_>, engine: ResourceArc<EngineResource>) -> Term<'
             .write()
             .map_err(|_| Error::Internal("engine lock poisoned".into()))?
             .take();
-        drop(taken);
+        if let Some(inner) = taken {
+            // Calls already under way hold the engine for a moment; wait for them so that
+            // the store (and its directory lock) is released when this returns.
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Arc::strong_count(&inner) > 1 && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            drop(inner);
+        }
         Ok(atoms::closed().encode(env))
     })
 }
