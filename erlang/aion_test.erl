@@ -217,6 +217,8 @@ settle(Deadline, Calm) when Calm >= 3 ->
 settle(Deadline, Calm) ->
     case quiet() of
         true ->
+            %% Look again a moment later: a message may be on its way between two processes.
+            timer:sleep(1),
             settle(Deadline, Calm + 1);
         false ->
             case erlang:monotonic_time(millisecond) > Deadline of
@@ -228,7 +230,15 @@ settle(Deadline, Calm) ->
 quiet() ->
     Workers = proplists:get_value(active, supervisor:count_children(aion_activity_sup)),
     Runs = [Pid || {_, Pid, _, _} <- supervisor:which_children(aion_workflow_sup), is_pid(Pid)],
-    Workers =:= 0 andalso lists:all(fun waiting_for_wake/1, Runs).
+    Workers =:= 0 andalso idle(whereis(aion_activity_pool))
+        andalso lists:all(fun waiting_for_wake/1, Runs).
+
+%% A gen_server with nothing to do (an attempt submitted to the pool is in its mailbox).
+idle(Pid) ->
+    case erlang:process_info(Pid, [message_queue_len, status]) of
+        [{message_queue_len, 0}, {status, waiting}] -> true;
+        _ -> false
+    end.
 
 waiting_for_wake(Pid) ->
     case erlang:process_info(Pid, [current_function, message_queue_len]) of

@@ -1,7 +1,7 @@
 %% Workflows for the test-harness and replayer suite.
 -module(aion_test_flows_v).
 
--export([thirty_days/1, retrying/1, versioned/1, interactive/1]).
+-export([thirty_days/1, retrying/1, versioned/1, interactive/1, deadline/1]).
 
 %% A daily report for 30 days.
 thirty_days(_) ->
@@ -39,4 +39,11 @@ interactive(_) ->
         {error, cancelled} ->
             {ok, _} = aion_flow:activity(<<"undo">>, get(name)),
             {ok, <<"undone">>}
+    end.
+
+%% Waits an hour at most for a signal that never comes.
+deadline(_) ->
+    case aion_flow:receive_signal(<<"never">>, timer:hours(1)) of
+        {error, timeout} -> {ok, <<"timed_out">>};
+        {ok, _} -> {ok, <<"signalled">>}
     end.

@@ -15,7 +15,8 @@ harness_test_() ->
              {"signals, queries, updates and cancellation at chosen virtual times", fun interactive/1},
              {"assert_replay passes for unchanged code and names the seq for changed code", fun assert_replay/1},
              {"a history exported, re-imported and replayed", fun exported_history/1},
-             {"the replayer command line reports divergences", fun command_line/1}]]}.
+             {"the replayer command line reports divergences", fun command_line/1},
+             {"hour-long deadlines and a day-long execution timeout on virtual time", fun long_deadlines/1}]]}.
 
 thirty_days(Env) ->
     ok = aion_test:mock_activity(Env, <<"daily_report">>, fun(Day) -> {ok, Day} end),
@@ -126,3 +127,14 @@ command_line(Env) ->
     ?assertMatch({match, _}, re:run(Diverged, "DIVERGED")),
     ?assertMatch({match, _}, re:run(Diverged, "seq: 5")),
     ?assertMatch({match, _}, re:run(Diverged, "location: aion_test_flows_v:versioned/1")).
+
+long_deadlines(Env) ->
+    {ok, A} = aion_test:start(Env, {aion_test_flows_v, deadline}, null),
+    HourFrom = aion_test:now(Env),
+    ?assertEqual({ok, <<"timed_out">>}, aion_test:result(Env, A)),
+    ?assertEqual(HourFrom + 3600000, aion_test:now(Env)),
+    {ok, B} = aion_test:start(Env, {aion_time_flows, sleep_then_fail}, #{<<"ms">> => 7 * ?DAY},
+                              #{execution_timeout_ms => ?DAY}),
+    Started = aion_test:now(Env),
+    ?assertEqual({error, timed_out}, aion_test:result(Env, B)),
+    ?assertEqual(Started + ?DAY, aion_test:now(Env)).
