@@ -134,6 +134,7 @@ register_fun(Register, Name, Fun) ->
 module_function(Fun) when is_function(Fun, 1) ->
     {module, M} = erlang:fun_info(Fun, module),
     {name, F} = erlang:fun_info(Fun, name),
+    _ = code:ensure_loaded(M),
     case erlang:function_exported(M, F, 1) of
         true -> {ok, {M, F}};
         false -> error
