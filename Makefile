@@ -1,11 +1,13 @@
-# aion: `make demo` runs the demo, `make test` runs every test, `make bench` the benchmarks.
+# aion: `make demo` runs the demo, `make test` runs every test, `make bench` the benchmarks,
+# `make replay HISTORY=file|dir|a,b WORKFLOW=module:function` checks recorded histories
+# against the current code (add EXTRA_PA=dir for where your workflow modules are built).
 # Each target first installs what is missing (Erlang/OTP + rebar3 from Debian, the pinned
 # Gleam compiler from npm), so both work on a fresh Debian machine as root.
 
 REBAR ?= rebar3
 EBIN = _build/default/lib/aion/ebin
 
-.PHONY: deps build demo test bench clean
+.PHONY: deps build demo test bench replay clean
 
 deps:
 	@command -v erl >/dev/null 2>&1 && command -v rebar3 >/dev/null 2>&1 || \
@@ -28,6 +30,10 @@ test: deps
 bench: build
 	$(REBAR) as test compile
 	erl -noshell -pa _build/test/lib/aion/ebin -pa _build/test/lib/aion/test -eval 'aion_bench:main()'
+
+replay: build
+	@[ -n "$(HISTORY)" ] && [ -n "$(WORKFLOW)" ] || { echo "usage: make replay HISTORY=path[,path|dir] WORKFLOW=module:function [EXTRA_PA=dir]"; exit 2; }
+	erl -noshell -pa $(EBIN) $(if $(EXTRA_PA),-pa $(EXTRA_PA)) -eval 'aion_replay:main("$(HISTORY)", "$(WORKFLOW)")'
 
 clean:
 	rm -rf _build target priv erlang/gleam_gen test/gleam_gen
