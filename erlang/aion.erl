@@ -370,17 +370,9 @@ query(WorkflowId, Name, Args) ->
 %% process runs it), `not_found', `timeout', `{handler_failed, Reason}' (the handler
 %% crashed or tried to run workflow commands; the workflow is not affected).
 -spec query(workflow_id(), binary(), term(), timeout()) -> {ok, term()} | {error, term()}.
-query(WorkflowId, Name, Args, TimeoutMs) when is_binary(WorkflowId), is_binary(Name) ->
-    case encode_payload(Args) of
-        {ok, ArgsJson} ->
-            ask(WorkflowId, fun(From, Ref) -> {aion_query, From, Ref, Name, ArgsJson} end, TimeoutMs);
-        {error, _} = Error ->
-            Error
-    end;
-query(WorkflowId, _Name, _Args, _TimeoutMs) when is_binary(WorkflowId) ->
-    {error, unknown_query};
-query(_WorkflowId, _Name, _Args, _TimeoutMs) ->
-    {error, not_found}.
+query(WorkflowId, Name, Args, TimeoutMs) ->
+    request(WorkflowId, Name, Args, TimeoutMs, unknown_query,
+            fun(From, Ref, ArgsJson) -> {aion_query, From, Ref, Name, ArgsJson} end).
 
 %% @doc Sends update `Name' with `Args' to workflow `WorkflowId': the validator the
 %% workflow set with `aion_flow:set_update_handler/3' runs first; an accepted update is
@@ -389,18 +381,21 @@ query(_WorkflowId, _Name, _Args, _TimeoutMs) ->
 %% recorded), `unknown_update', `{handler_failed, Reason}', `not_running', `not_found',
 %% `timeout'.
 -spec update(workflow_id(), binary(), term(), timeout()) -> {ok, term()} | {error, term()}.
-update(WorkflowId, Name, Args, TimeoutMs) when is_binary(WorkflowId), is_binary(Name) ->
+update(WorkflowId, Name, Args, TimeoutMs) ->
+    UpdateId = uuid(),
+    request(WorkflowId, Name, Args, TimeoutMs, unknown_update,
+            fun(From, Ref, ArgsJson) -> {aion_update, From, Ref, UpdateId, Name, ArgsJson} end).
+
+%% A query or an update: checks the arguments, then asks the live process.
+request(WorkflowId, Name, Args, TimeoutMs, _Unknown, Message)
+        when is_binary(WorkflowId), is_binary(Name) ->
     case encode_payload(Args) of
-        {ok, ArgsJson} ->
-            UpdateId = uuid(),
-            ask(WorkflowId, fun(From, Ref) -> {aion_update, From, Ref, UpdateId, Name, ArgsJson} end,
-                TimeoutMs);
-        {error, _} = Error ->
-            Error
+        {ok, ArgsJson} -> ask(WorkflowId, fun(From, Ref) -> Message(From, Ref, ArgsJson) end, TimeoutMs);
+        {error, _} = Error -> Error
     end;
-update(WorkflowId, _Name, _Args, _TimeoutMs) when is_binary(WorkflowId) ->
-    {error, unknown_update};
-update(_WorkflowId, _Name, _Args, _TimeoutMs) ->
+request(WorkflowId, _Name, _Args, _TimeoutMs, Unknown, _Message) when is_binary(WorkflowId) ->
+    {error, Unknown};
+request(_WorkflowId, _Name, _Args, _TimeoutMs, _Unknown, _Message) ->
     {error, not_found}.
 
 %% A request only a live workflow process can answer (query, update).

@@ -138,18 +138,7 @@ impl Run {
             };
             return Ok(self.observe(Some(seq), at, outcome));
         }
-        if let Some(step) = self.scope_timeout(None) {
-            return Ok(step);
-        }
-        if self.closed {
-            return Err(Error::NotRunning(format!("{} is closed", self.workflow_id)));
-        }
-        if let Some(append) = self.fire_due_scope(now)? {
-            return Ok(Step::Record(append));
-        }
-        Ok(Step::Wait {
-            until: self.scope_deadline(),
-        })
+        self.pending(now)
     }
 
     /// Records that child `ordinal` closed with `status` and `value` (once).

@@ -79,15 +79,7 @@ impl Run {
                     self.cancel_delivered = true;
                     return Ok(Step::Cancelled);
                 }
-                if self.closed {
-                    return Err(Error::NotRunning(format!("{} is closed", self.workflow_id)));
-                }
-                if let Some(append) = self.fire_due_scope(now)? {
-                    return Ok(Step::Record(append));
-                }
-                Ok(Step::Wait {
-                    until: self.scope_deadline(),
-                })
+                self.pending(now)
             }
         }
     }

@@ -135,6 +135,24 @@ impl Run {
         Ok((false, self.cancel_timer(scope_id, now)?))
     }
 
+    /// What an await whose outcome has not come needs meanwhile: `Timeout` when an open
+    /// scope's deadline fired, `Record` when one is due now, else `Wait` until the earliest
+    /// open deadline. (Shared by the awaits of signals and children.)
+    pub(super) fn pending(&mut self, now: i64) -> Result<Step, Error> {
+        if let Some(step) = self.scope_timeout(None) {
+            return Ok(step);
+        }
+        if self.closed {
+            return Err(Error::NotRunning(format!("{} is closed", self.workflow_id)));
+        }
+        if let Some(append) = self.fire_due_scope(now)? {
+            return Ok(Step::Record(append));
+        }
+        Ok(Step::Wait {
+            until: self.scope_deadline(),
+        })
+    }
+
     /// `Some(Timeout)` when an open scope's deadline fired before `seq` (or at all, for
     /// `None`: nothing recorded yet).
     pub(super) fn scope_timeout(&mut self, seq: Option<u64>) -> Option<Step> {
