@@ -35,10 +35,14 @@
 start_link() ->
     gen_server:start_link({local, ?MODULE}, ?MODULE, [], []).
 
-%% @doc The open store resource.
+%% @doc The open store resource. Raises `{aion_not_started, Hint}' when the application
+%% is not running.
 -spec store() -> reference().
 store() ->
-    persistent_term:get(?STORE_KEY).
+    case persistent_term:get(?STORE_KEY, undefined) of
+        undefined -> erlang:error({aion_not_started, <<"start the aion application first">>});
+        Store -> Store
+    end.
 
 %% @doc Registers `Name' (a workflow type or an activity) as `{Module, Function}' (or, for
 %% the test harness's activity mocks, `{fn, Fun}'). Registering a workflow type resumes

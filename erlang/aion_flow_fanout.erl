@@ -152,19 +152,23 @@ outcome({activity, _}, {error, Msg}) ->
 %% @doc See `aion_flow:all/1'.
 -spec all([call()]) -> {ok, [term()]} | {error, term()}.
 all(Calls) ->
-    window(Calls, length(Calls), fail_fast).
+    window(Calls, limit(Calls), fail_fast).
 
 %% @doc See `aion_flow:race/1'.
 -spec race([call()]) -> {ok, term()} | {error, term()}.
 race([]) ->
     {error, {bad_option, no_calls}};
 race(Calls) ->
-    window(Calls, length(Calls), first).
+    window(Calls, limit(Calls), first).
 
 %% @doc See `aion_flow:settled/1'.
 -spec settled([call()]) -> {ok, [{ok, term()} | {error, term()}]} | {error, term()}.
 settled(Calls) ->
-    window(Calls, length(Calls), every).
+    window(Calls, limit(Calls), every).
+
+%% Every call in flight at once.
+limit(Calls) when is_list(Calls) -> max(1, length(Calls));
+limit(_) -> 1.
 
 %% @doc See `aion_flow:map/3'.
 -spec map(fun((term()) -> call()), [term()], map()) -> {ok, [term()]} | {error, term()}.
@@ -179,11 +183,13 @@ map(_Fun, _Items, Opts) ->
 %% Runs `Calls' with at most `Limit' in flight. Mode `fail_fast' (all, map): every result
 %% in order, or the first error after cancelling the rest; `first' (race): the first
 %% outcome after cancelling the rest; `every' (settled): every outcome in order.
-window(Calls, Limit, Mode) ->
+window(Calls, Limit, Mode) when is_list(Calls) ->
     case aion_flow_ffi:run() of
         undefined -> {error, not_in_workflow};
         Run -> window(Run, lists:zip(lists:seq(1, length(Calls)), Calls), [], #{}, Limit, Mode)
-    end.
+    end;
+window(Calls, _Limit, _Mode) ->
+    {error, {bad_option, {calls, Calls}}}.
 
 window(Run, Queue, Pending, Done, Limit, Mode) when length(Pending) < Limit, Queue =/= [] ->
     {Batch, Rest} = lists:split(min(Limit - length(Pending), length(Queue)), Queue),

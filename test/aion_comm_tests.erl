@@ -25,6 +25,7 @@ comm_test_() ->
       ?T(parent_close_policy_terminates_or_abandons_children),
       ?T(fan_out_all_race_settled_and_map),
       ?T(fan_out_of_children),
+      ?T(fan_out_rejects_calls_that_are_not_a_list),
       ?T(fan_out_with_a_malformed_call_fails_with_its_error),
       ?T(thousand_wide_fan_out_completes)]}.
 
@@ -188,6 +189,11 @@ fan_out_with_a_malformed_call_fails_with_its_error() ->
     Id = start(<<"bad_fan">>, #{}),
     ?assertMatch({error, {failed, #{<<"type">> := <<"error">>}}}, aion:await(Id, 5000)),
     ?assertEqual(2, length(events(Id, <<"ActivityScheduled">>))).
+
+fan_out_rejects_calls_that_are_not_a_list() ->
+    ?assertEqual({error, not_in_workflow}, aion_flow:all([{activity, <<"echo">>, 1, #{}}])),
+    ?assertEqual({error, {bad_option, {calls, nope}}}, aion_flow:all(nope)),
+    ?assertEqual({error, {bad_option, {calls, nope}}}, aion_flow:settled(nope)).
 
 fan_out_of_children() ->
     ?assertEqual({ok, [2, 4, 6]}, aion:await(start(<<"fan">>, #{<<"mode">> => <<"children">>}), 5000)).
