@@ -25,6 +25,9 @@ test: deps
 	cargo fmt --all --check
 	cargo clippy --all-targets --release -- -D warnings
 	cargo test --release
+	# Compile first: the Gleam test modules (test/gleam_gen) exist only after the build's
+	# Gleam step, and eunit picks its test modules from the files present when it starts.
+	$(REBAR) as test compile
 	$(REBAR) eunit
 
 bench: build
