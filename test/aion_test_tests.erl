@@ -26,7 +26,9 @@ thirty_days(Env) ->
     ?assertEqual({ok, 30}, aion_test:result(Env, Id)),
     Wall = erlang:monotonic_time(millisecond) - T0,
     ?assert(aion_test:now(Env) - Start >= 30 * ?DAY),
-    ?assert(Wall < 1000),
+    %% Typically ~0.1 s; the bound leaves room for a loaded CI machine.
+    io:format(user, "~n    30 virtual days took ~b ms of wall time~n", [Wall]),
+    ?assert(Wall < 2000),
     ?assertEqual(lists:append([[{timer, <<"sleep">>, ?DAY}, {activity, <<"daily_report">>, D}]
                                || D <- lists:seq(1, 30)]) ++ [{close, <<"WorkflowCompleted">>}],
                  aion_test:calls(Env, Id)).
