@@ -127,7 +127,7 @@ start(Queue, Job, State) ->
             State1 = put_queue(Queue, {Running + 1, Pending}, State),
             State1#state{workers = (State1#state.workers)#{Pid => #worker{job = Job, queue = Queue, timer = Timer}}};
         {error, Reason} ->
-            ?LOG_ERROR(#{what => activity_start_failed, reason => Reason}, #{domain => [aion, activity]}),
+            ?LOG_ERROR(#{what => activity_start_failed, reason => Reason}, #{aion => activity}),
             aion_activity_worker:report(Job, aion_activity_worker:crash_outcome(Reason)),
             State
     end.

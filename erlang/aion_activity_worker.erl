@@ -54,7 +54,7 @@ timeout_outcome(#{timeout := Ms}) ->
 -spec init(job()) -> ok.
 init(Job = #{workflow_id := Id, name := Name, attempt := Attempt, input := InputJson}) ->
     logger:set_process_metadata(#{workflow_id => Id, activity => Name, attempt => Attempt,
-                                  domain => [aion, activity]}),
+                                  aion => activity}),
     report(Job, run(Name, InputJson)).
 
 run(Name, InputJson) ->

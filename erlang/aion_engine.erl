@@ -25,7 +25,8 @@
 -export([blocked/3]).
 -export([blocked_reason/1]).
 -export([notify/1]).
--export([init/1, handle_call/3, handle_cast/2, terminate/2]).
+-export([retry_later/1]).
+-export([init/1, handle_call/3, handle_cast/2, handle_info/2, terminate/2]).
 
 -define(STORE_KEY, {?MODULE, store}).
 
@@ -126,12 +127,18 @@ blocked_reason(WorkflowId) ->
         [] -> error
     end.
 
+%% @doc Replays run `WorkflowId' again after a backoff that doubles with each consecutive
+%% failure (100 ms up to 1 min); a run that closes resets it.
+-spec retry_later(binary()) -> ok.
+retry_later(WorkflowId) ->
+    gen_server:cast(?MODULE, {retry_later, WorkflowId}).
+
 %% @doc Tells every `aion:await/2' caller of `WorkflowId' that it closed (they read the
 %% outcome from the store, so every caller sees the same).
 -spec notify(binary()) -> ok.
 notify(WorkflowId) ->
     [Pid ! {aion_done, Ref} || {_, Pid, Ref} <- ets:lookup(aion_waiters, WorkflowId)],
-    ok.
+    gen_server:cast(?MODULE, {closed, WorkflowId}).
 
 %% @private
 -spec init([]) -> {ok, map()} | {stop, term()}.
@@ -150,7 +157,7 @@ init([]) ->
                  || {Kind, Map} <- Declared, {Name, MF} <- maps:to_list(Map)],
             {ok, #{}};
         {error, Msg} ->
-            ?LOG_ERROR(#{what => store_open_failed, reason => Msg}, #{domain => [aion, engine]}),
+            ?LOG_ERROR(#{what => store_open_failed, reason => Msg}, #{aion => engine}),
             {stop, {store_open_failed, Msg}}
     end.
 
@@ -186,7 +193,29 @@ handle_call(_Request, _From, State) ->
 
 %% @private
 -spec handle_cast(term(), map()) -> {noreply, map()}.
+handle_cast({retry_later, Id}, State) ->
+    Failures = maps:get({failures, Id}, State, 0),
+    Delay = min(100 bsl min(Failures, 10), 60000),
+    ?LOG_WARNING(#{what => run_retry_scheduled, workflow_id => Id, delay_ms => Delay},
+                 #{aion => engine}),
+    erlang:send_after(Delay, self(), {retry, Id}),
+    {noreply, State#{{failures, Id} => Failures + 1}};
+handle_cast({closed, Id}, State) ->
+    {noreply, maps:remove({failures, Id}, State)};
 handle_cast(_Msg, State) ->
+    {noreply, State}.
+
+%% @private
+-spec handle_info(term(), map()) -> {noreply, map()}.
+handle_info({retry, Id}, State) ->
+    case start_run(Id) of
+        ok -> ok;
+        {error, Reason} ->
+            ?LOG_ERROR(#{what => resume_failed, workflow_id => Id, reason => Reason},
+                       #{aion => engine})
+    end,
+    {noreply, State};
+handle_info(_Info, State) ->
     {noreply, State}.
 
 %% @private
@@ -208,7 +237,7 @@ resume(Type) ->
             _ = [resume_run(Id, T) || #{workflow_id := Id, type := T} <- Runs],
             ok;
         {error, Msg} ->
-            ?LOG_ERROR(#{what => resume_failed, reason => Msg}, #{domain => [aion, engine]})
+            ?LOG_ERROR(#{what => resume_failed, reason => Msg}, #{aion => engine})
     end.
 
 resume_run(Id, Type) ->
@@ -218,9 +247,9 @@ resume_run(Id, Type) ->
                 ok -> ok;
                 {error, Reason} ->
                     ?LOG_ERROR(#{what => resume_failed, workflow_id => Id, reason => Reason},
-                               #{domain => [aion, engine]})
+                               #{aion => engine})
             end;
         error ->
             ?LOG_INFO(#{what => run_waits_for_type, workflow_id => Id, type => Type},
-                      #{domain => [aion, engine]})
+                      #{aion => engine})
     end.

@@ -34,7 +34,18 @@ init(Parent, WorkflowId) ->
     proc_lib:init_ack(Parent, {ok, self()}),
     case aion_engine:claim_run(WorkflowId) of
         true ->
-            try run(WorkflowId) after aion_engine:release_run(WorkflowId) end;
+            try
+                run(WorkflowId)
+            catch
+                %% The store refused or failed an append: the in-memory state is ahead of
+                %% the history. Stop here and let the engine replay the run after a
+                %% backoff, rather than restart at once (a failing disk would spin).
+                exit:{aion_durability, Msg} ->
+                    ?LOG_ERROR(#{what => durability_error, reason => Msg}),
+                    aion_engine:retry_later(WorkflowId)
+            after
+                aion_engine:release_run(WorkflowId)
+            end;
         false ->
             ok
     end.
@@ -43,7 +54,7 @@ run(WorkflowId) ->
     case aion_flow_ffi:nif_run_open(aion_engine:store(), WorkflowId) of
         {ok, {Run, Type, InputJson, RunId, Deadline}} ->
             logger:set_process_metadata(#{workflow_id => WorkflowId, run_id => RunId,
-                                          type => Type, domain => [aion, workflow]}),
+                                          type => Type, aion => workflow}),
             case aion_engine:lookup(workflow, Type) of
                 {ok, MF} ->
                     put(aion_run, Run),

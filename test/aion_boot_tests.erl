@@ -93,3 +93,28 @@ signal_to_a_workflow_without_a_process_is_recorded_and_read_when_it_runs_test() 
     after
         aion_test_support:stop(Dir)
     end.
+
+run_whose_append_is_refused_stops_and_is_replayed_after_a_backoff_test() ->
+    Dir = aion_test_support:start(sqlite),
+    ok = aion_time_flows:register_all(),
+    try
+        {ok, Id} = aion:start_workflow(<<"sleeper">>, #{<<"ms">> => 300}, #{}),
+        aion_test_support:wait_until(fun() ->
+            {ok, H} = aion:history(Id),
+            lists:any(fun(#{type := T}) -> T =:= <<"TimerStarted">> end, H)
+        end, 5000),
+        [{_, Pid}] = ets:lookup(aion_runs, Id),
+        %% A second writer appends behind the run process's back: its next append (the
+        %% timer firing) carries a stale head and is refused.
+        {ok, {Other, _, _, _, _}} = aion_flow_ffi:nif_run_open(aion_engine:store(), Id),
+        Tag = aion_flow_ffi:tag(),
+        {ok, {recording, _, _}} = aion_flow_ffi:nif_run_request_cancel(Other, <<"null">>, aion_flow_ffi:now_ms(), Tag),
+        receive {aion_durable, Tag, ok} -> ok end,
+        aion_test_support:wait_until(fun() -> not is_process_alive(Pid) end, 5000),
+        %% Replayed after the backoff, the run sees the cancellation and closes.
+        ?assertEqual({error, {cancelled, #{<<"error">> => <<"cancelled">>}}}, aion:await(Id, 5000)),
+        {ok, H} = aion:history(Id),
+        ?assertEqual(lists:seq(1, length(H)), [S || #{seq := S} <- H])
+    after
+        aion_test_support:stop(Dir)
+    end.
