@@ -37,30 +37,13 @@
 -export([record_cancel/2]).
 -export([arm_deadline/1]).
 
-%% Native functions.
--export([nif_json_encode/1, nif_json_decode/1]).
--export([nif_engine_open/2, nif_engine_close/1, nif_engine_create/8, nif_engine_describe/2,
-         nif_engine_history/3, nif_engine_list/3]).
--export([nif_run_open/2, nif_run_complete/5, nif_run_request_cancel/4,
-         nif_run_cancel_requested/1, nif_run_end/5, nif_run_continue_as_new/5,
-         nif_run_dispatch_activity/6, nif_run_activity_step/4, nif_run_activity_result/6,
-         nif_run_timer_start/5, nif_run_timer_step/4, nif_run_timer_cancel/4,
-         nif_run_scope_enter/4, nif_run_scope_exit/4,
-         nif_run_now/1, nif_run_random/1, nif_run_uuid/1,
-         nif_run_side_effect/1, nif_run_side_effect_record/5, nif_run_patched/4,
-         nif_run_record_signal/6, nif_run_signal_step/4, nif_run_send_signal/6,
-         nif_run_signal_delivered/5, nif_run_accept_update/6, nif_run_complete_update/6,
-         nif_run_start_child/7, nif_run_child_step/4, nif_run_child_completed/6,
-         nif_run_select/4, nif_run_cancel_activity/4, nif_run_open_children/1,
-         nif_run_dispatch_activities/4, nif_run_activity_results/4,
-         nif_run_from_history/1, nif_run_replay_status/1, nif_engine_export/3]).
-
--nifs([nif_json_encode/1, nif_json_decode/1,
+%% Native functions (the Rust library), exported and declared as NIFs from one list.
+-define(NIFS, [nif_json_encode/1, nif_json_decode/1,
        nif_engine_open/2, nif_engine_close/1, nif_engine_create/8, nif_engine_describe/2,
        nif_engine_history/3, nif_engine_list/3,
        nif_run_open/2, nif_run_complete/5, nif_run_request_cancel/4,
        nif_run_cancel_requested/1, nif_run_end/5, nif_run_continue_as_new/5,
-       nif_run_dispatch_activity/6, nif_run_activity_step/4, nif_run_activity_result/6,
+       nif_run_dispatch_activity/6, nif_run_activity_step/4,
        nif_run_timer_start/5, nif_run_timer_step/4, nif_run_timer_cancel/4,
        nif_run_scope_enter/4, nif_run_scope_exit/4,
        nif_run_now/1, nif_run_random/1, nif_run_uuid/1,
@@ -71,6 +54,8 @@
        nif_run_select/4, nif_run_cancel_activity/4, nif_run_open_children/1,
        nif_run_dispatch_activities/4, nif_run_activity_results/4,
        nif_run_from_history/1, nif_run_replay_status/1, nif_engine_export/3]).
+-export(?NIFS).
+-nifs(?NIFS).
 -on_load(load_nif/0).
 
 -type json() :: binary().
@@ -506,10 +491,6 @@ nif_run_dispatch_activity(_, _, _, _, _, _) -> ?STUB.
 -spec nif_run_activity_step(reference(), correlation_id(), integer(), pos_integer()) ->
     {ok, term()} | {error, wire_error()}.
 nif_run_activity_step(_, _, _, _) -> ?STUB.
-%% @private
--spec nif_run_activity_result(reference(), correlation_id(), non_neg_integer(), json(), integer(), pos_integer()) ->
-    {ok, recording | stale} | {error, wire_error()}.
-nif_run_activity_result(_, _, _, _, _, _) -> ?STUB.
 %% @private
 -spec nif_run_timer_start(reference(), binary(), non_neg_integer(), integer(), pos_integer()) ->
     {ok, {done | recording, pos_integer()}} | {error, wire_error()}.

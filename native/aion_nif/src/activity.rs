@@ -96,36 +96,6 @@ fn nif_run_activity_step<'a>(
     })
 }
 
-/// `nif_run_activity_result(Run, Ordinal, Attempt, OutcomeJson, NowMs, Tag)` where
-/// `OutcomeJson` is `{"ok": Result}` or `{"error": {"type", "message", "retryable"}}` →
-/// `{ok, recording}` (wait for Tag) or `{ok, stale}` (a late or duplicate report, ignored).
-#[rustler::nif]
-fn nif_run_activity_result<'a>(
-    env: Env<'a>,
-    resource: ResourceArc<RunResource>,
-    ordinal: Term<'a>,
-    attempt: Term<'a>,
-    outcome: Term<'a>,
-    now: Term<'a>,
-    tag: Term<'a>,
-) -> Term<'a> {
-    reply(env, || {
-        let ordinal = u64_arg(ordinal, "correlation id")?;
-        let attempt = u32::try_from(u64_arg(attempt, "attempt")?)
-            .map_err(|_| Error::InvalidInput("attempt out of range".into()))?;
-        let outcome = parse_outcome(json_arg(outcome, "attempt outcome")?)?;
-        let (now, tag) = stamp_args(now, tag)?;
-        let mut run = resource.lock()?;
-        match run.activity_result(ordinal, attempt, outcome, now)? {
-            Some(append) => {
-                resource.submit(&run, env, append, tag)?;
-                Ok(atoms::recording().encode(env))
-            }
-            None => Ok(atoms::stale().encode(env)),
-        }
-    })
-}
-
 fn parse_outcome(value: Value) -> Result<AttemptOutcome, Error> {
     let bad =
         || Error::InvalidInput("attempt outcome must be {\"ok\": _} or {\"error\": {...}}".into());
