@@ -102,4 +102,4 @@ format(Reason) when is_binary(Reason) ->
         _ -> iolist_to_binary(io_lib:format("~0p", [Reason]))
     end;
 format(Reason) ->
-    unicode:characters_to_binary(io_lib:format("~0tp", [Reason])).
+    aion_flow_ffi:printed(Reason).

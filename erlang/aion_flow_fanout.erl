@@ -76,7 +76,7 @@ create_child(Ordinal, Type, InputJson, Id) ->
         {error, {already_exists, _}} -> ok;
         {error, Reason} ->
             Run = aion_flow_ffi:run(),
-            {ok, Json} = aion_flow_ffi:json_encode(printed(Reason)),
+            {ok, Json} = aion_flow_ffi:json_encode(aion_flow_ffi:printed(Reason)),
             Tag = aion_flow_ffi:tag(),
             case aion_flow_ffi:nif_run_child_completed(Run, Ordinal, <<"start_failed">>, Json, aion_flow_ffi:now_ms(), Tag) of
                 {ok, recording} -> aion_flow_ffi:wait_durable(Tag);
@@ -323,5 +323,3 @@ cancel_all(Run, Pending) ->
             ok
     end, Pending).
 
-printed(Term) ->
-    unicode:characters_to_binary(io_lib:format("~0tp", [Term])).

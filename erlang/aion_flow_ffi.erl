@@ -29,6 +29,7 @@
 -export([tag/0]).
 -export([now_ms/0]).
 -export([split_error/1]).
+-export([printed/1]).
 -export([stop_attempts/1]).
 -export([apply_stop/2]).
 -export([await_step/2]).
@@ -210,6 +211,12 @@ tag() ->
 -spec now_ms() -> integer().
 now_ms() ->
     aion_clock:now_ms().
+
+%% @doc The printed form of any term, as a UTF-8 binary: how reasons that are not
+%% JSON-compatible are recorded and reported.
+-spec printed(term()) -> binary().
+printed(Term) ->
+    unicode:characters_to_binary(io_lib:format("~0tp", [Term])).
 
 %% @doc Splits a wire error `<<"prefix: detail">>' into `{Prefix, Detail}'.
 -spec split_error(wire_error()) -> {binary(), binary()}.

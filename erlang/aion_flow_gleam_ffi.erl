@@ -104,13 +104,13 @@ flow_error({activity_timeout, #{activity := A, type := T, message := M, attempts
 flow_error({invalid_input, Msg}) -> {invalid_input, Msg};
 flow_error({payload_too_large, Size, Limit}) ->
     {invalid_input, iolist_to_binary(io_lib:format("payload of ~p bytes is over the ~p byte limit", [Size, Limit]))};
-flow_error({bad_option, What}) -> {bad_option, printed(What)};
+flow_error({bad_option, What}) -> {bad_option, aion_flow_ffi:printed(What)};
 flow_error({non_determinism, Msg}) -> {non_determinism, Msg};
 flow_error(not_in_workflow) -> not_in_workflow;
 flow_error({child_failed, #{status := S, value := V}}) -> {child_failed, S, V};
 flow_error(cancelled) -> cancelled;
 flow_error(timeout) -> timeout;
-flow_error(Other) -> {engine_error, printed(Other)}.
+flow_error(Other) -> {engine_error, aion_flow_ffi:printed(Other)}.
 
 %% @doc `aion/workflow.register'.
 -spec register_workflow(binary(), fun()) -> {ok, nil} | {error, term()}.
@@ -170,10 +170,8 @@ client_result({error, timed_out}) -> {error, timed_out};
 client_result({error, not_running}) -> {error, not_running};
 client_result({error, timeout}) -> {error, timeout};
 client_result({error, not_found}) -> {error, not_found};
-client_result({error, Other}) -> {error, {client_failure, printed(Other)}}.
+client_result({error, Other}) -> {error, {client_failure, aion_flow_ffi:printed(Other)}}.
 
-printed(Term) ->
-    unicode:characters_to_binary(io_lib:format("~0tp", [Term])).
 
 %% @doc `aion/timer.sleep'.
 -spec sleep(integer()) -> {ok, nil} | {error, term()}.
@@ -280,11 +278,11 @@ request_result({ok, V}) -> {ok, V};
 request_result({error, unknown_query}) -> {error, unknown_handler};
 request_result({error, unknown_update}) -> {error, unknown_handler};
 request_result({error, {rejected, R}}) -> {error, {rejected, R}};
-request_result({error, {handler_failed, R}}) -> {error, {handler_failed, printed(R)}};
+request_result({error, {handler_failed, R}}) -> {error, {handler_failed, aion_flow_ffi:printed(R)}};
 request_result({error, not_running}) -> {error, not_running};
 request_result({error, not_found}) -> {error, not_found};
 request_result({error, timeout}) -> {error, timeout};
-request_result({error, Other}) -> {error, {request_failed, printed(Other)}}.
+request_result({error, Other}) -> {error, {request_failed, aion_flow_ffi:printed(Other)}}.
 
 %% @doc `aion/child.start_with'.
 -spec start_child(binary(), term(), tuple()) -> {ok, term()} | {error, term()}.
@@ -344,7 +342,7 @@ testing_start(Env, Fun, Input) ->
         {ok, MF} ->
             case aion_test:start(Env, MF, Input) of
                 {ok, Id} -> {ok, Id};
-                {error, Reason} -> {error, printed(Reason)}
+                {error, Reason} -> {error, aion_flow_ffi:printed(Reason)}
             end;
         error ->
             {error, <<"the workflow must be a public top-level function">>}
@@ -369,7 +367,7 @@ testing_signal(Env, Id, Name, Payload) -> printed_result(aion_test:signal(Env, I
 testing_cancel(Env, Id) -> printed_result(aion_test:cancel(Env, Id)).
 
 printed_result(ok) -> {ok, nil};
-printed_result({error, Reason}) -> {error, printed(Reason)}.
+printed_result({error, Reason}) -> {error, aion_flow_ffi:printed(Reason)}.
 
 %% @doc `aion/testing.result'.
 -spec testing_result(aion_test:env(), binary()) -> term().
@@ -379,7 +377,7 @@ testing_result(Env, Id) ->
         {error, {failed, E}} -> {failed, E};
         {error, {cancelled, D}} -> {cancelled, D};
         running -> still_running;
-        Other -> {other_outcome, printed(Other)}
+        Other -> {other_outcome, aion_flow_ffi:printed(Other)}
     end.
 
 %% @doc `aion/testing.calls'.
@@ -388,7 +386,7 @@ testing_calls(Env, Id) ->
     [case Call of
          {activity, N, I} -> {activity_call, N, I};
          {timer, N, Ms} -> {timer_call, N, Ms};
-         Other -> {other_call, printed(Other)}
+         Other -> {other_call, aion_flow_ffi:printed(Other)}
      end || Call <- aion_test:calls(Env, Id)].
 
 %% @doc `aion/testing.assert_replay'.

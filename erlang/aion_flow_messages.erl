@@ -206,11 +206,11 @@ run_update(Run, UpdateId, Name, ArgsJson) ->
                 Result ->
                     case aion:encode_payload(Result) of
                         {ok, _} -> {ok, Result};
-                        {error, Reason} -> {error, printed(Reason)}
+                        {error, Reason} -> {error, aion_flow_ffi:printed(Reason)}
                     end
             catch
                 exit:{aion_durability, _} = Reason -> exit(Reason);
-                Class:Reason -> {error, printed({Class, Reason})}
+                Class:Reason -> {error, aion_flow_ffi:printed({Class, Reason})}
             end;
         _ ->
             {error, <<"no handler for update ", Name/binary>>}
@@ -244,5 +244,3 @@ refuse_pending() ->
         ok
     end.
 
-printed(Term) ->
-    unicode:characters_to_binary(io_lib:format("~0tp", [Term])).

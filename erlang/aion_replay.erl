@@ -66,7 +66,7 @@ check_document(Document, {M, F}) ->
             erlang:demonitor(Ref, [flush]),
             Result;
         {'DOWN', Ref, process, Pid, Reason} ->
-            {error, #{message => printed({replayer_crashed, Reason})}}
+            {error, #{message => aion_flow_ffi:printed({replayer_crashed, Reason})}}
     end.
 
 replay(Document, M, F) ->
@@ -93,11 +93,11 @@ complete(Run, Returned) ->
     {Kind, Value} = case Returned of
         {ok, V} -> {ok, V};
         {error, E} -> {error, E};
-        Other -> {error, printed(Other)}
+        Other -> {error, aion_flow_ffi:printed(Other)}
     end,
     Json = case aion_flow_ffi:json_encode(Value) of
         {ok, J} -> J;
-        {error, _} -> element(2, aion_flow_ffi:json_encode(printed(Value)))
+        {error, _} -> element(2, aion_flow_ffi:json_encode(aion_flow_ffi:printed(Value)))
     end,
     _ = aion_flow_ffi:nif_run_complete(Run, Kind, Json, aion_flow_ffi:now_ms(), aion_flow_ffi:tag()),
     completed.
@@ -106,7 +106,7 @@ verdict(Run, Outcome, WorkflowId) ->
     {ok, {Divergence, _Frontier, _Left}} = aion_flow_ffi:nif_run_replay_status(Run),
     case {Divergence, Outcome} of
         {null, {crashed, Class, Reason, Stack}} ->
-            {error, #{message => printed({Class, Reason}), location => location(Stack),
+            {error, #{message => aion_flow_ffi:printed({Class, Reason}), location => location(Stack),
                       history => WorkflowId}};
         {null, _} ->
             ok;
@@ -192,5 +192,3 @@ format_value(#{module := M, function := F, arity := A} = L) ->
                                         end]);
 format_value(V) -> io_lib:format("~0tp", [V]).
 
-printed(Term) ->
-    unicode:characters_to_binary(io_lib:format("~0tp", [Term])).

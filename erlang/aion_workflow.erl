@@ -162,7 +162,7 @@ execute({M, F}, Input) ->
     try M:F(Input) of
         {ok, Result} -> {ok, Result};
         {error, Reason} -> {error, Reason};
-        Other -> {error, #{<<"type">> => <<"bad_return">>, <<"message">> => format(Other)}}
+        Other -> {error, #{<<"type">> => <<"bad_return">>, <<"message">> => aion_flow_ffi:printed(Other)}}
     catch
         exit:{aion_continue_as_new, InputJson} ->
             {continue_as_new, InputJson};
@@ -172,7 +172,7 @@ execute({M, F}, Input) ->
             exit(Reason);
         Class:Reason:Stack ->
             ?LOG_ERROR(#{what => workflow_crashed, class => Class, reason => Reason, stacktrace => Stack}),
-            {error, #{<<"type">> => <<"crash">>, <<"message">> => format({Class, Reason})}}
+            {error, #{<<"type">> => <<"crash">>, <<"message">> => aion_flow_ffi:printed({Class, Reason})}}
     end.
 
 %% A result that is not JSON-compatible fails the run (it could not be replayed); an error
@@ -186,9 +186,6 @@ outcome_json({error, Reason}) ->
     case aion_flow_ffi:json_encode(Reason) of
         {ok, Json} -> {error, Json};
         {error, _} ->
-            {ok, Json} = aion_flow_ffi:json_encode(#{<<"type">> => <<"error">>, <<"message">> => format(Reason)}),
+            {ok, Json} = aion_flow_ffi:json_encode(#{<<"type">> => <<"error">>, <<"message">> => aion_flow_ffi:printed(Reason)}),
             {error, Json}
     end.
-
-format(Term) ->
-    unicode:characters_to_binary(io_lib:format("~0tp", [Term])).

@@ -3,6 +3,9 @@
 
 -include_lib("eunit/include/eunit.hrl").
 
+-import(aion_test_support, [key/0, start_run/2, start_run/3, types/1, events/2, kill_and_replay/1,
+                            waiting_in_receive/1, waiting_worker/1]).
+
 -define(T(F), {atom_to_list(F), fun F/0}).
 
 comm_test_() ->
@@ -29,36 +32,8 @@ comm_test_() ->
       ?T(fan_out_with_a_malformed_call_fails_with_its_error),
       ?T(thousand_wide_fan_out_completes)]}.
 
-key() -> integer_to_binary(erlang:unique_integer([positive])).
-
-start(Type, Input) ->
-    {ok, Id} = aion:start_workflow(Type, Input, #{}),
-    Id.
-
-events(Id, Type) ->
-    {ok, H} = aion:history(Id),
-    [E || E = #{type := T} <- H, T =:= Type].
-
-kill_and_replay(Id) ->
-    [{_, Pid}] = ets:lookup(aion_runs, Id),
-    exit(Pid, kill),
-    aion_test_support:wait_until(fun() ->
-        case ets:lookup(aion_runs, Id) of
-            [{_, P}] -> P =/= Pid andalso is_process_alive(P);
-            [] -> false
-        end
-    end, 5000).
-
-waiting_in_receive(Id) ->
-    aion_test_support:wait_until(fun() ->
-        case ets:lookup(aion_runs, Id) of
-            [{_, P}] -> element(2, process_info(P, status)) =:= waiting;
-            [] -> false
-        end
-    end, 5000).
-
 signals_are_durable_buffered_and_consumed_in_order() ->
-    Id = start(<<"signal_waiter">>, #{}),
+    Id = start_run(<<"signal_waiter">>, #{}),
     %% Sent before the workflow asks: buffered in the history.
     ok = aion:signal(Id, <<"go">>, <<"first">>),
     ok = aion:signal(Id, <<"other">>, <<"ignored">>),
@@ -68,14 +43,14 @@ signals_are_durable_buffered_and_consumed_in_order() ->
                  events(Id, <<"SignalReceived">>)).
 
 receive_signal_times_out_and_leaves_late_signals_for_later() ->
-    Id = start(<<"signal_timeout">>, #{<<"ms">> => 30}),
+    Id = start_run(<<"signal_timeout">>, #{<<"ms">> => 30}),
     aion_test_support:wait_until(fun() -> events(Id, <<"TimerFired">>) =/= [] end, 5000),
     ok = aion:signal(Id, <<"go">>, <<"late">>),
     ?assertEqual({ok, [<<"timed_out">>, <<"late">>]}, aion:await(Id, 5000)).
 
 signal_errors_for_unknown_and_closed_workflows() ->
     ?assertEqual({error, not_found}, aion:signal(<<"no-such-workflow">>, <<"go">>, 1)),
-    Id = start(<<"child_double">>, 2),
+    Id = start_run(<<"child_double">>, 2),
     {ok, 4} = aion:await(Id, 5000),
     ?assertEqual({error, not_running}, aion:signal(Id, <<"go">>, 1)),
     ?assertMatch({error, {invalid_input, _}}, aion:signal(Id, <<"go">>, self())),
@@ -89,9 +64,9 @@ signal_with_start_starts_once_and_signals() ->
     ?assertMatch([_], events(Id, <<"WorkflowStarted">>)).
 
 workflow_to_workflow_signal_is_delivered_and_recorded() ->
-    Target = start(<<"signal_waiter">>, #{}),
+    Target = start_run(<<"signal_waiter">>, #{}),
     ok = aion:signal(Target, <<"go">>, <<"from-client">>),
-    Sender = start(<<"sender">>, #{<<"target">> => Target}),
+    Sender = start_run(<<"sender">>, #{<<"target">> => Target}),
     ?assertEqual({ok, [<<"ok">>, <<"not_found">>]}, aion:await(Sender, 5000)),
     ?assertEqual({ok, [<<"from-client">>, <<"from-sender">>]}, aion:await(Target, 5000)),
     ?assertMatch([#{result := <<"ok">>}, #{result := <<"not_found">>}], events(Sender, <<"SignalDelivered">>)),
@@ -99,7 +74,7 @@ workflow_to_workflow_signal_is_delivered_and_recorded() ->
     ?assertMatch({match, _}, re:run(SignalId, <<"^", Sender/binary, "/">>)).
 
 queries_see_live_state_and_never_write_history() ->
-    Id = start(<<"counter">>, #{}),
+    Id = start_run(<<"counter">>, #{}),
     waiting_in_receive(Id),
     ?assertEqual({ok, 10}, aion:query(Id, <<"count">>, #{<<"plus">> => 10})),
     ok = aion:signal(Id, <<"inc">>, 1),
@@ -115,7 +90,7 @@ queries_see_live_state_and_never_write_history() ->
     ?assertEqual({error, not_found}, aion:query(<<"no-such-workflow">>, <<"count">>, null)).
 
 failing_query_handlers_fail_the_query_not_the_workflow() ->
-    Id = start(<<"counter">>, #{}),
+    Id = start_run(<<"counter">>, #{}),
     waiting_in_receive(Id),
     ?assertMatch({error, {handler_failed, {error, boom}}}, aion:query(Id, <<"boom">>, null)),
     ?assertMatch({error, {handler_failed, {error, query_handlers_cannot_run_workflow_commands}}},
@@ -125,7 +100,7 @@ failing_query_handlers_fail_the_query_not_the_workflow() ->
     ?assertEqual({ok, 0}, aion:await(Id, 5000)).
 
 updates_are_validated_recorded_and_replayed() ->
-    Id = start(<<"updatable">>, #{}),
+    Id = start_run(<<"updatable">>, #{}),
     waiting_in_receive(Id),
     ?assertEqual({ok, 5}, aion:update(Id, <<"add">>, 5, 5000)),
     ?assertEqual({error, {rejected, <<"positive integers only">>}}, aion:update(Id, <<"add">>, -1, 5000)),
@@ -141,52 +116,52 @@ updates_are_validated_recorded_and_replayed() ->
                  events(Id, <<"UpdateCompleted">>)).
 
 child_workflows_return_results_and_errors_and_list_their_parent() ->
-    Parent = start(<<"parent">>, #{<<"mode">> => <<"await">>, <<"n">> => 21}),
+    Parent = start_run(<<"parent">>, #{<<"mode">> => <<"await">>, <<"n">> => 21}),
     ?assertEqual({ok, 42}, aion:await(Parent, 5000)),
     [#{workflow_id := ChildId}] = events(Parent, <<"ChildStarted">>),
     ?assertMatch({ok, #{parent_id := Parent, status := completed}}, aion:describe(ChildId)),
     {ok, Children} = aion:list(#{type => <<"child_double">>}),
     ?assert(lists:member(Parent, [P || #{parent_id := P} <- Children])),
-    Failing = start(<<"parent">>, #{<<"mode">> => <<"failing">>}),
+    Failing = start_run(<<"parent">>, #{<<"mode">> => <<"failing">>}),
     ?assertMatch({error, {failed, _}}, aion:await(Failing, 5000)),
     ?assertMatch([#{status := <<"failed">>, value := <<"not a number">>}], events(Failing, <<"ChildCompleted">>)).
 
 parent_close_policy_terminates_or_abandons_children() ->
     K1 = key(),
-    P1 = start(<<"parent">>, #{<<"mode">> => <<"leave">>, <<"key">> => K1, <<"policy">> => <<"terminate">>}),
+    P1 = start_run(<<"parent">>, #{<<"mode">> => <<"leave">>, <<"key">> => K1, <<"policy">> => <<"terminate">>}),
     {ok, <<"left">>} = aion:await(P1, 5000),
     [#{workflow_id := C1}] = events(P1, <<"ChildStarted">>),
     ?assertMatch({error, {terminated, _}}, aion:await(C1, 5000)),
     K2 = key(),
-    P2 = start(<<"parent">>, #{<<"mode">> => <<"leave">>, <<"key">> => K2, <<"policy">> => <<"abandon">>}),
+    P2 = start_run(<<"parent">>, #{<<"mode">> => <<"leave">>, <<"key">> => K2, <<"policy">> => <<"abandon">>}),
     {ok, <<"left">>} = aion:await(P2, 5000),
     [#{workflow_id := C2}] = events(P2, <<"ChildStarted">>),
     ?assertEqual({error, timeout}, aion:await(C2, 200)),
     ok = aion:terminate(C2, <<"test cleanup">>),
     K3 = key(),
-    P3 = start(<<"parent">>, #{<<"mode">> => <<"leave">>, <<"key">> => K3, <<"policy">> => <<"request_cancel">>}),
+    P3 = start_run(<<"parent">>, #{<<"mode">> => <<"leave">>, <<"key">> => K3, <<"policy">> => <<"request_cancel">>}),
     {ok, <<"left">>} = aion:await(P3, 5000),
     [#{workflow_id := C3}] = events(P3, <<"ChildStarted">>),
     ?assertMatch({error, {cancelled, _}}, aion:await(C3, 5000)).
 
 fan_out_all_race_settled_and_map() ->
-    ?assertEqual({ok, [1, 2, 3]}, aion:await(start(<<"fan">>, #{<<"mode">> => <<"all">>, <<"n">> => 3}), 5000)),
+    ?assertEqual({ok, [1, 2, 3]}, aion:await(start_run(<<"fan">>, #{<<"mode">> => <<"all">>, <<"n">> => 3}), 5000)),
     K = key(),
-    Race = start(<<"fan">>, #{<<"mode">> => <<"race">>, <<"key">> => K}),
+    Race = start_run(<<"fan">>, #{<<"mode">> => <<"race">>, <<"key">> => K}),
     ?assertEqual({ok, <<"fast">>}, aion:await(Race, 5000)),
     ?assertMatch([#{ordinal := 1, error := #{<<"type">> := <<"cancelled">>}}], events(Race, <<"ActivityFailed">>)),
-    Fail = start(<<"fan">>, #{<<"mode">> => <<"all_fail">>, <<"key">> => key()}),
+    Fail = start_run(<<"fan">>, #{<<"mode">> => <<"all_fail">>, <<"key">> => key()}),
     ?assertEqual({ok, <<"failed on refuse">>}, aion:await(Fail, 5000)),
     ?assertMatch([#{error := #{<<"type">> := <<"cancelled">>}}],
                  [E || E = #{ordinal := 1} <- events(Fail, <<"ActivityFailed">>)]),
-    ?assertEqual({ok, <<"settled">>}, aion:await(start(<<"fan">>, #{<<"mode">> => <<"settled">>, <<"key">> => key()}), 5000)),
+    ?assertEqual({ok, <<"settled">>}, aion:await(start_run(<<"fan">>, #{<<"mode">> => <<"settled">>, <<"key">> => key()}), 5000)),
     MK = key(),
-    {ok, Gauges} = aion:await(start(<<"fan">>, #{<<"mode">> => <<"map">>, <<"key">> => MK}), 5000),
+    {ok, Gauges} = aion:await(start_run(<<"fan">>, #{<<"mode">> => <<"map">>, <<"key">> => MK}), 5000),
     ?assertEqual(6, length(Gauges)),
     ?assertEqual(2, aion_test_flows:calls({gauge_max, MK})).
 
 fan_out_with_a_malformed_call_fails_with_its_error() ->
-    Id = start(<<"bad_fan">>, #{}),
+    Id = start_run(<<"bad_fan">>, #{}),
     ?assertMatch({error, {failed, #{<<"type">> := <<"error">>}}}, aion:await(Id, 5000)),
     ?assertEqual(2, length(events(Id, <<"ActivityScheduled">>))).
 
@@ -196,9 +171,9 @@ fan_out_rejects_calls_that_are_not_a_list() ->
     ?assertEqual({error, {bad_option, {calls, nope}}}, aion_flow:settled(nope)).
 
 fan_out_of_children() ->
-    ?assertEqual({ok, [2, 4, 6]}, aion:await(start(<<"fan">>, #{<<"mode">> => <<"children">>}), 5000)).
+    ?assertEqual({ok, [2, 4, 6]}, aion:await(start_run(<<"fan">>, #{<<"mode">> => <<"children">>}), 5000)).
 
 thousand_wide_fan_out_completes() ->
-    Id = start(<<"fan">>, #{<<"mode">> => <<"all">>, <<"n">> => 1000}),
+    Id = start_run(<<"fan">>, #{<<"mode">> => <<"all">>, <<"n">> => 1000}),
     ?assertEqual({ok, lists:seq(1, 1000)}, aion:await(Id, 60000)),
     ?assertEqual(1000, length(events(Id, <<"ActivityCompleted">>))).

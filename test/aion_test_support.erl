@@ -2,6 +2,8 @@
 -module(aion_test_support).
 
 -export([start/0, start/1, stop/1, wait_until/2, tmp_dir/1, ensure_calls_table/0]).
+-export([key/0, start_run/2, start_run/3, types/1, events/2, kill_and_replay/1,
+         waiting_in_receive/1, waiting_worker/1]).
 
 start() -> start(sqlite).
 
@@ -50,3 +52,49 @@ wait_until(Fun, TimeoutMs) ->
         true -> ok;
         _ -> timer:sleep(20), wait_until(Fun, TimeoutMs - 20)
     end.
+
+%% A fresh unique key for a test's data.
+key() -> integer_to_binary(erlang:unique_integer([positive])).
+
+%% Starts a workflow and returns its id.
+start_run(Type, Input) ->
+    start_run(Type, Input, #{}).
+start_run(Type, Input, Opts) ->
+    {ok, Id} = aion:start_workflow(Type, Input, Opts),
+    Id.
+
+%% The event types of a workflow's history, in order.
+types(Id) ->
+    {ok, H} = aion:history(Id),
+    [T || #{type := T} <- H].
+
+%% The events of one type in a workflow's history.
+events(Id, Type) ->
+    {ok, H} = aion:history(Id),
+    [E || E = #{type := T} <- H, T =:= Type].
+
+%% Kills a workflow's process and waits until its supervisor has replayed it.
+kill_and_replay(Id) ->
+    [{_, Pid}] = ets:lookup(aion_runs, Id),
+    exit(Pid, kill),
+    wait_until(fun() ->
+        case ets:lookup(aion_runs, Id) of
+            [{_, P}] -> P =/= Pid andalso is_process_alive(P);
+            [] -> false
+        end
+    end, 5000).
+
+%% Waits until a workflow's process waits in receive.
+waiting_in_receive(Id) ->
+    wait_until(fun() ->
+        case ets:lookup(aion_runs, Id) of
+            [{_, P}] -> element(2, process_info(P, status)) =:= waiting;
+            [] -> false
+        end
+    end, 5000).
+
+%% The `wait_release' activity worker blocked on key `K' (waits for it).
+waiting_worker(K) ->
+    wait_until(fun() -> ets:lookup(aion_test_calls, {waiting, K}) =/= [] end, 10000),
+    [{_, Pid}] = ets:lookup(aion_test_calls, {waiting, K}),
+    Pid.

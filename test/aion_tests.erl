@@ -4,6 +4,9 @@
 
 -include_lib("eunit/include/eunit.hrl").
 
+-import(aion_test_support, [key/0, start_run/2, start_run/3, types/1, events/2, kill_and_replay/1,
+                            waiting_in_receive/1, waiting_worker/1]).
+
 -define(T(F), {atom_to_list(F), fun F/0}).
 
 aion_test_() ->
@@ -31,22 +34,12 @@ aion_test_() ->
       ?T(gleam_workflow_uses_timers_deadlines_and_determinism_helpers),
       ?T(gleam_workflow_uses_typed_signals_queries_children_and_fan_out)]}.
 
-start(Type, Input) ->
-    {ok, Id} = aion:start_workflow(Type, Input, #{}),
-    Id.
-
 run(Type, Input) ->
-    aion:await(start(Type, Input), 10000).
-
-key() -> integer_to_binary(erlang:unique_integer([positive])).
-
-types(Id) ->
-    {ok, H} = aion:history(Id),
-    [T || #{type := T} <- H].
+    aion:await(start_run(Type, Input), 10000).
 
 three_activities_run_in_order_and_are_recorded() ->
     Tag = key(),
-    Id = start(<<"three_steps">>, #{<<"tag">> => Tag}),
+    Id = start_run(<<"three_steps">>, #{<<"tag">> => Tag}),
     ?assertEqual({ok, [10, 20, 30]}, aion:await(Id, 10000)),
     ?assertEqual(3, aion_test_flows:calls({append, Tag})),
     ?assertEqual([1, 2, 3], [S || I <- [1, 2, 3],
@@ -62,7 +55,7 @@ three_activities_run_in_order_and_are_recorded() ->
 
 retry_then_success_records_every_attempt() ->
     K = key(),
-    Id = start(<<"single">>, #{<<"activity">> => <<"flaky">>,
+    Id = start_run(<<"single">>, #{<<"activity">> => <<"flaky">>,
                                <<"input">> => #{<<"key">> => K, <<"fail_times">> => 2}}),
     ?assertEqual({ok, #{<<"succeeded_on">> => 3}}, aion:await(Id, 10000)),
     {ok, H} = aion:history(Id),
@@ -90,7 +83,7 @@ non_retryable_error_type_is_not_retried() ->
 
 retries_stop_at_max_attempts() ->
     K = key(),
-    Id = start(<<"with_opts">>, #{<<"activity">> => <<"flaky">>, <<"max_attempts">> => 2,
+    Id = start_run(<<"with_opts">>, #{<<"activity">> => <<"flaky">>, <<"max_attempts">> => 2,
                                   <<"input">> => #{<<"key">> => K, <<"fail_times">> => 10}}),
     ?assertMatch({error, {failed, #{<<"attempts">> := 2, <<"type">> := <<"temporary">>}}},
                  aion:await(Id, 10000)),
@@ -102,7 +95,7 @@ retries_stop_at_max_attempts() ->
 activity_crash_and_kill_are_failed_attempts() ->
     K = key(),
     Engine = whereis(aion_engine),
-    Id = start(<<"single">>, #{<<"activity">> => <<"crash_once">>, <<"input">> => #{<<"key">> => K}}),
+    Id = start_run(<<"single">>, #{<<"activity">> => <<"crash_once">>, <<"input">> => #{<<"key">> => K}}),
     ?assertEqual({ok, 3}, aion:await(Id, 10000)),
     {ok, H} = aion:history(Id),
     ?assertMatch([#{attempt := 1, error := #{<<"type">> := <<"crash">>}},
@@ -179,13 +172,11 @@ duplicate_workflow_id_is_refused() ->
                  aion:start_workflow(<<"blocker">>, #{<<"key">> => K}, #{workflow_id => Id})).
 
 release(K) ->
-    aion_test_support:wait_until(fun() -> ets:lookup(aion_test_calls, {waiting, K}) =/= [] end, 10000),
-    [{_, Pid}] = ets:lookup(aion_test_calls, {waiting, K}),
-    Pid ! release.
+    waiting_worker(K) ! release.
 
 describe_list_and_history_report_runs() ->
     K = key(),
-    Id = start(<<"blocker">>, #{<<"key">> => K}),
+    Id = start_run(<<"blocker">>, #{<<"key">> => K}),
     ?assertMatch({ok, #{status := running, type := <<"blocker">>, workflow_id := Id}}, aion:describe(Id)),
     ?assertEqual({error, timeout}, aion:await(Id, 50)),
     {ok, Running} = aion:list(#{status => running, type => <<"blocker">>}),
@@ -205,7 +196,7 @@ non_json_workflow_result_fails_the_run() ->
 non_determinism_blocks_the_run_until_fixed_code_is_registered() ->
     K = key(),
     persistent_term:put({aion_test_flows, version}, v1),
-    Id = start(<<"versioned">>, #{<<"key">> => K}),
+    Id = start_run(<<"versioned">>, #{<<"key">> => K}),
     aion_test_support:wait_until(fun() -> aion_test_flows:calls({wait_release, K}) =:= 1 end, 10000),
     {ok, Before} = aion:history(Id),
     %% "Deploy" code that takes another path, then crash the run so it replays.
