@@ -8,6 +8,7 @@
 -module(aion).
 
 -export([register_workflow/2]).
+-export([register_workflow/3]).
 -export([register_activity/2]).
 -export([start_workflow/3]).
 -export([await/2]).
@@ -29,6 +30,8 @@
 -export([encode_payload/1]).
 -export([uuid/0]).
 -export([deliver_signal/4]).
+-export([push/2]).
+-export([valid_name/1]).
 
 -type workflow_id() :: binary().
 -type status() :: running | completed | failed | cancelled | terminated | timed_out | blocked.
@@ -53,32 +56,57 @@
 
 -define(START_TIMEOUT, 30000).
 
-%% @doc Registers workflow type `Type': runs of it call `Module:Function(Input)', which
-%% returns `{ok, Result} | {error, Reason}'. Runs of `Type' found in the store (after a
-%% restart, or blocked on non-determinism) are resumed as soon as it is registered.
-%% Errors: `{bad_argument, type, Type}' when `Type' is not a binary,
-%% `{undefined_function, {M, F, 1}}' when the function is not exported.
+%% @doc Registers workflow type `Type'; see `register_workflow/3'.
 -spec register_workflow(binary(), {module(), atom()}) -> ok | {error, error_reason()}.
 register_workflow(Type, MF) ->
-    register_callback(workflow, Type, MF).
+    register_workflow(Type, MF, #{}).
+
+%% @doc Registers workflow type `Type': runs of it call `Module:Function(Input)', which
+%% returns `{ok, Result} | {error, Reason}'. Runs of `Type' found in the store (after a
+%% restart, or blocked) are resumed as soon as it is registered. `Opts':
+%% `on_crash => block' (default: an exception in the workflow code is a bug; the run is
+%% blocked and replayed after a backoff or when the type is registered again) or
+%% `on_crash => fail' (the run fails with error type `crash').
+%% Errors: `{bad_argument, type, Type}' unless `Type' is a binary of 1 to 255 bytes,
+%% `{undefined_function, {M, F, 1}}' when the function is not exported,
+%% `{bad_option, Opt}'.
+-spec register_workflow(binary(), {module(), atom()}, map()) -> ok | {error, error_reason()}.
+register_workflow(Type, MF, Opts) when is_map(Opts) ->
+    case maps:to_list(Opts) of
+        [] -> register_callback(workflow, Type, MF, Opts);
+        [{on_crash, C}] when C =:= block; C =:= fail -> register_callback(workflow, Type, MF, Opts);
+        [Opt | _] -> {error, {bad_option, Opt}}
+    end;
+register_workflow(_Type, _MF, Opts) ->
+    {error, {bad_option, Opts}}.
 
 %% @doc Registers activity `Name': an attempt calls `Module:Function(Input)', which returns
 %% `{ok, Result}', `{error, Reason}' (retried as the policy says) or
 %% `{error, {terminal, Reason}}' (never retried). Errors as for `register_workflow/2'.
 -spec register_activity(binary(), {module(), atom()}) -> ok | {error, error_reason()}.
 register_activity(Name, MF) ->
-    register_callback(activity, Name, MF).
+    register_callback(activity, Name, MF, #{}).
 
-register_callback(Kind, Name, {M, F}) when is_binary(Name), is_atom(M), is_atom(F) ->
-    _ = code:ensure_loaded(M),
-    case erlang:function_exported(M, F, 1) of
-        true -> aion_engine:register(Kind, Name, {M, F});
-        false -> {error, {undefined_function, {M, F, 1}}}
-    end;
-register_callback(Kind, Name, _MF) when is_binary(Name) ->
-    {error, {bad_argument, callback, Kind}};
-register_callback(Kind, Name, _MF) ->
-    {error, {bad_argument, name_key(Kind), Name}}.
+register_callback(Kind, Name, MF, Opts) ->
+    case {valid_name(Name), MF} of
+        {false, _} ->
+            {error, {bad_argument, name_key(Kind), Name}};
+        {true, {M, F}} when is_atom(M), is_atom(F) ->
+            _ = code:ensure_loaded(M),
+            case erlang:function_exported(M, F, 1) of
+                true -> aion_engine:register(Kind, Name, {M, F}, Opts);
+                false -> {error, {undefined_function, {M, F, 1}}}
+            end;
+        {true, _} ->
+            {error, {bad_argument, callback, Kind}}
+    end.
+
+%% @private Whether `Name' is a valid id, type or name: a UTF-8 binary of 1 to 255 bytes.
+-spec valid_name(term()) -> boolean().
+valid_name(Name) when is_binary(Name), byte_size(Name) > 0, byte_size(Name) =< 255 ->
+    unicode:characters_to_binary(Name) =:= Name;
+valid_name(_Name) ->
+    false.
 
 name_key(workflow) -> type;
 name_key(activity) -> name.
@@ -161,7 +189,8 @@ encode_payload(Term) ->
     case aion_flow_ffi:json_encode(Term) of
         {ok, Json} when byte_size(Json) > Limit -> {error, {payload_too_large, byte_size(Json), Limit}};
         {ok, Json} -> {ok, Json};
-        {error, Msg} -> {error, {invalid_input, element(2, aion_flow_ffi:split_error(Msg))}}
+        {error, {invalid_input, _} = Reason} -> {error, Reason};
+        {error, _} = Error -> Error
     end.
 
 create(Type, Id, InputJson, OptsJson) ->
@@ -173,29 +202,26 @@ create(Type, Id, InputJson, OptsJson) ->
                 {aion_durable, Tag, ok} ->
                     case aion_engine:start_run(Id) of
                         ok -> {ok, Id};
-                        {error, Reason} -> {error, {store, iolist_to_binary(io_lib:format("~0p", [Reason]))}}
+                        {error, Reason} -> {error, {store, aion_flow_ffi:printed(Reason)}}
                     end;
-                {aion_durable, Tag, {error, Msg}} ->
-                    create_error(Id, Msg)
+                {aion_durable, Tag, {error, Reason}} ->
+                    create_error(Id, Reason)
             after ?START_TIMEOUT ->
                 {error, timeout}
             end;
-        {error, Msg} ->
-            create_error(Id, Msg)
+        {error, Reason} ->
+            create_error(Id, Reason)
     end.
 
-create_error(Id, Msg) ->
-    case aion_flow_ffi:split_error(Msg) of
-        {<<"already_exists">>, _} ->
-            case describe(Id) of
-                {ok, #{status := Status}} when Status =:= running; Status =:= blocked ->
-                    {error, {already_started, Id}};
-                _ ->
-                    {error, {already_exists, Id}}
-            end;
+create_error(Id, {already_exists, _}) ->
+    case describe(Id) of
+        {ok, #{status := Status}} when Status =:= running; Status =:= blocked ->
+            {error, {already_started, Id}};
         _ ->
-            {error, {store, Msg}}
-    end.
+            {error, {already_exists, Id}}
+    end;
+create_error(_Id, Reason) ->
+    store_error(Reason).
 
 %% @doc Waits up to `TimeoutMs' for workflow `WorkflowId' to close (following
 %% continue-as-new to the last run). `{ok, Result}' when it completed; `{error, Reason}'
@@ -248,20 +274,17 @@ outcome(WorkflowId) ->
 
 %% @doc A workflow's summary (its current run): `workflow_id', `type', `run_id', `status'
 %% (`running', `completed', `failed', `cancelled', `terminated', `timed_out', or `blocked'
-%% when its code diverged from its history; then `blocked_reason' says how), `head' (events
+%% when it cannot go on; then `blocked_reason' says why: `{non_determinism, #{seq,
+%% recorded, requested}}', `{crashed, #{class, reason, stacktrace}}' (the workflow code
+%% raised) or `{unreadable, Why}' (its history cannot be read)), `head' (events
 %% in the current run), `created_at' (first run), `updated_at' (Unix ms), and once closed
 %% `result', `error', `details' (cancelled), `reason' (terminated) or `deadline'
 %% (timed out).
--spec describe(workflow_id()) -> {ok, map()} | {error, not_found | {store, binary()}}.
+-spec describe(workflow_id()) -> {ok, map()} | {error, not_found | error_reason()}.
 describe(WorkflowId) when is_binary(WorkflowId) ->
     case aion_flow_ffi:nif_engine_describe(aion_engine:store(), WorkflowId) of
-        {ok, Summary = #{status := running}} ->
-            case aion_engine:blocked_reason(WorkflowId) of
-                {ok, Reason} -> {ok, Summary#{status => blocked, blocked_reason => Reason}};
-                error -> {ok, Summary}
-            end;
-        {ok, Summary} -> {ok, Summary};
-        {error, Msg} -> store_error(Msg)
+        {ok, Summary} -> {ok, with_blocked(Summary)};
+        {error, Reason} -> store_error(Reason)
     end;
 describe(_WorkflowId) ->
     {error, not_found}.
@@ -280,7 +303,7 @@ history(WorkflowId) ->
 history(WorkflowId, RunId) when is_binary(WorkflowId), is_binary(RunId) orelse RunId =:= null ->
     case aion_flow_ffi:nif_engine_history(aion_engine:store(), WorkflowId, RunId) of
         {ok, Events} -> {ok, Events};
-        {error, Msg} -> store_error(Msg)
+        {error, Reason} -> store_error(Reason)
     end;
 history(_WorkflowId, _RunId) ->
     {error, not_found}.
@@ -308,9 +331,7 @@ cancel(_WorkflowId, _Reason) ->
     {error, not_found}.
 
 cancel_run(WorkflowId, ReasonJson) ->
-    to_run(WorkflowId,
-           fun(From, Ref) -> {aion_cancel_request, From, Ref, ReasonJson} end,
-           fun(Run) -> aion_flow_ffi:record_cancel(Run, ReasonJson) end).
+    push(WorkflowId, {cancel, ReasonJson}).
 
 %% @doc Sends signal `Name' with `Payload' to workflow `WorkflowId' and returns once it is
 %% durable in the workflow's history, whether or not the workflow's process is awake (a
@@ -319,21 +340,22 @@ cancel_run(WorkflowId, ReasonJson) ->
 %% `not_running' (closed), `{invalid_input, Why}', `{bad_argument, name, Name}', `timeout'
 %% (the process did not take it within 5 s; it stays queued).
 -spec signal(workflow_id(), binary(), term()) -> ok | {error, error_reason()}.
-signal(WorkflowId, Name, Payload) when is_binary(Name) ->
-    case encode_payload(Payload) of
-        {ok, Json} -> deliver_signal(WorkflowId, Name, Json, null);
-        {error, _} = Error -> Error
-    end;
-signal(_WorkflowId, Name, _Payload) ->
-    {error, {bad_argument, name, Name}}.
+signal(WorkflowId, Name, Payload) ->
+    case valid_name(Name) of
+        true ->
+            case encode_payload(Payload) of
+                {ok, Json} -> deliver_signal(WorkflowId, Name, Json, null);
+                {error, _} = Error -> Error
+            end;
+        false ->
+            {error, {bad_argument, name, Name}}
+    end.
 
 %% @doc Delivers an encoded signal under `SignalId' (`null', or an id the target records
 %% once however often it is delivered). For `aion_flow:signal/3'.
 -spec deliver_signal(workflow_id(), binary(), binary(), binary() | null) -> ok | {error, error_reason()}.
 deliver_signal(WorkflowId, Name, Json, SignalId) when is_binary(WorkflowId) ->
-    to_run(WorkflowId,
-           fun(From, Ref) -> {aion_signal, From, Ref, Name, Json, SignalId} end,
-           fun(Run) -> aion_flow_messages:record_signal(Run, Name, Json, SignalId) end);
+    push(WorkflowId, {signal, Name, Json, SignalId});
 deliver_signal(_WorkflowId, _Name, _Json, _SignalId) ->
     {error, not_found}.
 
@@ -387,16 +409,21 @@ update(WorkflowId, Name, Args, TimeoutMs) ->
             fun(From, Ref, ArgsJson) -> {aion_update, From, Ref, UpdateId, Name, ArgsJson} end).
 
 %% A query or an update: checks the arguments, then asks the live process.
-request(WorkflowId, Name, Args, TimeoutMs, _Unknown, Message)
-        when is_binary(WorkflowId), is_binary(Name) ->
-    case encode_payload(Args) of
-        {ok, ArgsJson} -> ask(WorkflowId, fun(From, Ref) -> Message(From, Ref, ArgsJson) end, TimeoutMs);
-        {error, _} = Error -> Error
-    end;
-request(WorkflowId, _Name, _Args, _TimeoutMs, Unknown, _Message) when is_binary(WorkflowId) ->
-    {error, Unknown};
-request(_WorkflowId, _Name, _Args, _TimeoutMs, _Unknown, _Message) ->
-    {error, not_found}.
+request(WorkflowId, _Name, _Args, _TimeoutMs, _Unknown, _Message) when not is_binary(WorkflowId) ->
+    {error, not_found};
+request(_WorkflowId, _Name, _Args, TimeoutMs, _Unknown, _Message)
+        when TimeoutMs =/= infinity, not (is_integer(TimeoutMs) andalso TimeoutMs >= 0) ->
+    {error, {bad_argument, timeout, TimeoutMs}};
+request(WorkflowId, Name, Args, TimeoutMs, Unknown, Message) ->
+    case valid_name(Name) of
+        true ->
+            case encode_payload(Args) of
+                {ok, ArgsJson} -> ask(WorkflowId, fun(From, Ref) -> Message(From, Ref, ArgsJson) end, TimeoutMs);
+                {error, _} = Error -> Error
+            end;
+        false ->
+            {error, Unknown}
+    end.
 
 %% A request only a live workflow process can answer (query, update).
 ask(WorkflowId, Request, TimeoutMs) ->
@@ -418,35 +445,20 @@ ask(WorkflowId, Request, TimeoutMs) ->
             end
     end.
 
-%% Hands a request to the workflow's process and waits for its answer or, when no process
-%% runs it, does `Offline(Run)' as the run's only writer and then starts its process.
-to_run(WorkflowId, Request, Offline) ->
-    to_run(WorkflowId, Request, Offline, 3).
-
-to_run(_WorkflowId, _Request, _Offline, 0) ->
-    {error, timeout};
-to_run(WorkflowId, Request, Offline, Tries) ->
-    case live_process(WorkflowId) of
-        {ok, Pid} ->
-            Ref = erlang:monitor(process, Pid),
-            Pid ! Request(self(), Ref),
+%% @private Pushes `Item' to the durable inbox of workflow `WorkflowId' and, once it is
+%% durable, wakes the run's owner (or starts it). Nobody waits on the owner: it records
+%% the entry in the history, in order, when it next steps.
+-spec push(workflow_id(), tuple()) -> ok | {error, error_reason()}.
+push(WorkflowId, Item) ->
+    Tag = aion_flow_ffi:tag(),
+    case aion_flow_ffi:nif_engine_push(aion_engine:store(), WorkflowId, Item, aion_flow_ffi:now_ms(), Tag) of
+        {ok, Tag} ->
             receive
-                {Ref, Result} -> erlang:demonitor(Ref, [flush]), Result;
-                {'DOWN', Ref, process, Pid, _} -> to_run(WorkflowId, Request, Offline, Tries - 1)
-            after 5000 ->
-                erlang:demonitor(Ref, [flush]),
-                {error, timeout}
+                {aion_durable, Tag, ok} -> aion_engine:wake(WorkflowId);
+                {aion_durable, Tag, {error, Reason}} -> store_error(Reason)
             end;
-        none ->
-            case with_claimed_run(WorkflowId, Offline) of
-                {error, Busy} when Busy =:= claimed; Busy =:= stale ->
-                    to_run(WorkflowId, Request, Offline, Tries - 1);
-                ok ->
-                    _ = aion_engine:start_run(WorkflowId),
-                    ok;
-                Other ->
-                    Other
-            end
+        {error, Reason} ->
+            store_error(Reason)
     end.
 
 %% @doc Ends workflow `WorkflowId' at once: its process is stopped, `WorkflowTerminated'
@@ -486,8 +498,8 @@ end_run(Run, ReasonJson) ->
         {ok, {recording, Stop, Children}} ->
             ok = aion_flow_ffi:wait_durable(Tag),
             aion_flow_ffi:apply_stop(Stop, Children);
-        {error, Msg} ->
-            store_error(Msg)
+        {error, Reason} ->
+            store_error(Reason)
     end.
 
 live_process(WorkflowId) ->
@@ -505,7 +517,7 @@ live_process(WorkflowId) ->
 %% append of the process that ran it before was still on its way to the store: read again.
 with_claimed_run(WorkflowId, Fun) ->
     try claimed_run(WorkflowId, Fun)
-    catch exit:{aion_durability, <<"durability: stale head", _/binary>>} -> {error, stale}
+    catch exit:{aion_durability, {stale_head, _}} -> {error, stale}
     end.
 
 claimed_run(WorkflowId, Fun) ->
@@ -513,16 +525,14 @@ claimed_run(WorkflowId, Fun) ->
         false ->
             {error, claimed};
         true ->
-            put(aion_workflow_id, WorkflowId),
             try aion_flow_ffi:nif_run_open(aion_engine:store(), WorkflowId) of
-                {ok, {Run, _Type, _Input, RunId, _Deadline}} ->
-                    put(aion_run_id, RunId),
+                {ok, {Run, Type, _Input, RunId, _Deadline}} ->
+                    ok = aion_run_ctx:put(aion_run_ctx:new(Run, WorkflowId, RunId, Type, self())),
                     Fun(Run);
-                {error, Msg} ->
-                    store_error(Msg)
+                {error, Reason} ->
+                    store_error(Reason)
             after
-                erase(aion_workflow_id),
-                erase(aion_run_id),
+                aion_run_ctx:erase(),
                 aion_engine:release_run(WorkflowId)
             end
     end.
@@ -540,26 +550,36 @@ export_history(WorkflowId, Path) when is_binary(WorkflowId) ->
                 ok -> ok;
                 {error, Reason} -> {error, {file, Reason}}
             end;
-        {error, Msg} ->
-            store_error(Msg)
+        {error, Reason} ->
+            store_error(Reason)
     end;
 export_history(_WorkflowId, _Path) ->
     {error, not_found}.
 
 %% @doc Summaries (as `describe/1') of the runs matching `Filter', oldest first.
-%% `Filter' may hold `status => running | completed | failed' and `type => binary()'.
+%% `Filter' may hold `status => S' (any status `describe/1' reports: `running',
+%% `blocked', `completed', `failed', `cancelled', `terminated', `timed_out') and
+%% `type => binary()'. `running' lists the runs that are not blocked.
 -spec list(map()) -> {ok, [map()]} | {error, error_reason()}.
 list(Filter) when is_map(Filter) ->
     case maps:keys(maps:without([status, type], Filter)) of
         [] ->
             Status = maps:get(status, Filter, null),
             Type = maps:get(type, Filter, null),
-            case {lists:member(Status, [null, running, completed, failed]), is_binary(Type) orelse Type =:= null} of
+            Statuses = [null, running, blocked, completed, failed, cancelled, terminated, timed_out],
+            case {lists:member(Status, Statuses), is_binary(Type) orelse Type =:= null} of
                 {true, true} ->
-                    StatusBin = case Status of null -> null; _ -> atom_to_binary(Status) end,
-                    case aion_flow_ffi:nif_engine_list(aion_engine:store(), StatusBin, Type) of
-                        {ok, Runs} -> {ok, Runs};
-                        {error, Msg} -> store_error(Msg)
+                    StoreStatus = case Status of
+                        null -> null;
+                        blocked -> <<"running">>;
+                        _ -> atom_to_binary(Status)
+                    end,
+                    case aion_flow_ffi:nif_engine_list(aion_engine:store(), StoreStatus, Type) of
+                        {ok, Runs} ->
+                            {ok, [R || R = #{status := S} <- lists:map(fun with_blocked/1, Runs),
+                                       Status =:= null orelse S =:= Status]};
+                        {error, Reason} ->
+                            store_error(Reason)
                     end;
                 {false, _} -> {error, {bad_option, {status, Status}}};
                 {_, false} -> {error, {bad_option, {type, Type}}}
@@ -570,12 +590,21 @@ list(Filter) when is_map(Filter) ->
 list(Filter) ->
     {error, {bad_option, Filter}}.
 
-store_error(Msg) ->
-    case aion_flow_ffi:split_error(Msg) of
-        {<<"not_found">>, _} -> {error, not_found};
-        {<<"not_running">>, _} -> {error, not_running};
-        _ -> {error, {store, Msg}}
-    end.
+%% A running summary shows as blocked when the run cannot go on.
+with_blocked(Summary = #{status := running, workflow_id := Id}) ->
+    case aion_engine:blocked_reason(Id) of
+        {ok, Reason} -> Summary#{status => blocked, blocked_reason => Reason};
+        error -> Summary
+    end;
+with_blocked(Summary) ->
+    Summary.
+
+%% The engine's tagged reasons as the client API reports them: `not_found' and
+%% `not_running' bare, every other reason (`{store, Detail}', `{corrupt, Detail}',
+%% `{stale_head, Detail}', `{internal, Detail}', ...) as it is.
+store_error({not_found, _}) -> {error, not_found};
+store_error({not_running, _}) -> {error, not_running};
+store_error(Reason) -> {error, Reason}.
 
 %% @doc A fresh random (v4) UUID.
 -spec uuid() -> binary().

@@ -1,11 +1,16 @@
-%% @doc Bounded concurrency for activity attempts, per task queue.
+%% @doc Activity attempts: bounded concurrency per task queue, deadlines, and ownership.
 %%
 %% Workflow processes submit attempts (after the event that decides them is durable); the
-%% pool starts at most `activity_concurrency' workers per task queue under
-%% `aion_activity_sup', queues the rest, enforces each attempt's `start_to_close' deadline,
-%% and turns a worker that dies without reporting (crash, kill, deadline) into a failed
-%% attempt reported to the workflow. It never records anything itself: the run is the only
-%% writer of its history.
+%% pool starts at most `activity_concurrency' workers per task queue, queues the rest,
+%% enforces each attempt's `start_to_close' deadline, and turns a worker that dies without
+%% reporting (crash, kill, deadline) into a failed attempt reported to the workflow. It
+%% never records anything itself: the run is the only writer of its history.
+%%
+%% Workers are spawned linked and monitored in one step (`spawn_opt' with `link' and
+%% `monitor'), so the pool sees every worker's exit with its real reason; a worker never
+%% outlives the pool. Attempts belong to their run: `stop_run/1' (called by a run's new
+%% owner before it replays) stops every attempt of the workflow's previous incarnation and
+%% returns once they are dead, so one activity never has two live attempts.
 -module(aion_activity_pool).
 -behaviour(gen_server).
 
@@ -14,12 +19,19 @@
 -export([start_link/0]).
 -export([submit/2]).
 -export([cancel/3]).
+-export([stop_run/1]).
+-export([busy/0]).
 -export([init/1, handle_call/3, handle_cast/2, handle_info/2]).
 
--record(worker, {job :: aion_activity_worker:job(), queue :: binary(), timer :: reference() | undefined | reported}).
+-record(worker, {job :: aion_activity_worker:job(),
+                 queue :: binary(),
+                 monitor :: reference(),
+                 timer :: reference() | undefined | reported}).
 -record(state, {limit :: pos_integer(),
                 queues = #{} :: #{binary() => {non_neg_integer(), queue:queue(aion_activity_worker:job())}},
-                workers = #{} :: #{pid() => #worker{}}}).
+                workers = #{} :: #{pid() => #worker{}},
+                %% Callers of stop_run/1 waiting for the workers they stopped to die.
+                stopping = [] :: [{gen_server:from(), [pid()]}]}).
 
 %% @doc Starts the pool.
 -spec start_link() -> {ok, pid()} | {error, term()}.
@@ -39,6 +51,20 @@ submit(TaskQueue, Job) ->
 cancel(WorkflowId, Ordinal, Attempt) ->
     gen_server:cast(?MODULE, {cancel, {WorkflowId, Ordinal, Attempt}}).
 
+%% @doc Stops every attempt of workflow `WorkflowId', queued or running, and returns once
+%% the running ones are dead. Their outcomes are not reported: the run's new owner replays
+%% and counts them as lost attempts. Returns `ok' at once when the pool is not running.
+-spec stop_run(binary()) -> ok.
+stop_run(WorkflowId) ->
+    try gen_server:call(?MODULE, {stop_run, WorkflowId}, infinity)
+    catch exit:{noproc, _} -> ok
+    end.
+
+%% @doc How many attempts are running or queued (the test harness waits for 0).
+-spec busy() -> non_neg_integer().
+busy() ->
+    gen_server:call(?MODULE, busy, infinity).
+
 %% @private
 -spec init([]) -> {ok, #state{}}.
 init([]) ->
@@ -47,7 +73,22 @@ init([]) ->
     {ok, #state{limit = Limit}}.
 
 %% @private
--spec handle_call(term(), gen_server:from(), #state{}) -> {reply, {error, unknown_call}, #state{}}.
+-spec handle_call(term(), gen_server:from(), #state{}) -> {reply, term(), #state{}} | {noreply, #state{}}.
+handle_call({stop_run, WorkflowId}, From, State) ->
+    Queues = maps:map(fun(_, {Running, Pending}) ->
+                          {Running, queue:filter(fun(#{workflow_id := Id}) -> Id =/= WorkflowId end, Pending)}
+                      end, State#state.queues),
+    Victims = [Pid || {Pid, #worker{job = #{workflow_id := Id}}} <- maps:to_list(State#state.workers),
+                      Id =:= WorkflowId],
+    _ = [exit(Pid, kill) || Pid <- Victims],
+    State1 = State#state{queues = Queues},
+    case Victims of
+        [] -> {reply, ok, State1};
+        _ -> {noreply, State1#state{stopping = [{From, Victims} | State#state.stopping]}}
+    end;
+handle_call(busy, _From, State) ->
+    Queued = lists:sum([queue:len(P) || {_, P} <- maps:values(State#state.queues)]),
+    {reply, maps:size(State#state.workers) + Queued, State};
 handle_call(_Request, _From, State) ->
     {reply, {error, unknown_call}, State}.
 
@@ -77,11 +118,14 @@ key(#{workflow_id := Id, ordinal := O, attempt := A}) -> {Id, O, A}.
 handle_info({'DOWN', _Ref, process, Pid, Reason}, State) ->
     case maps:take(Pid, State#state.workers) of
         {#worker{job = Job, queue = Queue, timer = Timer}, Workers} ->
-            cancel(Timer),
-            Reason =:= normal orelse Timer =:= reported orelse
+            cancel_timer(Timer),
+            {Stopped, Stopping} = forget_stopped(Pid, State#state.stopping),
+            Reported = Reason =:= normal orelse Timer =:= reported orelse Stopped,
+            Reported orelse
                 aion_activity_worker:report(Job, aion_activity_worker:crash_outcome(Reason)),
             {Running, Pending} = maps:get(Queue, State#state.queues),
-            State1 = put_queue(Queue, {Running - 1, Pending}, State#state{workers = Workers}),
+            State1 = put_queue(Queue, {Running - 1, Pending},
+                               State#state{workers = Workers, stopping = Stopping}),
             {noreply, drain(Queue, State1)};
         error ->
             {noreply, State}
@@ -99,8 +143,24 @@ handle_info({aion_deadline, Pid}, State) ->
 handle_info({aion_kill, Pid}, State) ->
     maps:is_key(Pid, State#state.workers) andalso exit(Pid, kill),
     {noreply, State};
+handle_info({'EXIT', _Pid, _Reason}, State) ->
+    %% Workers are linked so that none outlives the pool; their exits arrive as 'DOWN'.
+    {noreply, State};
 handle_info(_Info, State) ->
     {noreply, State}.
+
+%% Takes `Pid' off the stop_run/1 waits; answers the callers whose workers are all gone.
+forget_stopped(Pid, Stopping) ->
+    lists:foldr(fun({From, Pids}, {Found, Acc}) ->
+                    case lists:member(Pid, Pids) of
+                        false -> {Found, [{From, Pids} | Acc]};
+                        true ->
+                            case lists:delete(Pid, Pids) of
+                                [] -> gen_server:reply(From, ok), {true, Acc};
+                                Rest -> {true, [{From, Rest} | Acc]}
+                            end
+                    end
+                end, {false, []}, Stopping).
 
 put_queue(Queue, Entry, State) ->
     State#state{queues = (State#state.queues)#{Queue => Entry}}.
@@ -116,21 +176,15 @@ drain(Queue, State = #state{limit = Limit}) ->
     end.
 
 start(Queue, Job, State) ->
-    case aion_activity_sup:start_attempt(Job) of
-        {ok, Pid} ->
-            erlang:monitor(process, Pid),
-            Timer = case maps:get(timeout, Job) of
-                infinity -> undefined;
-                Ms -> erlang:send_after(Ms, self(), {aion_deadline, Pid})
-            end,
-            {Running, Pending} = maps:get(Queue, State#state.queues),
-            State1 = put_queue(Queue, {Running + 1, Pending}, State),
-            State1#state{workers = (State1#state.workers)#{Pid => #worker{job = Job, queue = Queue, timer = Timer}}};
-        {error, Reason} ->
-            ?LOG_ERROR(#{what => activity_start_failed, reason => Reason}, #{aion => activity}),
-            aion_activity_worker:report(Job, aion_activity_worker:crash_outcome(Reason)),
-            State
-    end.
+    {Pid, Monitor} = spawn_opt(aion_activity_worker, init, [Job], [link, monitor]),
+    Timer = case maps:get(timeout, Job) of
+        infinity -> undefined;
+        Ms -> erlang:send_after(Ms, self(), {aion_deadline, Pid})
+    end,
+    {Running, Pending} = maps:get(Queue, State#state.queues),
+    State1 = put_queue(Queue, {Running + 1, Pending}, State),
+    Worker = #worker{job = Job, queue = Queue, monitor = Monitor, timer = Timer},
+    State1#state{workers = (State1#state.workers)#{Pid => Worker}}.
 
-cancel(Timer) when not is_reference(Timer) -> ok;
-cancel(Timer) -> _ = erlang:cancel_timer(Timer), ok.
+cancel_timer(Timer) when not is_reference(Timer) -> ok;
+cancel_timer(Timer) -> _ = erlang:cancel_timer(Timer), ok.

@@ -1,4 +1,5 @@
-%% @doc One activity attempt, in its own supervised process.
+%% @doc One activity attempt, in its own process (spawned, linked and monitored by
+%% `aion_activity_pool').
 %%
 %% The worker looks the activity up in the registry, decodes its JSON input, calls
 %% `Module:Function(Input)' and reports the outcome to the workflow process as
@@ -17,7 +18,6 @@
 
 -include_lib("kernel/include/logger.hrl").
 
--export([start_link/1]).
 -export([report/2]).
 -export([crash_outcome/1]).
 -export([timeout_outcome/1]).
@@ -28,11 +28,6 @@
                  input := binary(), timeout := pos_integer() | infinity}.
 -type outcome() :: {ok, term()} | {error, binary(), binary(), boolean()}.
 -export_type([job/0, outcome/0]).
-
-%% @doc Starts the attempt's process.
--spec start_link(job()) -> {ok, pid()}.
-start_link(Job) ->
-    {ok, proc_lib:spawn_link(?MODULE, init, [Job])}.
 
 %% @doc Sends an attempt's outcome to its workflow process.
 -spec report(job(), outcome()) -> ok.
@@ -50,7 +45,7 @@ crash_outcome(Reason) ->
 timeout_outcome(#{timeout := Ms}) ->
     {error, <<"timeout">>, iolist_to_binary(io_lib:format("attempt ran longer than ~p ms", [Ms])), true}.
 
-%% @private
+%% @private The attempt's process body.
 -spec init(job()) -> ok.
 init(Job = #{workflow_id := Id, name := Name, attempt := Attempt, input := InputJson}) ->
     logger:set_process_metadata(#{workflow_id => Id, activity => Name, attempt => Attempt,

@@ -1,14 +1,18 @@
 %% @doc The engine: owns the store (a NIF resource), the registry of workflow types and
 %% activities, and the bookkeeping that connects runs to their callers.
 %%
-%% Tables (public, owned by this process):
+%% Tables (public, owned by `aion_sup' so that they survive a crash of this process):
 %% <ul>
-%% <li>`aion_registry': `{{workflow | activity, Name}, {Module, Function}}';</li>
+%% <li>`aion_registry': `{{workflow, Type}, {Callback, Opts}}' and
+%%   `{{activity, Name}, Callback}';</li>
 %% <li>`aion_runs': `{WorkflowId, Pid}' for each live run process (one writer per run);</li>
 %% <li>`aion_waiters': `{WorkflowId, Pid, Ref}' for `aion:await/2' callers;</li>
-%% <li>`aion_blocked': `{WorkflowId, Type, Reason}' for runs stopped by non-determinism.</li>
+%% <li>`aion_blocked': `{WorkflowId, Type, Reason}' for runs that cannot go on (see
+%%   `aion_workflow').</li>
 %% </ul>
-%% Runs whose type is not registered yet wait; registering the type resumes them.
+%% Runs whose type is not registered yet wait; registering the type resumes them. The
+%% engine watches every run process: one killed from outside, or one that stopped on a
+%% store error or blocked, is replayed after a backoff (100 ms doubling to 1 min).
 -module(aion_engine).
 -behaviour(gen_server).
 
@@ -17,6 +21,8 @@
 -export([start_link/0]).
 -export([store/0]).
 -export([register/3]).
+-export([register/4]).
+-export([watch/2]).
 -export([lookup/2]).
 -export([resume_all/0]).
 -export([start_run/1]).
@@ -24,11 +30,17 @@
 -export([release_run/1]).
 -export([blocked/3]).
 -export([blocked_reason/1]).
+-export([unblocked/1]).
 -export([notify/1]).
+-export([wake/1]).
+-export([closed_child/1]).
 -export([retry_later/1]).
 -export([init/1, handle_call/3, handle_cast/2, handle_info/2, terminate/2]).
 
 -define(STORE_KEY, {?MODULE, store}).
+
+-type callback() :: {module(), atom()} | {fn, fun((term()) -> term())}.
+-export_type([callback/0]).
 
 %% @doc Starts the engine: opens the store named by the application env (`store',
 %% `data_dir') and registers the types and activities declared there.
@@ -48,12 +60,20 @@ store() ->
 %% @doc Registers `Name' (a workflow type or an activity) as `{Module, Function}' (or, for
 %% the test harness's activity mocks, `{fn, Fun}'). Registering a workflow type resumes
 %% its runs that are waiting for it.
--spec register(workflow | activity, binary(), {module(), atom()} | {fn, fun((term()) -> term())}) -> ok.
+-spec register(workflow | activity, binary(), callback()) -> ok.
 register(Kind, Name, MF) ->
-    gen_server:call(?MODULE, {register, Kind, Name, MF}, infinity).
+    register(Kind, Name, MF, #{}).
 
-%% @doc Looks up a registration.
--spec lookup(workflow | activity, binary()) -> {ok, {module(), atom()} | {fn, fun()}} | error.
+%% @doc As `register/3', with options for a workflow type (`on_crash => block | fail').
+-spec register(workflow | activity, binary(), callback(), map()) -> ok.
+register(workflow, Name, MF, Opts) ->
+    gen_server:call(?MODULE, {register, workflow, Name, {MF, Opts}}, infinity);
+register(activity, Name, MF, _Opts) ->
+    gen_server:call(?MODULE, {register, activity, Name, MF}, infinity).
+
+%% @doc Looks up a registration: `{Callback, Opts}' for a workflow type, the callback for
+%% an activity.
+-spec lookup(workflow | activity, binary()) -> {ok, callback() | {callback(), map()}} | error.
 lookup(Kind, Name) ->
     case ets:lookup(aion_registry, {Kind, Name}) of
         [{_, MF}] -> {ok, MF};
@@ -79,7 +99,6 @@ start_run(WorkflowId) ->
     end.
 
 start_run_process(WorkflowId) ->
-    ets:delete(aion_blocked, WorkflowId),
     case aion_workflow_sup:start_run(WorkflowId) of
         {ok, _Pid} -> ok;
         {error, _} = Error -> Error
@@ -111,16 +130,32 @@ release_run(WorkflowId) ->
     ets:delete_object(aion_runs, {WorkflowId, self()}),
     ok.
 
-%% @doc Records that run `WorkflowId' stopped on non-determinism (see `aion:describe/1').
-%% Nothing is written to its history; registering its type again (with fixed code) or
-%% restarting the node replays it again.
--spec blocked(binary(), binary(), binary()) -> ok.
+%% @doc Records that run `WorkflowId' cannot go on (see `aion:describe/1'): `Reason' is
+%% `{non_determinism, Report}', `{crashed, #{class, reason, stacktrace}}' or
+%% `{unreadable, Why}'. Nothing is written to its history; it is replayed after a backoff,
+%% and at once when its type is registered again (with fixed code).
+-spec blocked(binary(), binary() | null, term()) -> ok.
 blocked(WorkflowId, Type, Reason) ->
+    ?LOG_ERROR(#{what => workflow_blocked, workflow_id => WorkflowId, reason => Reason},
+               #{aion => engine}),
     ets:insert(aion_blocked, {WorkflowId, Type, Reason}),
+    retry_later(WorkflowId).
+
+%% @doc Called by a run once its replay is done and it waits live: it is not blocked any
+%% more.
+-spec unblocked(binary()) -> ok.
+unblocked(WorkflowId) ->
+    ets:delete(aion_blocked, WorkflowId),
     ok.
 
+%% @doc Watches run process `Pid' of `WorkflowId': if it is killed from outside (not a
+%% normal end), the run is replayed after a backoff.
+-spec watch(binary(), pid()) -> ok.
+watch(WorkflowId, Pid) ->
+    gen_server:cast(?MODULE, {watch, WorkflowId, Pid}).
+
 %% @doc Why run `WorkflowId' is blocked, if it is.
--spec blocked_reason(binary()) -> {ok, binary()} | error.
+-spec blocked_reason(binary()) -> {ok, term()} | error.
 blocked_reason(WorkflowId) ->
     case ets:lookup(aion_blocked, WorkflowId) of
         [{_, _, Reason}] -> {ok, Reason};
@@ -133,27 +168,83 @@ blocked_reason(WorkflowId) ->
 retry_later(WorkflowId) ->
     gen_server:cast(?MODULE, {retry_later, WorkflowId}).
 
-%% @doc Tells every `aion:await/2' caller of `WorkflowId' that it closed (they read the
-%% outcome from the store, so every caller sees the same).
+%% @doc Called once run `WorkflowId' has closed durably: tells every `aion:await/2' caller
+%% (they read the outcome from the store, so every caller sees the same) and, for a child
+%% workflow, pushes its close to its parent's inbox (the parent records it).
 -spec notify(binary()) -> ok.
 notify(WorkflowId) ->
     [Pid ! {aion_done, Ref} || {_, Pid, Ref} <- ets:lookup(aion_waiters, WorkflowId)],
+    notify_parent(WorkflowId),
     gen_server:cast(?MODULE, {closed, WorkflowId}).
+
+notify_parent(WorkflowId) ->
+    case closed_child(WorkflowId) of
+        {ok, ParentId, Item} ->
+            case aion:push(ParentId, Item) of
+                ok -> ok;
+                {error, Reason} when Reason =:= not_found; Reason =:= not_running -> ok;
+                {error, Reason} ->
+                    ?LOG_WARNING(#{what => child_close_not_delivered, workflow_id => WorkflowId,
+                                   parent_id => ParentId, reason => Reason}, #{aion => engine})
+            end;
+        none ->
+            ok
+    end.
+
+%% @doc `{ok, ParentId, Item}' when `WorkflowId' is a closed child workflow: the inbox item
+%% that tells its parent how it closed.
+-spec closed_child(binary()) -> {ok, binary(), tuple()} | none.
+closed_child(WorkflowId) ->
+    case aion:describe(WorkflowId) of
+        {ok, #{parent_id := ParentId, status := Status} = Summary} when is_binary(ParentId) ->
+            Key = maps:get(Status, #{completed => result, failed => error, cancelled => details,
+                                     terminated => reason, timed_out => deadline}, none),
+            case maps:find(Key, Summary) of
+                {ok, Value} ->
+                    {ok, Json} = aion_flow_ffi:json_encode(Value),
+                    {ok, ParentId, {child_closed, WorkflowId, Status, Json}};
+                error ->
+                    none
+            end;
+        _ ->
+            none
+    end.
+
+%% @doc Something was pushed to the inbox of `WorkflowId': wakes its live process, or
+%% starts one (unless the run is blocked, or no process can run it yet: the entry waits in
+%% the inbox, durable, until one does).
+-spec wake(binary()) -> ok.
+wake(WorkflowId) ->
+    case ets:lookup(aion_runs, WorkflowId) of
+        [{_, Pid}] when is_pid(Pid) ->
+            case is_process_alive(Pid) of
+                true -> Pid ! aion_inbox, ok;
+                false -> start_unless_blocked(WorkflowId)
+            end;
+        [] ->
+            start_unless_blocked(WorkflowId)
+    end.
+
+start_unless_blocked(WorkflowId) ->
+    case ets:member(aion_blocked, WorkflowId) of
+        true -> ok;
+        false -> _ = start_run(WorkflowId), ok
+    end.
 
 %% @private
 -spec init([]) -> {ok, map()} | {stop, term()}.
 init([]) ->
     %% Trap exits so that terminate/2 runs at shutdown and closes the store.
     process_flag(trap_exit, true),
-    _ = [ets:new(T, [named_table, public, Type, {read_concurrency, true}])
-         || {T, Type} <- [{aion_registry, set}, {aion_runs, set},
-                          {aion_waiters, bag}, {aion_blocked, set}]],
+    %% After a crash of this process its store may still be open: release it (and its
+    %% directory lock) before opening again.
+    _ = close_store(),
     case open_store() of
         {ok, Store} ->
             persistent_term:put(?STORE_KEY, Store),
             Declared = [{workflow, application:get_env(aion, workflows, #{})},
                         {activity, application:get_env(aion, activities, #{})}],
-            _ = [ets:insert(aion_registry, {{Kind, to_binary(Name)}, MF})
+            _ = [ets:insert(aion_registry, {{Kind, to_binary(Name)}, registered(Kind, MF)})
                  || {Kind, Map} <- Declared, {Name, MF} <- maps:to_list(Map)],
             {ok, #{}};
         {error, Msg} ->
@@ -169,11 +260,14 @@ open_store() ->
             Dir = application:get_env(aion, data_dir, "./aion_data"),
             case unicode:characters_to_binary(Dir) of
                 Bin when is_binary(Bin) -> aion_flow_ffi:nif_engine_open(<<"sqlite">>, Bin);
-                _ -> {error, <<"invalid: data_dir must be a string or binary path">>}
+                _ -> {error, {invalid_input, <<"data_dir must be a string or binary path">>}}
             end;
         Other ->
-            {error, iolist_to_binary(io_lib:format("invalid: unknown store ~p", [Other]))}
+            {error, {invalid_input, aion_flow_ffi:printed({unknown_store, Other})}}
     end.
+
+registered(workflow, MF) -> {MF, #{}};
+registered(activity, MF) -> MF.
 
 to_binary(Name) when is_atom(Name) -> atom_to_binary(Name);
 to_binary(Name) when is_list(Name) -> list_to_binary(Name);
@@ -201,12 +295,28 @@ handle_cast({retry_later, Id}, State) ->
     erlang:send_after(Delay, self(), {retry, Id}),
     {noreply, State#{{failures, Id} => Failures + 1}};
 handle_cast({closed, Id}, State) ->
+    ets:delete(aion_blocked, Id),
     {noreply, maps:remove({failures, Id}, State)};
+handle_cast({watch, Id, Pid}, State) ->
+    Ref = erlang:monitor(process, Pid),
+    {noreply, State#{Ref => Id}};
 handle_cast(_Msg, State) ->
     {noreply, State}.
 
 %% @private
 -spec handle_info(term(), map()) -> {noreply, map()}.
+handle_info({'DOWN', Ref, process, _Pid, Reason}, State) when is_map_key(Ref, State) ->
+    {Id, State1} = maps:take(Ref, State),
+    case Reason of
+        normal -> ok;
+        shutdown -> ok;
+        {shutdown, _} -> ok;
+        _ ->
+            ?LOG_WARNING(#{what => run_process_died, workflow_id => Id, reason => Reason},
+                         #{aion => engine}),
+            gen_server:cast(self(), {retry_later, Id})
+    end,
+    {noreply, State1};
 handle_info({retry, Id}, State) ->
     case start_run(Id) of
         ok -> ok;
@@ -221,6 +331,9 @@ handle_info(_Info, State) ->
 %% @private
 -spec terminate(term(), map()) -> ok.
 terminate(_Reason, _State) ->
+    close_store().
+
+close_store() ->
     case persistent_term:get(?STORE_KEY, undefined) of
         undefined -> ok;
         Store ->

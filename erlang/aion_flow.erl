@@ -44,11 +44,11 @@
     | {invalid_input, binary()}
     | {payload_too_large, non_neg_integer(), non_neg_integer()}
     | {bad_option, term()}
-    | {non_determinism, binary()}
+    | {non_determinism, #{seq := pos_integer(), recorded := binary(), requested := binary()}}
     | cancelled
     | timeout
     | not_in_workflow
-    | {aion, binary()}.
+    | {store | stale_head | corrupt | internal, binary()}.
 -type flow_error() :: activity_error().
 -opaque timer_ref() :: {aion_timer, pos_integer()}.
 -type retry_opts() :: #{max_attempts => non_neg_integer(), initial_interval_ms => non_neg_integer(),
@@ -84,7 +84,7 @@ activity(Name, Input, Opts) when is_binary(Name), is_map(Opts) ->
         {{ok, Config}, {ok, InputJson}} ->
             case aion_flow_ffi:dispatch_activity(Name, InputJson, Config) of
                 {ok, Corr} -> decode_result(aion_flow_ffi:await_activity_result(Corr));
-                {error, Msg} -> {error, wire_reason(Msg)}
+                {error, Reason} -> {error, wire_reason(Reason)}
             end;
         {{error, _} = Error, _} -> Error;
         {_, {error, _} = Error} -> Error
@@ -95,31 +95,28 @@ activity(Name, _Input, _Opts) ->
     {error, {bad_option, {name, Name}}}.
 
 %% @doc The result of an activity await as workflow code sees it.
--spec decode_result({ok, binary()} | {error, binary()}) -> {ok, term()} | {error, activity_error()}.
+-spec decode_result({ok, binary()} | {error, aion_flow_ffi:wire_error()}) -> {ok, term()} | {error, activity_error()}.
 decode_result({ok, Json}) ->
     aion_flow_ffi:json_decode(Json);
-decode_result({error, Msg}) ->
-    {error, wire_reason(Msg)}.
+decode_result({error, Reason}) ->
+    {error, wire_reason(Reason)}.
 
-%% @doc Maps a wire error to the reason workflow code sees.
--spec wire_reason(binary()) -> activity_error().
-wire_reason(Msg) ->
-    case aion_flow_ffi:split_error(Msg) of
-        {<<"timeout">>, <<"the with_timeout", _/binary>>} -> timeout;
-        {Prefix, Detail} when Prefix =:= <<"terminal">>; Prefix =:= <<"timeout">> ->
-            case aion_flow_ffi:json_decode(Detail) of
-                {ok, #{<<"activity">> := A, <<"type">> := T, <<"message">> := M, <<"attempts">> := N}} ->
-                    Tag = case Prefix of <<"timeout">> -> activity_timeout; _ -> activity_failed end,
-                    {Tag, #{activity => A, type => T, message => M, attempts => N}};
-                _ ->
-                    {aion, Msg}
-            end;
-        {<<"cancelled">>, _} -> cancelled;
-        {<<"non_determinism">>, _} -> {non_determinism, Msg};
-        {<<"not_running">>, _} -> not_in_workflow;
-        {<<"invalid">>, Detail} -> {bad_option, Detail};
-        _ -> {aion, Msg}
-    end.
+%% @doc Maps an engine error (a tagged reason, see `aion_flow_ffi') to the reason workflow
+%% code sees.
+-spec wire_reason(aion_flow_ffi:wire_error()) -> activity_error().
+wire_reason({failed, ErrorJson}) ->
+    case aion_flow_ffi:json_decode(ErrorJson) of
+        {ok, #{<<"activity">> := A, <<"type">> := T, <<"message">> := M, <<"attempts">> := N}} ->
+            Tag = case T of <<"timeout">> -> activity_timeout; _ -> activity_failed end,
+            {Tag, #{activity => A, type => T, message => M, attempts => N}};
+        _ ->
+            {internal, ErrorJson}
+    end;
+wire_reason(timeout) -> timeout;
+wire_reason(cancelled) -> cancelled;
+wire_reason({not_running, _}) -> not_in_workflow;
+wire_reason({invalid_input, Detail}) -> {bad_option, Detail};
+wire_reason(Reason) -> Reason.
 
 %% @doc Sleeps `Ms' milliseconds on a durable timer: the wait survives restarts (a timer
 %% that came due while the node was down fires right after boot) and costs no scheduler
@@ -138,7 +135,7 @@ sleep(Ms) ->
 start_timer(Name, Ms) when is_binary(Name), is_integer(Ms), Ms >= 0 ->
     case aion_flow_ffi:start_timer(Name, Ms) of
         {ok, Id} -> {aion_timer, Id};
-        {error, Msg} -> {error, wire_reason(Msg)}
+        {error, Reason} -> {error, wire_reason(Reason)}
     end;
 start_timer(Name, Ms) ->
     {error, {bad_option, {timer, Name, Ms}}}.
@@ -150,7 +147,7 @@ start_timer(Name, Ms) ->
 await_timer({aion_timer, Id}) ->
     case aion_flow_ffi:await_timer(Id) of
         {ok, _} -> ok;
-        {error, Msg} -> {error, wire_reason(Msg)}
+        {error, Reason} -> {error, wire_reason(Reason)}
     end;
 await_timer(Other) ->
     {error, {bad_option, {timer, Other}}}.
@@ -160,7 +157,7 @@ await_timer(Other) ->
 cancel_timer({aion_timer, Id}) ->
     case aion_flow_ffi:cancel_timer(Id) of
         ok -> ok;
-        {error, Msg} -> {error, wire_reason(Msg)}
+        {error, Reason} -> {error, wire_reason(Reason)}
     end;
 cancel_timer(Other) ->
     {error, {bad_option, {timer, Other}}}.
@@ -207,7 +204,7 @@ uuid() ->
 %% @doc The id of the running workflow.
 -spec workflow_id() -> binary().
 workflow_id() ->
-    case get(aion_workflow_id) of
+    case aion_run_ctx:workflow_id() of
         undefined -> erlang:error(not_in_workflow);
         Id -> Id
     end.
@@ -231,14 +228,14 @@ side_effect(Fun) when is_function(Fun, 0) ->
                         {ok, recording} ->
                             ok = aion_flow_ffi:wait_durable(Tag),
                             aion_flow_ffi:json_decode(Json);
-                        {error, Msg} ->
-                            {error, wire_reason(Msg)}
+                        {error, Reason} ->
+                            {error, wire_reason(Reason)}
                     end;
                 {error, _} = Error ->
                     Error
             end;
-        {error, Msg} ->
-            {error, wire_reason(Msg)}
+        {error, Reason} ->
+            {error, wire_reason(Reason)}
     end;
 side_effect(Other) ->
     {error, {bad_option, {side_effect, Other}}}.
@@ -273,11 +270,11 @@ cancel_requested() ->
 run_call(Call) ->
     case aion_flow_ffi:with_run(fun(Run) -> aion_flow_ffi:record(Run, fun(Tag) -> Call(Run, Tag) end) end) of
         {ok, Value} -> {ok, Value};
-        {error, Msg} -> {error, wire_reason(Msg)}
+        {error, Reason} -> {error, wire_reason(Reason)}
     end.
 
 value({ok, Value}) -> Value;
-value({error, Msg}) -> erlang:error(wire_reason(Msg)).
+value({error, Reason}) -> erlang:error(wire_reason(Reason)).
 
 %% @doc Waits for the next signal named `Name' (signals of one name are consumed in
 %% arrival order; one sent before the code asks waits in the history). `{error,

@@ -62,8 +62,8 @@ record_child(Type, InputJson, ChildId, Policy) ->
         {ok, {Ordinal, Id, Create}} ->
             Create andalso create_child(Ordinal, Type, InputJson, Id),
             {ok, {aion_child, Ordinal, Id}};
-        {error, Msg} ->
-            {error, aion_flow:wire_reason(Msg)}
+        {error, Reason} ->
+            {error, aion_flow:wire_reason(Reason)}
     end.
 
 %% Creates the child after `ChildStarted' is durable; creating again (after a crash) finds
@@ -89,65 +89,23 @@ create_child(Ordinal, Type, InputJson, Id) ->
 await_child({aion_child, Ordinal, Id}) ->
     Result = aion_flow_ffi:with_run(fun(Run) ->
         aion_flow_ffi:await_step(Run, fun(Tag) ->
-            case aion_flow_ffi:nif_run_child_step(Run, Ordinal, aion_flow_ffi:now_ms(), Tag) of
-                {ok, {wait, _}} = Wait -> check_children(Run, [{Ordinal, Id}], Tag, Wait);
-                Other -> Other
-            end
+            aion_flow_ffi:nif_run_child_step(Run, Ordinal, aion_flow_ffi:now_ms(), Tag)
         end)
     end),
     outcome({child, Ordinal, Id}, Result);
 await_child(Other) ->
     {error, {bad_option, {child, Other}}}.
 
-%% While waiting on children: record the outcome of the first one found closed (in the
-%% store), else subscribe to each and wait.
-check_children(_Run, [], _Tag, Wait) ->
-    Wait;
-check_children(Run, [{Ordinal, Id} | Rest], Tag, Wait) ->
-    subscribe(Id),
-    case child_outcome(Id) of
-        {Status, Value} ->
-            {ok, Json} = aion_flow_ffi:json_encode(Value),
-            aion_flow_ffi:nif_run_child_completed(Run, Ordinal, Status, Json, aion_flow_ffi:now_ms(), Tag);
-        running ->
-            check_children(Run, Rest, Tag, Wait)
-    end.
-
-subscribe(Id) ->
-    case get({aion_child_subscription, Id}) of
-        undefined ->
-            Ref = make_ref(),
-            true = ets:insert(aion_waiters, {Id, self(), Ref}),
-            put({aion_child_subscription, Id}, Ref);
-        _ ->
-            ok
-    end.
-
-child_outcome(Id) ->
-    case aion:describe(Id) of
-        {ok, #{status := completed, result := R}} -> {<<"completed">>, R};
-        {ok, #{status := failed, error := E}} -> {<<"failed">>, E};
-        {ok, #{status := cancelled, details := D}} -> {<<"cancelled">>, D};
-        {ok, #{status := terminated, reason := R}} -> {<<"terminated">>, R};
-        {ok, #{status := timed_out, deadline := D}} -> {<<"timed_out">>, D};
-        {ok, _} -> running;
-        {error, not_found} -> running
-    end.
-
 %% What the code sees of an outcome: decoded results; typed errors.
 outcome(_Item, {ok, Json}) ->
     aion_flow_ffi:json_decode(Json);
-outcome({child, _, _}, {error, Msg}) ->
-    case aion_flow_ffi:split_error(Msg) of
-        {<<"terminal">>, Detail} ->
-            case aion_flow_ffi:json_decode(Detail) of
-                {ok, #{<<"status">> := S, <<"value">> := V}} -> {error, {child_failed, #{status => S, value => V}}};
-                _ -> {error, aion_flow:wire_reason(Msg)}
-            end;
-        _ -> {error, aion_flow:wire_reason(Msg)}
+outcome({child, _, _}, {error, {failed, Json}} = Error) ->
+    case aion_flow_ffi:json_decode(Json) of
+        {ok, #{<<"status">> := S, <<"value">> := V}} -> {error, {child_failed, #{status => S, value => V}}};
+        _ -> {error, aion_flow:wire_reason(Error)}
     end;
-outcome({activity, _}, {error, Msg}) ->
-    {error, aion_flow:wire_reason(Msg)}.
+outcome(_Item, {error, Reason}) ->
+    {error, aion_flow:wire_reason(Reason)}.
 
 %% @doc See `aion_flow:all/1'.
 -spec all([call()]) -> {ok, [term()]} | {error, term()}.
@@ -241,7 +199,7 @@ dispatch_checked(Checked) ->
     Activities = [{Name, InputJson, Config} || {_, {activity, Name, InputJson, Config}} <- Checked],
     case aion_flow_ffi:dispatch_activities(Activities) of
         {ok, Ordinals} -> start_children(Checked, Ordinals, []);
-        {error, Msg} -> {error, element(1, hd(Checked)), {error, aion_flow:wire_reason(Msg)}, []}
+        {error, Reason} -> {error, element(1, hd(Checked)), {error, aion_flow:wire_reason(Reason)}, []}
     end.
 
 check_calls([], Acc) ->
@@ -279,14 +237,7 @@ start_children([{Index, {child, Type, Input, Opts}} | Rest], Ordinals, Acc) ->
 next(Run, Pending) ->
     Items = [select_item(Item) || {_, Item} <- Pending],
     Tag = aion_flow_ffi:tag(),
-    Answer = case aion_flow_ffi:nif_run_select(Run, Items, aion_flow_ffi:now_ms(), Tag) of
-        {ok, {_, {wait, _} = Wait}} ->
-            Children = [{O, Id} || {_, {child, O, Id}} <- Pending],
-            {ok, {0, check_children(Run, Children, Tag, {ok, Wait})}};
-        Other ->
-            Other
-    end,
-    case Answer of
+    case aion_flow_ffi:nif_run_select(Run, Items, aion_flow_ffi:now_ms(), Tag) of
         {ok, {Position, {ok, _} = StepAnswer}} ->
             {Index, Item} = lists:nth(Position + 1, Pending),
             case aion_flow_ffi:step_answer(Run, Tag, StepAnswer) of
@@ -299,8 +250,8 @@ next(Run, Pending) ->
                 {done, Result} -> {Index, outcome(Item, Result)};
                 again -> next(Run, Pending)
             end;
-        {error, Msg} ->
-            exit({aion_select_failed, Msg})
+        {error, Reason} ->
+            exit({aion_select_failed, Reason})
     end.
 
 select_item({activity, Ordinal}) -> {activity, Ordinal};

@@ -1,9 +1,13 @@
 %% @doc The contract between workflow code and the engine.
 %%
 %% The native functions (`nif_*') live in the Rust library `priv/aion_nif.so'; they take
-%% binaries (JSON text for payloads and options) and answer `{ok, _}' or
-%% `{error, <<"prefix: detail">>}' with a prefix of `retryable', `terminal', `timeout',
-%% `cancelled', `non_determinism', `not_running', `durability', `invalid' or `internal'.
+%% binaries (JSON text for payloads and options) and answer `{ok, _}' or `{error, Reason}'
+%% with `Reason' a tuple tagged by the error's kind (one Rust enum, `aion_core::Error'):
+%% `{invalid_input, Detail}', `{not_found, Detail}', `{not_running, Detail}',
+%% `{already_exists, Detail}', `{stale_head, Detail}', `{store, Detail}',
+%% `{corrupt, Detail}', `{internal, Detail}', `{payload_too_large, Size, Limit}' or
+%% `{non_determinism, #{seq, recorded, requested}}'. Code decides on the tags, never on
+%% the detail text.
 %% They never block a scheduler: when events must be written they hand the append to the
 %% commit thread and return; the wrappers below then wait in `receive' for the
 %% `{aion_durable, Tag, _}' wake before anything is revealed to workflow code.
@@ -28,14 +32,15 @@
 -export([record/2]).
 -export([tag/0]).
 -export([now_ms/0]).
--export([split_error/1]).
 -export([printed/1]).
+-export([reason_text/1]).
 -export([stop_attempts/1]).
 -export([apply_stop/2]).
 -export([await_step/2]).
 -export([step_answer/3]).
 -export([wait_event/2]).
 -export([record_cancel/2]).
+-export([take_inbox/1]).
 -export([arm_deadline/1]).
 
 %% Native functions (the Rust library), exported and declared as NIFs from one list.
@@ -54,17 +59,18 @@
        nif_run_start_child/7, nif_run_child_step/4, nif_run_child_completed/6,
        nif_run_select/4, nif_run_cancel_activity/4, nif_run_open_children/1,
        nif_run_dispatch_activities/4, nif_run_activity_results/4,
-       nif_run_from_history/1, nif_run_replay_status/1, nif_engine_export/3]).
+       nif_run_from_history/1, nif_run_replay_status/1, nif_engine_export/3,
+       nif_engine_push/5, nif_run_take_inbox/3]).
 -export(?NIFS).
 -nifs(?NIFS).
 -on_load(load_nif/0).
 
 -type json() :: binary().
 -type correlation_id() :: pos_integer().
--type wire_error() :: binary().
+-type wire_error() :: {atom(), term()} | {payload_too_large, non_neg_integer(), non_neg_integer()}
+                      | {failed, json()} | cancelled | timeout.
 -export_type([json/0, correlation_id/0, wire_error/0]).
 
--define(RUN_KEY, aion_run).
 %% Waits longer than this collect garbage first, so a sleeping run holds little memory.
 -define(GC_BEFORE_WAIT_MS, 1000).
 %% How long a run waits for a wake before it counts as idle.
@@ -109,9 +115,10 @@ dispatch_activities(Calls) ->
     end).
 
 %% @doc Waits for the outcome of activity `CorrelationId': `{ok, ResultJson}' once it
-%% completed, `{error, <<"Prefix: Detail">>}' otherwise: `terminal' or `timeout' (the last
-%% attempt ran out of time) with the error as JSON, `cancelled' when the workflow was
-%% cancelled, `timeout' when an enclosing `with_timeout' deadline passed first. Retries are
+%% completed, `{error, Reason}' otherwise: `{failed, ErrorJson}' (the final error as JSON:
+%% `activity', `type', `message', `attempts'; type `timeout' when the last attempt ran out
+%% of time), `cancelled' when the workflow was cancelled, `timeout' when an enclosing
+%% `with_timeout' deadline passed first. Retries are
 %% run here, as the recorded policy says; the process waits in `receive', costing no
 %% scheduler time.
 -spec await_activity_result(correlation_id()) -> {ok, json()} | {error, wire_error()}.
@@ -126,7 +133,7 @@ start_timer(Name, Ms) ->
     with_run(fun(Run) -> record(Run, fun(Tag) -> nif_run_timer_start(Run, Name, Ms, now_ms(), Tag) end) end).
 
 %% @doc Waits for timer `TimerId': `{ok, <<"null">>}' once it fired, or
-%% `{error, <<"cancelled: ...">>}' / `{error, <<"timeout: ...">>}'.
+%% `{error, cancelled}' / `{error, timeout}'.
 -spec await_timer(pos_integer()) -> {ok, json()} | {error, wire_error()}.
 await_timer(TimerId) ->
     with_run(fun(Run) ->
@@ -161,17 +168,17 @@ json_decode(Json) ->
 %% @doc The calling workflow process's run resource, or `undefined'.
 -spec run() -> reference() | undefined.
 run() ->
-    get(?RUN_KEY).
+    aion_run_ctx:run().
 
 %% @doc Calls `Fun(Run)' with the calling process's run, or answers `not_running'.
 -spec with_run(fun((reference()) -> T)) -> T | {error, wire_error()}.
 with_run(Fun) ->
     case {run(), get(aion_query_context)} of
         {_, true} -> erlang:error(query_handlers_cannot_run_workflow_commands);
-        {undefined, _} -> {error, <<"not_running: not called from a workflow process">>};
+        {undefined, _} -> {error, {not_running, <<"not called from a workflow process">>}};
         {Run, _} ->
             case Fun(Run) of
-                {error, <<"non_determinism: ", _/binary>>} = Error ->
+                {error, {non_determinism, _}} = Error ->
                     aion_replay:note_divergence(),
                     Error;
                 Result ->
@@ -198,7 +205,7 @@ record(_Run, Call) ->
 wait_durable(Tag) ->
     receive
         {aion_durable, Tag, ok} -> ok;
-        {aion_durable, Tag, {error, Msg}} -> exit({aion_durability, Msg})
+        {aion_durable, Tag, {error, Reason}} -> exit({aion_durability, Reason})
     end.
 
 %% @doc A fresh tag for one append.
@@ -218,13 +225,16 @@ now_ms() ->
 printed(Term) ->
     unicode:characters_to_binary(io_lib:format("~0tp", [Term])).
 
-%% @doc Splits a wire error `<<"prefix: detail">>' into `{Prefix, Detail}'.
--spec split_error(wire_error()) -> {binary(), binary()}.
-split_error(Msg) ->
-    case binary:split(Msg, <<": ">>) of
-        [Prefix, Detail] -> {Prefix, Detail};
-        [Detail] -> {<<"internal">>, Detail}
-    end.
+%% @doc A reason as text for people (logs, reports, the Gleam SDK's string errors): the
+%% detail of a tagged engine reason, the printed form of anything else.
+-spec reason_text(term()) -> binary().
+reason_text({non_determinism, #{seq := Seq, recorded := Recorded, requested := Requested}}) ->
+    iolist_to_binary(["at seq ", integer_to_binary(Seq), " history holds ", Recorded,
+                      " but the workflow code asked for ", Requested]);
+reason_text({Kind, Detail}) when is_atom(Kind), is_binary(Detail) ->
+    Detail;
+reason_text(Reason) ->
+    printed(Reason).
 
 %% @doc Stops the attempts `[{Ordinal, Attempt}]' and applies the parent-close policy to
 %% the children `[{ChildId, Policy}]' (`terminate', `request_cancel' or `abandon'). The
@@ -240,7 +250,7 @@ apply_stop(Attempts, Children) ->
 %% @doc Tells the running attempts `[{Ordinal, Attempt}]' of this run to stop.
 -spec stop_attempts([{pos_integer(), non_neg_integer()}]) -> ok.
 stop_attempts(Attempts) ->
-    Id = get(aion_workflow_id),
+    Id = aion_run_ctx:workflow_id(),
     _ = [aion_activity_pool:cancel(Id, O, A) || {O, A} <- Attempts],
     ok.
 
@@ -261,16 +271,16 @@ await_step(Run, Step) ->
 -spec step_answer(reference(), pos_integer(), {ok, term()} | {error, wire_error()}) ->
     {done, {ok, json()} | {error, wire_error()}} | again.
 step_answer(Run, Tag, Answer) ->
-    ReplayOnly = get(aion_replay_only) =:= true,
+    ReplayOnly = aion_run_ctx:replay_only(),
     case Answer of
         {ok, {completed, Json}} ->
             {done, {ok, Json}};
         {ok, {failed, ErrorJson}} ->
-            {done, {error, failure_wire(ErrorJson)}};
+            {done, {error, {failed, ErrorJson}}};
         {ok, cancelled} ->
-            {done, {error, <<"cancelled: the workflow was cancelled">>}};
+            {done, {error, cancelled}};
         {ok, timeout} ->
-            {done, {error, <<"timeout: the with_timeout deadline passed">>}};
+            {done, {error, timeout}};
         %% The replayer: reaching a wait means the code went past the recorded history.
         {ok, {wait, _}} when ReplayOnly ->
             exit(aion_replay_frontier);
@@ -298,27 +308,21 @@ step_answer(Run, Tag, Answer) ->
             {done, Error}
     end.
 
-failure_wire(ErrorJson) ->
-    Prefix = case json_decode(ErrorJson) of
-        {ok, #{<<"type">> := <<"timeout">>}} -> <<"timeout">>;
-        _ -> <<"terminal">>
-    end,
-    <<Prefix/binary, ": ", ErrorJson/binary>>.
-
 %% A wake at `Until' (Unix ms); one pending wake per deadline is enough, as a wake only
 %% says "step again".
 arm(infinity) ->
     ok;
 arm(Until) ->
-    case get(aion_armed) of
+    case aion_run_ctx:armed() of
         Armed when is_integer(Armed), Armed =< Until -> ok;
         _ ->
-            put(aion_armed, Until),
+            ok = aion_run_ctx:set_armed(Until),
             aion_clock:wake_at(Until, {aion_wake, Until})
     end.
 
-%% @doc One wake: an attempt's result, a timer coming due, a signal, query, update or
-%% cancellation request, a child closing, or the execution deadline. Results for other
+%% @doc One wake: an attempt's result, a timer coming due, something pushed to the run's
+%% inbox (a signal, a cancellation request, a child closing), a query or update, or the
+%% execution deadline. Results for other
 %% activities of this run are recorded too, whichever await they arrive in.
 -spec wait_event(reference(), integer() | infinity) -> ok.
 wait_event(Run, Until) ->
@@ -336,35 +340,39 @@ wait_event(Run, Until) ->
     end.
 
 wake(Run, Timeout) ->
-    CurrentRun = get(aion_run_id),
+    CurrentRun = aion_run_ctx:run_id(),
+    live(),
     receive
         {aion_activity_result, CurrentRun, Ordinal, Attempt, OutcomeJson} ->
+            trace({activity_result, Ordinal, Attempt}),
             %% Record every result already waiting with this one: one append, one wait.
             Results = [{Ordinal, Attempt, OutcomeJson} | more_results(CurrentRun, ?RESULT_BATCH)],
             Tag = tag(),
             case nif_run_activity_results(Run, Results, now_ms(), Tag) of
                 {ok, recording} -> wait_durable(Tag);
                 {ok, done} -> ok;
-                {error, Msg} -> exit({aion_bad_result, Msg})
+                {error, Reason} -> exit({aion_bad_result, Reason})
             end;
         {aion_activity_result, _OtherRun, _, _, _} ->
             %% Sent to an earlier run of this workflow (before continue-as-new).
             ok;
         {aion_wake, At} ->
-            case get(aion_armed) of
-                At -> erase(aion_armed);
+            trace({wake, At}),
+            case aion_run_ctx:armed() of
+                At -> aion_run_ctx:set_armed(undefined);
                 _ -> ok
             end,
             ok;
-        {aion_cancel_request, From, Ref, ReasonJson} ->
-            From ! {Ref, record_cancel(Run, ReasonJson)},
-            ok;
-        {aion_signal, From, Ref, Name, PayloadJson, SignalId} ->
-            From ! {Ref, aion_flow_messages:record_signal(Run, Name, PayloadJson, SignalId)},
-            ok;
+        aion_inbox ->
+            trace(inbox),
+            take_inbox(Run);
+        {system, From, Request} ->
+            aion_workflow:system(From, Request);
         {aion_query, From, Ref, Name, ArgsJson} ->
+            trace({query, Name}),
             aion_flow_messages:answer_query(From, Ref, Name, ArgsJson);
         {aion_update, From, Ref, UpdateId, Name, ArgsJson} ->
+            trace({update, Name}),
             aion_flow_messages:accept_update(Run, From, Ref, UpdateId, Name, ArgsJson);
         {aion_done, _ChildRef} ->
             ok;
@@ -376,6 +384,31 @@ wake(Run, Timeout) ->
     after Timeout ->
         idle
     end.
+
+%% The first wait of an incarnation: replay is done and the run is live, so it is not
+%% blocked any more.
+live() ->
+    case aion_run_ctx:live() of
+        true -> ok;
+        false ->
+            ok = aion_run_ctx:set_live(),
+            case aion_run_ctx:workflow_id() of
+                undefined -> ok;
+                Id -> aion_engine:unblocked(Id)
+            end
+    end.
+
+%% `sys:trace/2' and the other `sys' debug options see what wakes the run.
+trace(Event) ->
+    case aion_run_ctx:debug() of
+        [] -> ok;
+        Debug ->
+            aion_run_ctx:set_debug(sys:handle_debug(Debug, fun print_event/3,
+                                                    aion_run_ctx:workflow_id(), Event))
+    end.
+
+print_event(Device, Event, WorkflowId) ->
+    io:format(Device, "*DBG* aion run ~ts: ~tp~n", [WorkflowId, Event]).
 
 more_results(_RunId, 0) ->
     [];
@@ -393,18 +426,31 @@ arm_deadline(Deadline) ->
     aion_clock:wake_at(Deadline, {aion_execution_deadline, Deadline}).
 
 %% @doc Records a cancellation request and stops the attempts it cancels.
--spec record_cancel(reference(), json()) -> ok | {error, not_running | {aion, binary()}}.
+-spec record_cancel(reference(), json()) -> ok | {error, not_running | wire_error()}.
 record_cancel(Run, ReasonJson) ->
     Tag = tag(),
     case nif_run_request_cancel(Run, ReasonJson, now_ms(), Tag) of
         {ok, {done, _, _}} -> ok;
         {ok, {recording, Stop, Children}} -> ok = wait_durable(Tag), apply_stop(Stop, Children);
-        {error, Msg} ->
-            case split_error(Msg) of
-                {<<"not_running">>, _} -> {error, not_running};
-                _ -> {error, {aion, Msg}}
-            end
+        {error, {not_running, _}} -> {error, not_running};
+        {error, _} = Error -> Error
     end.
+
+%% @doc Records what waits in the run's durable inbox (signals, cancellation requests,
+%% children's closes) with one append, and stops what a cancellation among them cancelled.
+%% Every `aion_inbox' wake already in the mailbox is covered by this read.
+-spec take_inbox(reference()) -> ok.
+take_inbox(Run) ->
+    flush_inbox_wakes(),
+    Tag = tag(),
+    case nif_run_take_inbox(Run, now_ms(), Tag) of
+        {ok, {done, _, _}} -> ok;
+        {ok, {recording, Stop, Children}} -> ok = wait_durable(Tag), apply_stop(Stop, Children);
+        {error, Reason} -> exit({aion_durability, Reason})
+    end.
+
+flush_inbox_wakes() ->
+    receive aion_inbox -> flush_inbox_wakes() after 0 -> ok end.
 
 %% The execution deadline passed: record the time-out and leave the workflow code.
 time_out(Run, Deadline) ->
@@ -421,8 +467,8 @@ time_out(Run, Deadline) ->
 run_attempt({Ordinal, Attempt, Name, InputJson, Timeout, TaskQueue}) ->
     aion_activity_pool:submit(TaskQueue, #{
         workflow => self(),
-        workflow_id => get(aion_workflow_id),
-        run_id => get(aion_run_id),
+        workflow_id => aion_run_ctx:workflow_id(),
+        run_id => aion_run_ctx:run_id(),
         ordinal => Ordinal,
         attempt => Attempt,
         name => Name,
@@ -599,3 +645,11 @@ nif_run_open_children(_) -> ?STUB.
 -spec nif_run_patched(reference(), binary(), integer(), pos_integer()) ->
     {ok, {done | recording, boolean()}} | {error, wire_error()}.
 nif_run_patched(_, _, _, _) -> ?STUB.
+%% @private
+-spec nif_engine_push(reference(), binary(), tuple(), integer(), pos_integer()) ->
+    {ok, pos_integer()} | {error, wire_error()}.
+nif_engine_push(_, _, _, _, _) -> ?STUB.
+%% @private
+-spec nif_run_take_inbox(reference(), integer(), pos_integer()) ->
+    {ok, {done | recording, [{pos_integer(), non_neg_integer()}], [{binary(), binary()}]}} | {error, wire_error()}.
+nif_run_take_inbox(_, _, _) -> ?STUB.

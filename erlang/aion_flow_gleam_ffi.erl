@@ -105,7 +105,7 @@ flow_error({invalid_input, Msg}) -> {invalid_input, Msg};
 flow_error({payload_too_large, Size, Limit}) ->
     {invalid_input, iolist_to_binary(io_lib:format("payload of ~p bytes is over the ~p byte limit", [Size, Limit]))};
 flow_error({bad_option, What}) -> {bad_option, aion_flow_ffi:printed(What)};
-flow_error({non_determinism, Msg}) -> {non_determinism, Msg};
+flow_error({non_determinism, _} = Reason) -> {non_determinism, aion_flow_ffi:reason_text(Reason)};
 flow_error(not_in_workflow) -> not_in_workflow;
 flow_error({child_failed, #{status := S, value := V}}) -> {child_failed, S, V};
 flow_error(cancelled) -> cancelled;

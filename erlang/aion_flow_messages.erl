@@ -30,7 +30,7 @@ receive_signal(Name) when is_binary(Name) ->
              end)
          end) of
         {ok, Json} -> aion_flow_ffi:json_decode(Json);
-        {error, Msg} -> {error, aion_flow:wire_reason(Msg)}
+        {error, Reason} -> {error, aion_flow:wire_reason(Reason)}
     end;
 receive_signal(Name) ->
     {error, {bad_option, {signal, Name}}}.
@@ -71,8 +71,8 @@ signal(WorkflowId, Name, Payload) when is_binary(WorkflowId), is_binary(Name) ->
                         end
                     end),
                     delivery_result(Result);
-                {error, Msg} ->
-                    {error, aion_flow:wire_reason(Msg)}
+                {error, Reason} ->
+                    {error, aion_flow:wire_reason(Reason)}
             end;
         {error, _} = Error ->
             Error
@@ -113,17 +113,14 @@ handlers(Key) ->
     end.
 
 %% @doc Records a signal for the run (once per `SignalId').
--spec record_signal(reference(), binary(), binary(), binary() | null) -> ok | {error, not_running | {aion, binary()}}.
+-spec record_signal(reference(), binary(), binary(), binary() | null) -> ok | {error, not_running | aion_flow_ffi:wire_error()}.
 record_signal(Run, Name, PayloadJson, SignalId) ->
     Tag = aion_flow_ffi:tag(),
     case aion_flow_ffi:nif_run_record_signal(Run, Name, PayloadJson, SignalId, aion_flow_ffi:now_ms(), Tag) of
         {ok, done} -> ok;
         {ok, recording} -> aion_flow_ffi:wait_durable(Tag);
-        {error, Msg} ->
-            case aion_flow_ffi:split_error(Msg) of
-                {<<"not_running">>, _} -> {error, not_running};
-                _ -> {error, {aion, Msg}}
-            end
+        {error, {not_running, _}} -> {error, not_running};
+        {error, _} = Error -> Error
     end.
 
 %% @doc Answers a query from a process of its own, so that a slow or crashing handler
@@ -171,8 +168,8 @@ accept_update(Run, From, Ref, UpdateId, Name, ArgsJson) ->
                             ok = aion_flow_ffi:wait_durable(Tag),
                             put({aion_update_caller, UpdateId}, {From, Ref}),
                             ok;
-                        {error, Msg} ->
-                            From ! {Ref, {error, {aion, Msg}}},
+                        {error, Reason} ->
+                            From ! {Ref, {error, Reason}},
                             ok
                     end;
                 {error, Reason} ->
@@ -220,7 +217,7 @@ run_update(Run, UpdateId, Name, ArgsJson) ->
     case aion_flow_ffi:nif_run_complete_update(Run, UpdateId, Kind, Json, aion_flow_ffi:now_ms(), Tag) of
         {ok, done} -> ok;
         {ok, recording} -> ok = aion_flow_ffi:wait_durable(Tag);
-        {error, Msg} -> exit({aion_update_failed, Msg})
+        {error, Failure} -> exit({aion_update_failed, Failure})
     end,
     case erase({aion_update_caller, UpdateId}) of
         {From, Ref} ->
@@ -231,15 +228,13 @@ run_update(Run, UpdateId, Name, ArgsJson) ->
     end,
     ok.
 
-%% @doc After the run closed: answers queued queries, updates and signals with
+%% @doc After the run closed: answers queued queries and updates with
 %% `not_running' so that no caller waits for a timeout.
 -spec refuse_pending() -> ok.
 refuse_pending() ->
     receive
         {aion_query, From, Ref, _, _} -> From ! {Ref, {error, not_running}}, refuse_pending();
-        {aion_update, From, Ref, _, _, _} -> From ! {Ref, {error, not_running}}, refuse_pending();
-        {aion_signal, From, Ref, _, _, _} -> From ! {Ref, {error, not_running}}, refuse_pending();
-        {aion_cancel_request, From, Ref, _} -> From ! {Ref, {error, not_running}}, refuse_pending()
+        {aion_update, From, Ref, _, _, _} -> From ! {Ref, {error, not_running}}, refuse_pending()
     after 0 ->
         ok
     end.

@@ -47,7 +47,7 @@ read(Source) ->
         false when is_binary(Source) ->
             case aion_flow_ffi:nif_engine_export(aion_engine:store(), Source, null) of
                 {ok, Document} -> {ok, Document};
-                {error, Msg} -> {error, Msg}
+                {error, Reason} -> {error, aion_flow_ffi:reason_text(Reason)}
             end;
         false ->
             {error, iolist_to_binary(io_lib:format("no such history file: ~ts", [Source]))}
@@ -72,10 +72,7 @@ check_document(Document, {M, F}) ->
 replay(Document, M, F) ->
     case aion_flow_ffi:nif_run_from_history(Document) of
         {ok, {Run, WorkflowId, _Type, InputJson, RunId}} ->
-            put(aion_run, Run),
-            put(aion_workflow_id, WorkflowId),
-            put(aion_run_id, RunId),
-            put(aion_replay_only, true),
+            ok = aion_run_ctx:put(aion_run_ctx:new(Run, WorkflowId, RunId, undefined, undefined)),
             {ok, Input} = aion_flow_ffi:json_decode(InputJson),
             Outcome = try M:F(Input) of
                 Returned -> complete(Run, Returned)
@@ -85,8 +82,8 @@ replay(Document, M, F) ->
                 Class:Reason:Stack -> {crashed, Class, Reason, Stack}
             end,
             verdict(Run, Outcome, WorkflowId);
-        {error, Msg} ->
-            {error, #{message => Msg}}
+        {error, Reason} ->
+            {error, #{message => aion_flow_ffi:reason_text(Reason)}}
     end.
 
 complete(Run, Returned) ->
@@ -110,22 +107,13 @@ verdict(Run, Outcome, WorkflowId) ->
                       history => WorkflowId}};
         {null, _} ->
             ok;
-        {Msg, _} ->
-            Base = #{message => Msg, history => WorkflowId},
-            WithLocation = case get(aion_divergence_location) of
-                undefined -> Base;
-                Location -> Base#{location => Location}
-            end,
-            {error, maps:merge(WithLocation, parse(Msg))}
-    end.
-
-parse(Msg) ->
-    Pattern = "^non_determinism: at seq ([0-9]+) history holds (.*) but the workflow code asked for (.*)$",
-    case re:run(Msg, Pattern, [{capture, all_but_first, binary}, dotall]) of
-        {match, [Seq, Recorded, Requested]} ->
-            #{seq => binary_to_integer(Seq), recorded => Recorded, requested => Requested};
-        nomatch ->
-            #{}
+        {{non_determinism, Report}, _} ->
+            Base = Report#{message => aion_flow_ffi:reason_text({non_determinism, Report}),
+                           history => WorkflowId},
+            case get(aion_divergence_location) of
+                undefined -> {error, Base};
+                Location -> {error, Base#{location => Location}}
+            end
     end.
 
 %% @doc Called where a command first comes back as a divergence: remembers the workflow

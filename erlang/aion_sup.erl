@@ -1,5 +1,9 @@
 %% @doc Top supervisor. `rest_for_one': everything after the engine needs it, and the
-%% workflow processes need the activity side, so each restart takes down what comes after.
+%% workflow processes need the activity pool, so each restart takes down what comes after.
+%%
+%% The supervisor owns the engine's tables (the registry of workflow types and activities,
+%% live runs, await subscriptions, blocked runs): they outlive a crash of the engine
+%% process, so registrations survive it.
 -module(aion_sup).
 -behaviour(supervisor).
 
@@ -14,9 +18,11 @@ start_link() ->
 %% @private
 -spec init([]) -> {ok, {supervisor:sup_flags(), [supervisor:child_spec()]}}.
 init([]) ->
+    _ = [ets:new(T, [named_table, public, Type, {read_concurrency, true}])
+         || {T, Type} <- [{aion_registry, set}, {aion_runs, set},
+                          {aion_waiters, bag}, {aion_blocked, set}]],
     Children = [
         #{id => aion_engine, start => {aion_engine, start_link, []}},
-        #{id => aion_activity_sup, start => {aion_activity_sup, start_link, []}, type => supervisor},
         #{id => aion_activity_pool, start => {aion_activity_pool, start_link, []}},
         #{id => aion_workflow_sup, start => {aion_workflow_sup, start_link, []}, type => supervisor}
     ],

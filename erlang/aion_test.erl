@@ -228,9 +228,8 @@ settle(Deadline, Calm) ->
     end.
 
 quiet() ->
-    Workers = proplists:get_value(active, supervisor:count_children(aion_activity_sup)),
     Runs = [Pid || {_, Pid, _, _} <- supervisor:which_children(aion_workflow_sup), is_pid(Pid)],
-    Workers =:= 0 andalso idle(whereis(aion_activity_pool))
+    aion_activity_pool:busy() =:= 0 andalso idle(whereis(aion_activity_pool))
         andalso lists:all(fun waiting_for_wake/1, Runs).
 
 %% A gen_server with nothing to do (an attempt submitted to the pool is in its mailbox).

@@ -1,27 +1,36 @@
 %% @doc One workflow, in its own process: its current run, and the runs it continues as.
 %%
-%% The process loads the run's history into a run resource (read once per start), keeps the
-%% resource in its process dictionary for `aion_flow_ffi', and calls the registered
-%% `Module:Function(Input)'. Commands the code issues are answered from history while
-%% recorded ones remain (replay) and recorded live after that. When the function returns,
-%% its outcome is recorded and awaiting callers are told.
+%% The process is a `proc_lib' special process: `sys:get_state/1', `sys:trace/2',
+%% `sys:suspend/1' and the rest work whenever the workflow waits (which is where a
+%% workflow spends its life). Its state is one record (`aion_run_ctx').
 %%
-%% Outcomes: `{ok, Result}' completes the run; `{error, Reason}', any other return value, or
-%% an exception fails it; after a cancellation request the run closes as cancelled whatever
-%% the code returns. `aion_flow:continue_as_new/1' closes the run and starts the next one in
-%% the same process. The execution deadline (`execution_timeout_ms') ends the run as
-%% timed out at the first wait past it.
+%% On start it takes ownership of the run (one process per run on the node), stops every
+%% activity attempt left by the run's previous incarnation, loads the history into a run
+%% resource (read once per start), records what waits in the run's inbox, and calls the
+%% registered `Module:Function(Input)'. Commands the code issues are answered from history
+%% while recorded ones remain (replay) and recorded live after that. When the function
+%% returns, its outcome is recorded and awaiting callers (and a parent) are told.
 %%
-%% A run whose code diverges from its history (non-determinism) is <em>blocked</em>:
-%% nothing more is written, the reason is shown by `aion:describe/1', and the run is
-%% replayed again when its type is registered again or the node restarts, so a fixed
-%% deploy can carry it on.
+%% Outcomes: `{ok, Result}' completes the run; `{error, Reason}' (or any other return
+%% value) fails it; after a cancellation request the run closes as cancelled whatever the
+%% code returns. `aion_flow:continue_as_new/1' closes the run and starts the next one in
+%% the same process. The execution deadline (`execution_timeout_ms') ends the run as timed
+%% out at the first wait past it.
+%%
+%% A run that cannot go on is <em>blocked</em> (see `aion:describe/1'): its code diverged
+%% from its history (non-determinism), its code raised (a bug, unless the type was
+%% registered with `on_crash => fail'), or its history cannot be read. Nothing more is
+%% written; the run is replayed after a backoff and as soon as its type is registered again,
+%% so a fixed deploy carries it on. It never stops another run.
 -module(aion_workflow).
 
 -include_lib("kernel/include/logger.hrl").
 
 -export([start_link/1]).
 -export([init/2]).
+-export([system/2]).
+-export([system_continue/3, system_terminate/4, system_get_state/1, system_replace_state/2,
+         system_code_change/4]).
 
 %% @doc Starts the process of workflow `WorkflowId'.
 -spec start_link(binary()) -> {ok, pid()}.
@@ -35,58 +44,91 @@ init(Parent, WorkflowId) ->
     case aion_engine:claim_run(WorkflowId) of
         true ->
             try
-                run(WorkflowId)
+                %% Attempts belong to their run: none of the previous incarnation's may
+                %% still run when this one replays and starts attempts of its own.
+                ok = aion_activity_pool:stop_run(WorkflowId),
+                run(Parent, WorkflowId)
             catch
                 %% The store refused or failed an append: the in-memory state is ahead of
                 %% the history. Stop here and let the engine replay the run after a
                 %% backoff, rather than restart at once (a failing disk would spin).
-                exit:{aion_durability, Msg} ->
-                    ?LOG_ERROR(#{what => durability_error, reason => Msg}),
-                    aion_engine:retry_later(WorkflowId)
+                exit:{aion_durability, Reason} ->
+                    ?LOG_WARNING(#{what => run_retry, reason => Reason}),
+                    aion_engine:retry_later(WorkflowId);
+                exit:{aion_blocked, Type, Why} ->
+                    aion_engine:blocked(WorkflowId, Type, Why)
             after
+                aion_run_ctx:erase(),
                 aion_engine:release_run(WorkflowId)
             end;
         false ->
             ok
     end.
 
-run(WorkflowId) ->
+run(Parent, WorkflowId) ->
     case aion_flow_ffi:nif_run_open(aion_engine:store(), WorkflowId) of
         {ok, {Run, Type, InputJson, RunId, Deadline}} ->
             logger:set_process_metadata(#{workflow_id => WorkflowId, run_id => RunId,
                                           type => Type, aion => workflow}),
             case aion_engine:lookup(workflow, Type) of
-                {ok, MF} ->
-                    put(aion_run, Run),
-                    put(aion_workflow_id, WorkflowId),
-                    put(aion_run_id, RunId),
+                {ok, Callback} ->
+                    %% The execution deadline spans a continue-as-new chain: keep it armed.
+                    DeadlineArmed = aion_run_ctx:deadline_armed(),
+                    ok = aion_run_ctx:put(aion_run_ctx:new(Run, WorkflowId, RunId, Type, Parent)),
+                    DeadlineArmed =:= undefined orelse
+                        aion_run_ctx:set_deadline_armed(DeadlineArmed),
+                    ok = reconcile_children(Run, WorkflowId),
+                    ok = aion_flow_ffi:take_inbox(Run),
                     {ok, Input} = aion_flow_ffi:json_decode(InputJson),
                     case arm_deadline(Deadline) of
                         due -> end_timed_out(Run, WorkflowId, Deadline);
-                        armed -> step(Run, WorkflowId, Type, execute(MF, Input))
+                        armed -> step(Parent, Run, WorkflowId, Type, execute(Run, Type, Callback, Input))
                     end;
                 error ->
                     ?LOG_INFO(#{what => run_waits_for_type})
             end;
-        {error, Msg} ->
-            exit({aion_run_open_failed, WorkflowId, Msg})
+        {error, {Kind, _} = Reason} when Kind =:= store; Kind =:= stale_head ->
+            exit({aion_durability, Reason});
+        {error, Reason} ->
+            ?LOG_ERROR(#{what => run_unreadable, workflow_id => WorkflowId, reason => Reason},
+                       #{aion => workflow}),
+            exit({aion_blocked, null, {unreadable, Reason}})
     end.
 
-step(Run, WorkflowId, _Type, {continue_as_new, InputJson}) ->
+%% A child that closed while this run had no process (its push to our inbox may not have
+%% happened): record its close from the store, once, at start.
+reconcile_children(Run, WorkflowId) ->
+    case aion_flow_ffi:nif_run_open_children(Run) of
+        {ok, Children} ->
+            _ = [case aion_engine:closed_child(ChildId) of
+                     {ok, _Parent, Item} -> aion:push(WorkflowId, Item);
+                     none -> ok
+                 end || {ChildId, _Policy} <- Children],
+            ok;
+        {error, _} ->
+            ok
+    end.
+
+step(Parent, Run, WorkflowId, Type, {continue_as_new, InputJson}) ->
     Tag = aion_flow_ffi:tag(),
     case aion_flow_ffi:nif_run_continue_as_new(Run, InputJson, aion:uuid(), aion_flow_ffi:now_ms(), Tag) of
         {ok, {recording, Stop, Children}} ->
             ok = aion_flow_ffi:wait_durable(Tag),
             aion_flow_ffi:apply_stop(Stop, Children),
-            _ = [erase(K) || K <- [aion_run, aion_run_id, aion_armed]],
-            run(WorkflowId);
-        {error, Msg} ->
-            settle_error(WorkflowId, _Type, Msg)
+            ?LOG_INFO(#{what => workflow_continued_as_new}),
+            run(Parent, WorkflowId);
+        {error, Reason} ->
+            settle_error(Type, Reason)
     end;
-step(_Run, WorkflowId, _Type, timed_out) ->
+step(_Parent, _Run, WorkflowId, _Type, timed_out) ->
     aion_engine:notify(WorkflowId);
-step(Run, WorkflowId, Type, Outcome) ->
-    ok = drain_cancel_requests(Run),
+step(_Parent, _Run, _WorkflowId, Type, {blocked, Why}) ->
+    exit({aion_blocked, Type, Why});
+step(_Parent, Run, WorkflowId, Type, Outcome) ->
+    %% What came to the inbox while the code ran is recorded before the outcome, so the
+    %% run closes as cancelled (or keeps the signal in its history). The store refuses the
+    %% close if more comes in between; the run is then replayed and sees it.
+    ok = aion_flow_ffi:take_inbox(Run),
     {Kind, Json} = outcome_json(Outcome),
     Tag = aion_flow_ffi:tag(),
     case aion_flow_ffi:nif_run_complete(Run, Kind, Json, aion_flow_ffi:now_ms(), Tag) of
@@ -98,18 +140,14 @@ step(Run, WorkflowId, Type, Outcome) ->
             aion_flow_messages:refuse_pending();
         {ok, replayed} ->
             ok;
-        {error, Msg} ->
-            settle_error(WorkflowId, Type, Msg)
+        {error, Reason} ->
+            settle_error(Type, Reason)
     end.
 
-settle_error(WorkflowId, Type, Msg) ->
-    case aion_flow_ffi:split_error(Msg) of
-        {<<"non_determinism">>, _} ->
-            ?LOG_ERROR(#{what => workflow_blocked, reason => Msg}),
-            aion_engine:blocked(WorkflowId, Type, Msg);
-        _ ->
-            exit({aion_complete_failed, Msg})
-    end.
+settle_error(Type, {non_determinism, _} = Reason) ->
+    exit({aion_blocked, Type, Reason});
+settle_error(_Type, Reason) ->
+    exit({aion_durability, Reason}).
 
 %% Arms the execution deadline (once per process: it spans every run of the chain).
 arm_deadline(null) ->
@@ -118,9 +156,9 @@ arm_deadline(Deadline) ->
     case Deadline =< aion_flow_ffi:now_ms() of
         true -> due;
         false ->
-            get(aion_deadline_armed) =:= Deadline orelse
+            aion_run_ctx:deadline_armed() =:= Deadline orelse
                 aion_flow_ffi:arm_deadline(Deadline),
-            put(aion_deadline_armed, Deadline),
+            ok = aion_run_ctx:set_deadline_armed(Deadline),
             armed
     end.
 
@@ -130,24 +168,10 @@ end_timed_out(Run, WorkflowId, Deadline) ->
         {ok, {recording, Stop, Children}} ->
             ok = aion_flow_ffi:wait_durable(Tag),
             aion_flow_ffi:apply_stop(Stop, Children),
+            ?LOG_INFO(#{what => workflow_closed, outcome => timed_out}),
             aion_engine:notify(WorkflowId);
         {error, _} ->
             ok
-    end.
-
-%% A cancellation request or a signal that came while the code ran (not waiting) is
-%% recorded before the outcome, so the run closes as cancelled (or keeps the signal in its
-%% history) and the caller hears back.
-drain_cancel_requests(Run) ->
-    receive
-        {aion_cancel_request, From, Ref, ReasonJson} ->
-            From ! {Ref, aion_flow_ffi:record_cancel(Run, ReasonJson)},
-            drain_cancel_requests(Run);
-        {aion_signal, From, Ref, Name, PayloadJson, SignalId} ->
-            From ! {Ref, aion_flow_messages:record_signal(Run, Name, PayloadJson, SignalId)},
-            drain_cancel_requests(Run)
-    after 0 ->
-        ok
     end.
 
 %% The parent-close policy of the children still open when the run closes.
@@ -158,8 +182,10 @@ close_children(Run) ->
         {error, _} -> ok
     end.
 
-execute({M, F}, Input) ->
-    try M:F(Input) of
+%% Runs the workflow code. An exception in it is a bug: the run is blocked (the code is
+%% fixed by a deploy) unless the type was registered with `on_crash => fail'.
+execute(Run, Type, {Callback, Opts}, Input) ->
+    try call(Callback, Input) of
         {ok, Result} -> {ok, Result};
         {error, Reason} -> {error, Reason};
         Other -> {error, #{<<"type">> => <<"bad_return">>, <<"message">> => aion_flow_ffi:printed(Other)}}
@@ -171,21 +197,85 @@ execute({M, F}, Input) ->
         exit:{aion_durability, _} = Reason:_ ->
             exit(Reason);
         Class:Reason:Stack ->
-            ?LOG_ERROR(#{what => workflow_crashed, class => Class, reason => Reason, stacktrace => Stack}),
-            {error, #{<<"type">> => <<"crash">>, <<"message">> => aion_flow_ffi:printed({Class, Reason})}}
+            case {divergence(Run), maps:get(on_crash, Opts, block)} of
+                {{non_determinism, _} = Diverged, _} ->
+                    %% The code crashed on the answer to a diverging command: that is
+                    %% the non-determinism, not a crash.
+                    {blocked, Diverged};
+                {none, fail} ->
+                    ?LOG_ERROR(#{what => workflow_crashed, class => Class, reason => Reason,
+                                 stacktrace => Stack, type => Type}),
+                    {error, #{<<"type">> => <<"crash">>,
+                              <<"message">> => aion_flow_ffi:printed({Class, Reason})}};
+                {none, block} ->
+                    {blocked, {crashed, #{class => Class,
+                                          reason => aion_flow_ffi:printed(Reason),
+                                          stacktrace => aion_flow_ffi:printed(Stack)}}}
+            end
     end.
 
-%% A result that is not JSON-compatible fails the run (it could not be replayed); an error
-%% reason that is not is recorded as its printed form.
+divergence(Run) ->
+    case aion_flow_ffi:nif_run_replay_status(Run) of
+        {ok, {{non_determinism, _} = Reason, _, _}} -> Reason;
+        _ -> none
+    end.
+
+call({fn, Fun}, Input) -> Fun(Input);
+call({M, F}, Input) -> M:F(Input).
+
+%% A result that is not JSON-compatible (or too large) fails the run (it could not be
+%% replayed); an error reason that is not is recorded as its printed form.
 outcome_json({ok, Value}) ->
-    case aion_flow_ffi:json_encode(Value) of
+    case aion:encode_payload(Value) of
         {ok, Json} -> {ok, Json};
-        {error, Msg} -> outcome_json({error, #{<<"type">> => <<"bad_result">>, <<"message">> => Msg}})
+        {error, Reason} ->
+            outcome_json({error, #{<<"type">> => <<"bad_result">>,
+                                   <<"message">> => aion_flow_ffi:reason_text(Reason)}})
     end;
 outcome_json({error, Reason}) ->
-    case aion_flow_ffi:json_encode(Reason) of
+    case aion:encode_payload(Reason) of
         {ok, Json} -> {error, Json};
         {error, _} ->
-            {ok, Json} = aion_flow_ffi:json_encode(#{<<"type">> => <<"error">>, <<"message">> => aion_flow_ffi:printed(Reason)}),
+            Printed = aion_flow_ffi:printed(Reason),
+            Message = binary:part(Printed, 0, min(byte_size(Printed), 65536)),
+            {ok, Json} = aion_flow_ffi:json_encode(#{<<"type">> => <<"error">>, <<"message">> => Message}),
             {error, Json}
     end.
+
+%% sys support: the wake loop (`aion_flow_ffi') hands `{system, From, Request}' messages
+%% here; `sys:handle_system_msg/6' calls back `system_continue/3', which returns to the
+%% wait.
+
+%% @private Handles one system message while the run waits.
+-spec system(gen_server:from(), term()) -> ok.
+system(From, Request) ->
+    Ctx = aion_run_ctx:get(),
+    sys:handle_system_msg(Request, From, aion_run_ctx:parent(), ?MODULE, aion_run_ctx:debug(), Ctx).
+
+%% @private
+-spec system_continue(pid(), [sys:dbg_opt()], aion_run_ctx:ctx()) -> ok.
+system_continue(_Parent, Debug, Ctx) ->
+    ok = aion_run_ctx:put(Ctx),
+    aion_run_ctx:set_debug(Debug).
+
+%% @private
+-spec system_terminate(term(), pid(), [sys:dbg_opt()], aion_run_ctx:ctx()) -> no_return().
+system_terminate(Reason, _Parent, _Debug, _Ctx) ->
+    exit(Reason).
+
+%% @private
+-spec system_get_state(aion_run_ctx:ctx()) -> {ok, aion_run_ctx:ctx()}.
+system_get_state(Ctx) ->
+    {ok, Ctx}.
+
+%% @private
+-spec system_replace_state(fun((aion_run_ctx:ctx()) -> aion_run_ctx:ctx()), aion_run_ctx:ctx()) ->
+    {ok, aion_run_ctx:ctx(), aion_run_ctx:ctx()}.
+system_replace_state(StateFun, Ctx) ->
+    New = StateFun(Ctx),
+    {ok, New, New}.
+
+%% @private
+-spec system_code_change(aion_run_ctx:ctx(), module(), term(), term()) -> {ok, aion_run_ctx:ctx()}.
+system_code_change(Ctx, _Module, _OldVsn, _Extra) ->
+    {ok, Ctx}.

@@ -1,5 +1,7 @@
-%% @doc One `aion_workflow' process per running run. `transient': a run that crashes is
-%% restarted, which replays it from its history; a run that ends normally is not.
+%% @doc One `aion_workflow' process per running run. `temporary': a run process never
+%% takes its siblings down. A run process catches what goes wrong inside it (the run is
+%% then blocked or retried with backoff by `aion_engine'); the engine watches every run
+%% process and replays, after a backoff, one that was killed from outside.
 -module(aion_workflow_sup).
 -behaviour(supervisor).
 
@@ -15,11 +17,14 @@ start_link() ->
 %% @doc Starts the process of run `WorkflowId'; it loads its history and replays.
 -spec start_run(binary()) -> {ok, pid()} | {error, term()}.
 start_run(WorkflowId) ->
-    supervisor:start_child(?MODULE, [WorkflowId]).
+    case supervisor:start_child(?MODULE, [WorkflowId]) of
+        {ok, Pid} -> aion_engine:watch(WorkflowId, Pid), {ok, Pid};
+        Other -> Other
+    end.
 
 %% @private
 -spec init([]) -> {ok, {supervisor:sup_flags(), [supervisor:child_spec()]}}.
 init([]) ->
     Child = #{id => aion_workflow, start => {aion_workflow, start_link, []},
-              restart => transient, shutdown => 5000},
-    {ok, {#{strategy => simple_one_for_one, intensity => 20, period => 10}, [Child]}}.
+              restart => temporary, shutdown => 5000},
+    {ok, {#{strategy => simple_one_for_one, intensity => 0, period => 1}, [Child]}}.

@@ -82,14 +82,20 @@ signal_to_a_workflow_without_a_process_is_recorded_and_read_when_it_runs_test() 
     ok = application:stop(aion),
     {ok, _} = application:ensure_all_started(aion),
     try
-        %% The type is not registered: no process runs the workflow, the signals still land.
+        %% The type is not registered: no process runs the workflow, the signals still land
+        %% (durable in its inbox; the run records them when it runs).
         ?assertEqual([], ets:lookup(aion_runs, Id)),
         ok = aion:signal(Id, <<"go">>, 1),
         ok = aion:signal(Id, <<"go">>, 2),
-        {ok, History} = aion:history(Id),
-        ?assertEqual(2, length([E || E = #{type := <<"SignalReceived">>} <- History])),
+        {ok, Before} = aion:history(Id),
+        ?assertEqual(0, length([E || E = #{type := <<"SignalReceived">>} <- Before])),
+        %% ... across a restart too.
+        ok = application:stop(aion),
+        {ok, _} = application:ensure_all_started(aion),
         ok = aion:register_workflow(<<"signal_waiter">>, {aion_comm_flows, signal_waiter}),
-        ?assertEqual({ok, [1, 2]}, aion:await(Id, 5000))
+        ?assertEqual({ok, [1, 2]}, aion:await(Id, 5000)),
+        {ok, After} = aion:history(Id),
+        ?assertEqual(2, length([E || E = #{type := <<"SignalReceived">>} <- After]))
     after
         aion_test_support:stop(Dir)
     end.

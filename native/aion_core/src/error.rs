@@ -1,21 +1,15 @@
 //! The error type shared by every part of the engine.
 //!
-//! Each variant maps to one wire prefix (see [`Error::prefix`]); the NIF layer sends
-//! `<<"prefix: detail">>` to the BEAM so that Erlang and Gleam code can match on the kind.
+//! Each variant has a kind ([`Error::kind`]): the atom the NIF layer puts first in the
+//! tagged tuple it returns (`{error, {Kind, Detail}}`, see `aion_nif::guard`). Code on
+//! both sides decides on the variant or the kind, never on the text of a message; the
+//! text is for people (logs, reports).
 
 use std::fmt;
 
 /// Everything that can go wrong in the engine, by kind.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Error {
-    /// A failure that may succeed when tried again (an activity attempt that failed).
-    Retryable(String),
-    /// A failure that will never succeed when tried again.
-    Terminal(String),
-    /// A deadline passed.
-    Timeout(String),
-    /// The run was cancelled.
-    Cancelled(String),
     /// The workflow code asked for something other than what its history recorded.
     NonDeterminism {
         /// Sequence number of the recorded event that does not match.
@@ -27,40 +21,78 @@ pub enum Error {
     },
     /// The run is not running (already closed, or never opened).
     NotRunning(String),
-    /// The store could not make an append durable, refused it (stale head), or is corrupt.
-    /// Retrying the same append cannot help; the run must be reloaded.
+    /// An append named a head the run's history no longer has: another writer (or an
+    /// earlier incarnation of the owner) appended first. Reload the run and try again.
+    StaleHead(String),
+    /// The store could not make an append durable or could not be read (I/O, a full disk,
+    /// a lock held by another engine). Retrying the same append cannot help; the run must
+    /// be reloaded.
     Durability(String),
+    /// A stored history cannot be read back or replayed (a corrupt record, an event that
+    /// contradicts the ones before it).
+    Corrupt(String),
     /// A workflow with this id already exists in the store.
     AlreadyExists(String),
     /// No workflow with this id exists in the store.
     NotFound(String),
-    /// The caller passed something malformed (bad JSON, a bad option value).
+    /// The caller passed something malformed (bad JSON, a bad option value, a bad name).
     InvalidInput(String),
+    /// A payload is larger than the configured `max_payload_bytes`.
+    PayloadTooLarge {
+        /// Its encoded size in bytes.
+        size: usize,
+        /// The limit in force.
+        limit: usize,
+    },
     /// A bug in aion: a broken invariant or a caught panic.
     Internal(String),
 }
 
 impl Error {
-    /// The wire prefix for this kind of error, without the colon.
-    pub fn prefix(&self) -> &'static str {
+    /// The kind of this error: the atom it carries on the BEAM side.
+    pub fn kind(&self) -> &'static str {
         match self {
-            Error::Retryable(_) => "retryable",
-            Error::Terminal(_) => "terminal",
-            Error::Timeout(_) => "timeout",
-            Error::Cancelled(_) => "cancelled",
             Error::NonDeterminism { .. } => "non_determinism",
             Error::NotRunning(_) => "not_running",
-            Error::Durability(_) => "durability",
+            Error::StaleHead(_) => "stale_head",
+            Error::Durability(_) => "store",
+            Error::Corrupt(_) => "corrupt",
             Error::AlreadyExists(_) => "already_exists",
             Error::NotFound(_) => "not_found",
-            Error::InvalidInput(_) => "invalid",
+            Error::InvalidInput(_) => "invalid_input",
+            Error::PayloadTooLarge { .. } => "payload_too_large",
             Error::Internal(_) => "internal",
         }
     }
 
-    /// The full wire form: `prefix: detail`.
-    pub fn to_wire(&self) -> String {
-        self.to_string()
+    /// The human-readable detail, without the kind.
+    pub fn detail(&self) -> String {
+        match self {
+            Error::NonDeterminism {
+                seq,
+                recorded,
+                requested,
+            } => format!(
+                "at seq {seq} history holds {recorded} but the workflow code asked for {requested}"
+            ),
+            Error::PayloadTooLarge { size, limit } => {
+                format!("payload of {size} bytes is larger than the limit of {limit} bytes")
+            }
+            Error::NotRunning(d)
+            | Error::StaleHead(d)
+            | Error::Durability(d)
+            | Error::Corrupt(d)
+            | Error::AlreadyExists(d)
+            | Error::NotFound(d)
+            | Error::InvalidInput(d)
+            | Error::Internal(d) => d.clone(),
+        }
+    }
+
+    /// Whether reloading the run from the store and trying again may help (the store
+    /// refused or failed an append), as opposed to a history that can never be replayed.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Error::StaleHead(_) | Error::Durability(_))
     }
 
     /// Shorthand for a durability error from anything displayable.
@@ -71,26 +103,7 @@ impl Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Error::NonDeterminism {
-                seq,
-                recorded,
-                requested,
-            } => write!(
-                f,
-                "non_determinism: at seq {seq} history holds {recorded} but the workflow code asked for {requested}"
-            ),
-            Error::Retryable(d)
-            | Error::Terminal(d)
-            | Error::Timeout(d)
-            | Error::Cancelled(d)
-            | Error::NotRunning(d)
-            | Error::Durability(d)
-            | Error::AlreadyExists(d)
-            | Error::NotFound(d)
-            | Error::InvalidInput(d)
-            | Error::Internal(d) => write!(f, "{}: {}", self.prefix(), d),
-        }
+        write!(f, "{}: {}", self.kind(), self.detail())
     }
 }
 
@@ -107,14 +120,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn wire_form_starts_with_prefix() {
-        assert_eq!(Error::Terminal("x".into()).to_wire(), "terminal: x");
+    fn kind_and_detail_are_separate() {
+        let err = Error::InvalidInput("x".into());
+        assert_eq!(err.kind(), "invalid_input");
+        assert_eq!(err.detail(), "x");
         let nd = Error::NonDeterminism {
             seq: 4,
             recorded: "ActivityScheduled(charge)".into(),
             requested: "ActivityScheduled(ship)".into(),
         };
-        assert!(nd.to_wire().starts_with("non_determinism: at seq 4"));
-        assert!(nd.to_wire().contains("charge") && nd.to_wire().contains("ship"));
+        assert_eq!(nd.kind(), "non_determinism");
+        assert!(nd.detail().starts_with("at seq 4"));
+        assert!(nd.detail().contains("charge") && nd.detail().contains("ship"));
+        assert!(Error::StaleHead(String::new()).is_transient());
+        assert!(!Error::Corrupt(String::new()).is_transient());
     }
 }

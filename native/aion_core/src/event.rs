@@ -348,7 +348,7 @@ impl Event {
     /// (the store is corrupt), never silently skipped.
     pub fn from_json(body: &str) -> Result<Event, crate::Error> {
         serde_json::from_str(body)
-            .map_err(|e| crate::Error::Durability(format!("corrupt event record: {e}")))
+            .map_err(|e| crate::Error::Corrupt(format!("corrupt event record: {e}")))
     }
 }
 
@@ -379,6 +379,6 @@ mod tests {
     #[test]
     fn corrupt_event_is_a_durability_error() {
         let err = Event::from_json("{\"seq\":1,\"type\":\"Nope\"}").unwrap_err();
-        assert_eq!(err.prefix(), "durability");
+        assert_eq!(err.kind(), "corrupt");
     }
 }

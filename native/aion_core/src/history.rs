@@ -105,11 +105,11 @@ mod tests {
             .to_string()
             .contains("version 2"));
         assert_eq!(
-            HistoryDocument::from_json("{}").unwrap_err().prefix(),
+            HistoryDocument::from_json("{}").unwrap_err().kind(),
             "invalid"
         );
         assert_eq!(
-            HistoryDocument::new("wf", vec![]).unwrap_err().prefix(),
+            HistoryDocument::new("wf", vec![]).unwrap_err().kind(),
             "not_found"
         );
     }

@@ -182,7 +182,7 @@ mod tests {
             json!({"retry": {"initial_interval_ms": 10, "max_interval_ms": 1}}),
         ] {
             let err = ActivityOptions::from_json(&bad).unwrap_err();
-            assert_eq!(err.prefix(), "invalid", "{bad}");
+            assert_eq!(err.kind(), "invalid_input", "{bad}");
         }
     }
 }

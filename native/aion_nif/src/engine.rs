@@ -9,7 +9,9 @@ use aion_core::replay::{Append, Run};
 use aion_core::store::commit::CommitQueue;
 use aion_core::store::memory::MemoryStore;
 use aion_core::store::sqlite::SqliteStore;
-use aion_core::store::{AppendRequest, EventStore, ListFilter, Status, WorkflowRecord};
+use aion_core::store::{
+    AppendRequest, EventStore, InboxItem, InboxPush, ListFilter, Status, WorkflowRecord, Write,
+};
 use aion_core::{Error, EventKind};
 use rustler::{Atom, Encoder, Env, LocalPid, OwnedEnv, Resource, ResourceArc, Term};
 use serde_json::Value;
@@ -24,6 +26,7 @@ mod atoms {
         ok, error, null, aion_durable,
         workflow_id, type_ = "type", run_id, status, head, created_at, updated_at, result,
         running, closed, details, reason, deadline, parent_id,
+        signal, cancel, child_closed,
     }
 }
 
@@ -58,15 +61,20 @@ impl EngineInner {
     /// Queues `group` (applied all-or-nothing); when it is durable (or refused) the writer
     /// thread sends `{aion_durable, Tag, ok | {error, Msg}}` to `pid`.
     pub(crate) fn submit(&self, group: Vec<AppendRequest>, pid: LocalPid, tag: u64) {
-        self.queue.submit(
-            group,
+        self.submit_write(Write::group(group), pid, tag);
+    }
+
+    /// Queues any write; answers as [`EngineInner::submit`].
+    pub(crate) fn submit_write(&self, write: Write, pid: LocalPid, tag: u64) {
+        self.queue.submit_write(
+            write,
             Box::new(move |result| {
                 let mut env = OwnedEnv::new();
                 // The pid may be gone (the run was killed); nothing to tell then.
                 let _ = env.send_and_clear(&pid, |env| {
                     let outcome = match result {
-                        Ok(()) => atoms::ok().encode(env),
-                        Err(e) => (atoms::error(), e.to_wire()).encode(env),
+                        Ok(_) => atoms::ok().encode(env),
+                        Err(e) => crate::guard::error_term(env, &e),
                     };
                     (atoms::aion_durable(), tag, outcome).encode(env)
                 });
@@ -182,6 +190,68 @@ fn nif_engine_create<'a>(
             .submit(vec![request(&workflow_id, &run_id, append)], env.pid(), tag);
         Ok(tag.encode(env))
     })
+}
+
+/// `nif_engine_push(Engine, WorkflowId, Item, NowMs, Tag) -> {ok, Tag}`: pushes `Item` to
+/// the workflow's durable inbox; `{aion_durable, Tag, ok}` follows once it is durable, or
+/// `{aion_durable, Tag, {error, {not_found | not_running, _}}}`. `Item` is
+/// `{signal, Name, PayloadJson, SignalId | null}`, `{cancel, ReasonJson}` or
+/// `{child_closed, ChildId, Status, ValueJson}`. The run's owner records it (see
+/// `nif_run_take_inbox`); nobody waits on the owner.
+#[rustler::nif]
+fn nif_engine_push<'a>(
+    env: Env<'a>,
+    engine: ResourceArc<EngineResource>,
+    workflow_id: Term<'a>,
+    item: Term<'a>,
+    now: Term<'a>,
+    tag: Term<'a>,
+) -> Term<'a> {
+    reply(env, || {
+        let workflow_id = text_arg(workflow_id, "workflow id")?;
+        let item = inbox_item_arg(item)?;
+        let (now, tag) = stamp_args(now, tag)?;
+        let push = InboxPush {
+            workflow_id,
+            recorded_at: now,
+            item,
+        };
+        engine
+            .open()?
+            .submit_write(Write::Inbox(push), env.pid(), tag);
+        Ok(tag.encode(env))
+    })
+}
+
+fn inbox_item_arg(term: Term<'_>) -> Result<InboxItem, Error> {
+    let bad = || Error::InvalidInput("unknown inbox item".into());
+    let items = rustler::types::tuple::get_tuple(term).map_err(|_| bad())?;
+    let tag: Atom = items.first().ok_or_else(bad)?.decode().map_err(|_| bad())?;
+    match items.as_slice() {
+        [_, name, payload, signal_id] if tag == atoms::signal() => Ok(InboxItem::Signal {
+            name: text_arg(*name, "signal name")?,
+            payload: json_arg(*payload, "signal payload")?,
+            signal_id: optional_text_arg(*signal_id, "signal id")?,
+        }),
+        [_, reason] if tag == atoms::cancel() => Ok(InboxItem::Cancel {
+            reason: json_arg(*reason, "cancel reason")?,
+        }),
+        [_, child_id, status, value] if tag == atoms::child_closed() => {
+            let status: Atom = status.decode().map_err(|_| bad())?;
+            let status = Status::parse(
+                &status
+                    .to_term(term.get_env())
+                    .atom_to_string()
+                    .map_err(|_| bad())?,
+            )?;
+            Ok(InboxItem::ChildClosed {
+                child_id: text_arg(*child_id, "child id")?,
+                status,
+                value: json_arg(*value, "child outcome")?,
+            })
+        }
+        _ => Err(bad()),
+    }
 }
 
 fn record_to_term<'a>(env: Env<'a>, record: &WorkflowRecord) -> Term<'a> {

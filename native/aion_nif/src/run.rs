@@ -8,12 +8,12 @@
 //! `recording`; the caller then waits for `{aion_durable, Tag, ok}` before it reveals
 //! anything (record before you reveal). `done` means nothing had to be written.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use aion_core::history::HistoryDocument;
 use aion_core::replay::{Append, ChildPolicy, Recorded, Run, Step, Stop};
-use aion_core::store::AppendRequest;
+use aion_core::store::{AppendRequest, Write};
 use aion_core::{Error, EventKind};
 use rustler::{Atom, Encoder, Env, Resource, ResourceArc, Term};
 
@@ -36,6 +36,8 @@ pub(crate) struct RunResource {
     run: Mutex<Run>,
     /// Set when a detached run's code went past the recorded history.
     frontier: AtomicBool,
+    /// The last inbox entry this incarnation took (its append may still be on its way).
+    inbox_taken: AtomicU64,
 }
 
 #[rustler::resource_impl]
@@ -196,8 +198,65 @@ fn nif_run_open<'a>(
             engine: Some(engine),
             run: Mutex::new(run),
             frontier: AtomicBool::new(false),
+            inbox_taken: AtomicU64::new(0),
         });
         Ok((resource, ty, input, run_id, deadline).encode(env))
+    })
+}
+
+/// `nif_run_take_inbox(Run, NowMs, Tag) -> {ok, {done | recording, [{Ordinal, Attempt}],
+/// [{ChildId, Policy}]}}`: reads the workflow's inbox and records the entries this run has
+/// not taken yet (signals, cancellation requests, children's closes) with one append that
+/// also removes them; `recording` means wait for `Tag`. The lists are what a cancellation
+/// among them stopped: attempts to stop, children to apply the parent-close policy to.
+#[rustler::nif(schedule = "DirtyIo")]
+fn nif_run_take_inbox<'a>(
+    env: Env<'a>,
+    resource: ResourceArc<RunResource>,
+    now: Term<'a>,
+    tag: Term<'a>,
+) -> Term<'a> {
+    reply(env, || {
+        let (now, tag) = stamp_args(now, tag)?;
+        let Some(engine) = &resource.engine else {
+            return Ok((
+                atoms::done(),
+                Vec::<(u64, u32)>::new(),
+                Vec::<(String, String)>::new(),
+            )
+                .encode(env));
+        };
+        let engine = engine.open()?;
+        let mut run = resource.lock()?;
+        let entries = engine.store.inbox(run.workflow_id())?;
+        let after = resource.inbox_taken.load(Ordering::SeqCst);
+        let taken = run.take_inbox(&entries, after, now)?;
+        if taken.through == 0 {
+            return Ok((
+                atoms::done(),
+                taken.stop,
+                children_term(env, &taken.children),
+            )
+                .encode(env));
+        }
+        resource.inbox_taken.store(taken.through, Ordering::SeqCst);
+        let write = match taken.append {
+            Some(append) => Write::Append {
+                group: vec![request(run.workflow_id(), run.run_id(), append)],
+                inbox_through: taken.through,
+            },
+            None => Write::Ack {
+                workflow_id: run.workflow_id().to_string(),
+                through: taken.through,
+            },
+        };
+        engine.submit_write(write, env.pid(), tag);
+        Ok((
+            atoms::recording(),
+            taken.stop,
+            children_term(env, &taken.children),
+        )
+            .encode(env))
     })
 }
 
@@ -215,6 +274,7 @@ fn nif_run_from_history<'a>(env: Env<'a>, document: Term<'a>) -> Term<'a> {
             engine: None,
             run: Mutex::new(run),
             frontier: AtomicBool::new(false),
+            inbox_taken: AtomicU64::new(0),
         });
         Ok((
             resource,
@@ -235,7 +295,7 @@ fn nif_run_replay_status(env: Env<'_>, resource: ResourceArc<RunResource>) -> Te
     reply(env, || {
         let run = resource.lock()?;
         let divergence = match run.divergence() {
-            Some(err) => err.to_wire().encode(env),
+            Some(err) => crate::guard::reason_term(env, err),
             None => atoms::null().encode(env),
         };
         Ok((

@@ -23,6 +23,7 @@
 
 mod activity;
 mod child;
+mod inbox;
 mod rng;
 mod select;
 mod signal;
@@ -41,6 +42,7 @@ use crate::Error;
 
 pub use activity::{AttemptOutcome, AttemptTask, Dispatch};
 pub use child::{ChildPolicy, ChildStart};
+pub use inbox::Taken;
 pub use select::Awaitable;
 pub use signal::Outgoing;
 
@@ -260,7 +262,7 @@ impl Run {
 
     /// Builds the run state from its complete history. The history must start with
     /// `WorkflowStarted` and be numbered 1, 2, 3 ... without gaps; anything else is reported
-    /// as a corrupt store ([`Error::Durability`]).
+    /// as a corrupt store ([`Error::Corrupt`]).
     pub fn load(workflow_id: &str, history: Vec<Event>) -> Result<Run, Error> {
         let first = history
             .first()
@@ -274,7 +276,7 @@ impl Run {
             ..
         } = &first.kind
         else {
-            return Err(Error::Durability(format!(
+            return Err(Error::Corrupt(format!(
                 "history of {workflow_id} starts with {} instead of WorkflowStarted",
                 first.kind.name()
             )));
@@ -692,7 +694,7 @@ impl Run {
     /// Folds one event into the state. The one place run state is derived.
     fn apply(&mut self, event: &Event) -> Result<(), Error> {
         let corrupt = |what: &str| {
-            Error::Durability(format!(
+            Error::Corrupt(format!(
                 "history of {} at seq {}: {what}",
                 self.workflow_id, event.seq
             ))

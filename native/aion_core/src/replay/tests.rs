@@ -277,17 +277,14 @@ fn load_rejects_gaps_and_missing_start() {
         recorded_at: 0,
         kind: EventKind::WorkflowCompleted { result: json!(1) },
     });
-    assert_eq!(Run::load("wf", h).unwrap_err().prefix(), "durability");
+    assert_eq!(Run::load("wf", h).unwrap_err().kind(), "corrupt");
     let no_start = vec![Event {
         seq: 1,
         recorded_at: 0,
         kind: EventKind::WorkflowCompleted { result: json!(1) },
     }];
-    assert_eq!(
-        Run::load("wf", no_start).unwrap_err().prefix(),
-        "durability"
-    );
-    assert_eq!(Run::load("wf", vec![]).unwrap_err().prefix(), "not_found");
+    assert_eq!(Run::load("wf", no_start).unwrap_err().kind(), "corrupt");
+    assert_eq!(Run::load("wf", vec![]).unwrap_err().kind(), "not_found");
 }
 
 /// Replays `history` into a fresh run.
@@ -644,7 +641,7 @@ fn terminate_ends_even_a_diverged_run_but_not_a_closed_one() {
             4
         )
         .unwrap_err()
-        .prefix(),
+        .kind(),
         "not_running"
     );
 }

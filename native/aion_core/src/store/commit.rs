@@ -10,17 +10,18 @@ use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use super::{AppendRequest, EventStore};
+use super::{AppendRequest, EventStore, Write};
 use crate::Error;
 
 /// The most requests one commit takes.
 pub const MAX_BATCH: usize = 512;
 
-/// Called once with the append's outcome, on the writer thread.
-pub type Completion = Box<dyn FnOnce(Result<(), Error>) + Send>;
+/// Called once with the write's outcome (an inbox entry's number, 0 for appends), on the
+/// writer thread.
+pub type Completion = Box<dyn FnOnce(Result<u64, Error>) + Send>;
 
 struct Job {
-    group: Vec<AppendRequest>,
+    write: Write,
     done: Completion,
 }
 
@@ -55,7 +56,13 @@ impl CommitQueue {
     /// batch holding it has been committed (or refused). If the writer is gone, `done` is
     /// called at once with a durability error.
     pub fn submit(&self, group: Vec<AppendRequest>, done: Completion) {
-        let job = Job { group, done };
+        self.submit_write(Write::group(group), done);
+    }
+
+    /// Queues any write (appends that take inbox entries, an inbox push); as
+    /// [`CommitQueue::submit`].
+    pub fn submit_write(&self, write: Write, done: Completion) {
+        let job = Job { write, done };
         let Some(sender) = &self.sender else {
             (job.done)(Err(Error::durability("the commit queue is stopped")));
             return;
@@ -84,10 +91,10 @@ fn writer_loop(store: Arc<dyn EventStore>, receiver: Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        let (requests, callbacks): (Vec<_>, Vec<_>) =
-            jobs.into_iter().map(|j| (j.group, j.done)).unzip();
-        let mut results = store.append_batch(&requests);
-        results.resize_with(requests.len(), || {
+        let (writes, callbacks): (Vec<_>, Vec<_>) =
+            jobs.into_iter().map(|j| (j.write, j.done)).unzip();
+        let mut results = store.commit(&writes);
+        results.resize_with(writes.len(), || {
             Err(Error::Internal("store returned too few results".into()))
         });
         for (done, result) in callbacks.into_iter().zip(results) {
@@ -122,7 +129,7 @@ mod tests {
         results.sort_by_key(|(i, _)| *i);
         assert!(results[..100].iter().all(|(_, r)| r.is_ok()));
         assert_eq!(
-            results[100].1.as_ref().unwrap_err().prefix(),
+            results[100].1.as_ref().unwrap_err().kind(),
             "already_exists"
         );
         assert_eq!(store.list(&Default::default()).unwrap().len(), 100);

@@ -82,7 +82,7 @@ fn append_then_read_returns_events_in_order(store: Box<dyn EventStore>) {
 fn create_existing_id_is_refused(store: Box<dyn EventStore>) {
     create(&*store, "wf");
     let err = store.append(start_request("wf")).unwrap_err();
-    assert_eq!(err.prefix(), "already_exists");
+    assert_eq!(err.kind(), "already_exists");
     assert_eq!(store.read("wf", None, 1).unwrap().len(), 1);
 }
 
@@ -104,8 +104,7 @@ fn stale_head_append_is_refused_and_changes_nothing(store: Box<dyn EventStore>) 
             events: vec![scheduled(2, 9)],
         })
         .unwrap_err();
-    assert_eq!(err.prefix(), "durability");
-    assert!(err.to_string().contains("stale head"), "{err}");
+    assert_eq!(err.kind(), "stale_head");
     let events = store.read("wf", None, 2).unwrap();
     assert_eq!(events.len(), 1);
     assert!(matches!(
@@ -124,7 +123,7 @@ fn gap_in_numbering_is_refused(store: Box<dyn EventStore>) {
             events: vec![scheduled(3, 1)],
         })
         .unwrap_err();
-    assert_eq!(err.prefix(), "invalid");
+    assert_eq!(err.kind(), "invalid_input");
     let err = store
         .append(AppendRequest {
             workflow_id: "new".into(),
@@ -133,7 +132,7 @@ fn gap_in_numbering_is_refused(store: Box<dyn EventStore>) {
             events: vec![scheduled(1, 1)],
         })
         .unwrap_err();
-    assert_eq!(err.prefix(), "invalid");
+    assert_eq!(err.kind(), "invalid_input");
     assert!(store.workflow("new").unwrap().is_none());
     assert_eq!(store.workflow("wf").unwrap().unwrap().head, 1);
 }
@@ -164,7 +163,7 @@ fn closing_event_updates_summary_and_closes_history(store: Box<dyn EventStore>) 
             events: vec![scheduled(3, 1)],
         })
         .unwrap_err();
-    assert_eq!(err.prefix(), "not_running");
+    assert_eq!(err.kind(), "not_running");
 }
 
 fn list_filters_by_status_and_type(store: Box<dyn EventStore>) {
@@ -289,7 +288,7 @@ fn continue_as_new_group_starts_a_fresh_run_and_keeps_the_old(store: Box<dyn Eve
     };
     assert!(store.append(late).is_err());
     assert_eq!(
-        store.append(start_request("wf")).unwrap_err().prefix(),
+        store.append(start_request("wf")).unwrap_err().kind(),
         "already_exists"
     );
 }

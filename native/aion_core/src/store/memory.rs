@@ -4,7 +4,11 @@
 use std::collections::HashMap;
 use std::sync::RwLock;
 
-use super::{apply_append, AppendRequest, EventStore, ListFilter, WorkflowRecord};
+use super::{
+    apply_append, check_push, inbox_not_taken, InboxEntry, InboxRule, ListFilter, WorkflowRecord,
+    Write,
+};
+use super::{AppendRequest, EventStore, InboxPush};
 use crate::event::Event;
 use crate::Error;
 
@@ -14,12 +18,79 @@ struct Entry {
     /// Each run's history, by run id.
     runs: HashMap<String, Vec<Event>>,
     order: u64,
+    /// Entries pushed and not yet recorded by the run's owner.
+    inbox: Vec<InboxEntry>,
+}
+
+/// The maps behind the lock: entries by workflow id, the creation counter (list order)
+/// and the inbox counter.
+#[derive(Default)]
+struct State {
+    entries: HashMap<String, Entry>,
+    created: u64,
+    pushed: u64,
+}
+
+impl State {
+    /// Applies one group of appends to copies of the entries it touches and keeps them
+    /// only if every request is accepted.
+    fn append(&mut self, group: &[AppendRequest], inbox_through: u64) -> Result<u64, Error> {
+        let mut staged: HashMap<String, Entry> = HashMap::new();
+        let mut created = self.created;
+        for (i, req) in group.iter().enumerate() {
+            let mut entry = match staged.remove(&req.workflow_id) {
+                Some(e) => e,
+                None => self
+                    .entries
+                    .get(&req.workflow_id)
+                    .cloned()
+                    .unwrap_or_default(),
+            };
+            let record = apply_append(entry.record.as_ref(), req)?;
+            if entry.record.is_none() {
+                created += 1;
+                entry.order = created;
+            }
+            let through = if i == 0 { inbox_through } else { 0 };
+            entry.inbox.retain(|e| e.id > through);
+            match InboxRule::of(req) {
+                InboxRule::MustBeEmpty if !entry.inbox.is_empty() => {
+                    return Err(inbox_not_taken(&req.workflow_id))
+                }
+                InboxRule::Drop => entry.inbox.clear(),
+                _ => {}
+            }
+            entry
+                .runs
+                .entry(req.run_id.clone())
+                .or_default()
+                .extend(req.events.iter().cloned());
+            entry.record = Some(record);
+            staged.insert(req.workflow_id.clone(), entry);
+        }
+        self.created = created;
+        self.entries.extend(staged);
+        Ok(0)
+    }
+
+    fn push(&mut self, push: &InboxPush) -> Result<u64, Error> {
+        let entry = self.entries.get_mut(&push.workflow_id);
+        check_push(entry.as_ref().and_then(|e| e.record.as_ref()), push)?;
+        let entry = entry.ok_or_else(|| Error::NotFound(push.workflow_id.clone()))?;
+        self.pushed += 1;
+        entry.inbox.push(InboxEntry {
+            id: self.pushed,
+            recorded_at: push.recorded_at,
+            item: push.item.clone(),
+        });
+        Ok(self.pushed)
+    }
 }
 
 /// Histories kept in a map behind a lock.
 #[derive(Default)]
 pub struct MemoryStore {
-    inner: RwLock<(HashMap<String, Entry>, u64)>,
+    inner: RwLock<State>,
 }
 
 impl std::fmt::Debug for MemoryStore {
@@ -40,40 +111,37 @@ fn poisoned() -> Error {
 }
 
 impl EventStore for MemoryStore {
-    fn append_batch(&self, batch: &[Vec<AppendRequest>]) -> Vec<Result<(), Error>> {
-        let Ok(mut guard) = self.inner.write() else {
-            return batch.iter().map(|_| Err(poisoned())).collect();
+    fn commit(&self, writes: &[Write]) -> Vec<Result<u64, Error>> {
+        let Ok(mut state) = self.inner.write() else {
+            return writes.iter().map(|_| Err(poisoned())).collect();
         };
-        let (map, counter) = &mut *guard;
-        batch
+        writes
             .iter()
-            .map(|group| {
-                // Apply the group to copies of the entries it touches; keep them only if
-                // every request of the group is accepted.
-                let mut staged: HashMap<String, Entry> = HashMap::new();
-                for req in group {
-                    let entry = match staged.remove(&req.workflow_id) {
-                        Some(e) => e,
-                        None => map.get(&req.workflow_id).cloned().unwrap_or_default(),
-                    };
-                    let record = apply_append(entry.record.as_ref(), req)?;
-                    let mut entry = entry;
-                    if entry.record.is_none() {
-                        *counter += 1;
-                        entry.order = *counter;
+            .map(|write| match write {
+                Write::Append {
+                    group,
+                    inbox_through,
+                } => state.append(group, *inbox_through),
+                Write::Inbox(push) => state.push(push),
+                Write::Ack {
+                    workflow_id,
+                    through,
+                } => {
+                    if let Some(entry) = state.entries.get_mut(workflow_id) {
+                        entry.inbox.retain(|e| e.id > *through);
                     }
-                    entry
-                        .runs
-                        .entry(req.run_id.clone())
-                        .or_default()
-                        .extend(req.events.iter().cloned());
-                    entry.record = Some(record);
-                    staged.insert(req.workflow_id.clone(), entry);
+                    Ok(0)
                 }
-                map.extend(staged);
-                Ok(())
             })
             .collect()
+    }
+
+    fn inbox(&self, workflow_id: &str) -> Result<Vec<InboxEntry>, Error> {
+        let state = self.inner.read().map_err(|_| poisoned())?;
+        Ok(state
+            .entries
+            .get(workflow_id)
+            .map_or_else(Vec::new, |e| e.inbox.clone()))
     }
 
     fn read(
@@ -83,7 +151,7 @@ impl EventStore for MemoryStore {
         from_seq: u64,
     ) -> Result<Vec<Event>, Error> {
         let guard = self.inner.read().map_err(|_| poisoned())?;
-        let Some(entry) = guard.0.get(workflow_id) else {
+        let Some(entry) = guard.entries.get(workflow_id) else {
             return Ok(Vec::new());
         };
         let run = match (run_id, &entry.record) {
@@ -102,13 +170,16 @@ impl EventStore for MemoryStore {
 
     fn workflow(&self, workflow_id: &str) -> Result<Option<WorkflowRecord>, Error> {
         let guard = self.inner.read().map_err(|_| poisoned())?;
-        Ok(guard.0.get(workflow_id).and_then(|e| e.record.clone()))
+        Ok(guard
+            .entries
+            .get(workflow_id)
+            .and_then(|e| e.record.clone()))
     }
 
     fn list(&self, filter: &ListFilter) -> Result<Vec<WorkflowRecord>, Error> {
         let guard = self.inner.read().map_err(|_| poisoned())?;
         let mut found: Vec<(u64, WorkflowRecord)> = guard
-            .0
+            .entries
             .values()
             .filter_map(|e| e.record.as_ref().map(|r| (e.order, r)))
             .filter(|(_, r)| filter.matches(r))

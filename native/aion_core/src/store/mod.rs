@@ -15,7 +15,17 @@
 //! - when `append_batch` returns, every accepted request is durable (for SQLite: fsynced),
 //!   and one call makes the whole batch durable at once (group commit, see [`commit`]);
 //! - the store keeps a per-workflow summary ([`WorkflowRecord`]) derived from the events it
-//!   stores, for `describe` and `list`.
+//!   stores, for `describe` and `list`;
+//! - every workflow has a durable **inbox**: what others address to it (a signal, a
+//!   cancellation request, a child's close) is pushed there ([`Write::Inbox`]) by anyone,
+//!   while only the run's owner appends to its history. The owner reads the inbox
+//!   ([`EventStore::inbox`]) and moves entries into the history; the append that does so
+//!   names the last entry it covers (`inbox_through`) and removes them in the same
+//!   transaction, so an entry is recorded exactly once. A push to an unknown workflow is
+//!   refused with [`Error::NotFound`], to a closed one with [`Error::NotRunning`]. A run
+//!   cannot complete, fail or close as cancelled while its inbox holds entries it has not
+//!   taken (refused as [`Error::StaleHead`]: the owner reads the inbox again); a
+//!   termination or time-out drops them.
 
 pub mod commit;
 pub mod memory;
@@ -24,6 +34,7 @@ pub mod sqlite;
 #[cfg(test)]
 mod conformance;
 
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::event::{Event, EventKind};
@@ -42,8 +53,97 @@ pub struct AppendRequest {
     pub events: Vec<Event>,
 }
 
+/// What someone other than a run's owner addresses to it, kept in its inbox until the owner
+/// records it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum InboxItem {
+    /// A signal (from a client or another workflow).
+    Signal {
+        /// The signal's name.
+        name: String,
+        /// Its payload.
+        payload: Value,
+        /// The sender's id for it: a redelivery is recorded once.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        signal_id: Option<String>,
+    },
+    /// A cancellation request.
+    Cancel {
+        /// Why, as given by the client.
+        reason: Value,
+    },
+    /// A child workflow of this one closed.
+    ChildClosed {
+        /// The child's workflow id.
+        child_id: String,
+        /// How it closed.
+        status: Status,
+        /// Its result, error, details or reason.
+        value: Value,
+    },
+}
+
+/// One inbox entry as stored: its number (increasing in push order) and when it came.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InboxEntry {
+    /// The entry's number; later pushes have larger numbers.
+    pub id: u64,
+    /// When it was pushed, Unix ms.
+    pub recorded_at: i64,
+    /// What it carries.
+    pub item: InboxItem,
+}
+
+/// A push to a workflow's inbox.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InboxPush {
+    /// The workflow addressed.
+    pub workflow_id: String,
+    /// When it was pushed, Unix ms.
+    pub recorded_at: i64,
+    /// What it carries.
+    pub item: InboxItem,
+}
+
+/// One unit of a commit: a group of appends applied all-or-nothing (moving the inbox
+/// entries up to `inbox_through` of the group's workflow into its history), or an inbox
+/// push.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Write {
+    /// Appends to one or more runs, all or nothing.
+    Append {
+        /// The appends.
+        group: Vec<AppendRequest>,
+        /// The last inbox entry of the first request's workflow these appends record
+        /// (0: none); entries up to it are removed with the append.
+        inbox_through: u64,
+    },
+    /// An entry for a workflow's inbox.
+    Inbox(InboxPush),
+    /// Removes the inbox entries up to `through` of `workflow_id` that the owner took and
+    /// that recorded nothing (a redelivered signal, a repeated cancellation).
+    Ack {
+        /// The workflow.
+        workflow_id: String,
+        /// The last entry taken.
+        through: u64,
+    },
+}
+
+impl Write {
+    /// A group of appends that takes nothing from the inbox.
+    pub fn group(group: Vec<AppendRequest>) -> Write {
+        Write::Append {
+            group,
+            inbox_through: 0,
+        }
+    }
+}
+
 /// Lifecycle state of a run, as the store knows it from its events.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Status {
     /// No closing event yet.
     Running,
@@ -148,10 +248,23 @@ impl ListFilter {
 
 /// A durable home for workflow histories. Implementations are shared between threads.
 pub trait EventStore: Send + Sync {
+    /// Applies every write of the batch, each all-or-nothing, and makes them durable with
+    /// one commit. Returns one result per write, in order: the entry's number for an inbox
+    /// push, 0 for appends. A failure of the commit itself fails every write.
+    fn commit(&self, writes: &[Write]) -> Vec<Result<u64, Error>>;
+
+    /// The entries waiting in `workflow_id`'s inbox, oldest first.
+    fn inbox(&self, workflow_id: &str) -> Result<Vec<InboxEntry>, Error>;
+
     /// Applies every group of the batch, each group all-or-nothing, and makes them durable
-    /// with one commit. Returns one result per group, in order. A failure of the commit
-    /// itself fails every group.
-    fn append_batch(&self, batch: &[Vec<AppendRequest>]) -> Vec<Result<(), Error>>;
+    /// with one commit. Returns one result per group, in order.
+    fn append_batch(&self, batch: &[Vec<AppendRequest>]) -> Vec<Result<(), Error>> {
+        let writes: Vec<Write> = batch.iter().cloned().map(Write::group).collect();
+        self.commit(&writes)
+            .into_iter()
+            .map(|r| r.map(|_| ()))
+            .collect()
+    }
 
     /// Events of run `run_id` of `workflow_id` (its current run when `None`) with
     /// `seq >= from_seq`, in order. Unknown id or run: empty.
@@ -176,6 +289,57 @@ pub trait EventStore: Send + Sync {
     }
 }
 
+/// What an append does to its workflow's inbox besides removing the entries it records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InboxRule {
+    /// Nothing more.
+    Keep,
+    /// The run closes by its own decision (completed, failed, cancelled): refused while
+    /// entries it has not taken wait.
+    MustBeEmpty,
+    /// The run is ended from outside (terminated, timed out): the rest is dropped.
+    Drop,
+}
+
+impl InboxRule {
+    /// The rule for `request`.
+    pub fn of(request: &AppendRequest) -> InboxRule {
+        let mut rule = InboxRule::Keep;
+        for event in &request.events {
+            match event.kind {
+                EventKind::WorkflowCompleted { .. }
+                | EventKind::WorkflowFailed { .. }
+                | EventKind::WorkflowCancelled { .. } => rule = InboxRule::MustBeEmpty,
+                EventKind::WorkflowTerminated { .. } | EventKind::WorkflowTimedOut { .. } => {
+                    rule = InboxRule::Drop
+                }
+                _ => {}
+            }
+        }
+        rule
+    }
+}
+
+/// The refusal of a close while the inbox holds entries the run has not taken.
+pub fn inbox_not_taken(workflow_id: &str) -> Error {
+    Error::StaleHead(format!(
+        "{workflow_id} has inbox entries its run has not recorded yet"
+    ))
+}
+
+/// Checks an inbox push against the workflow's summary.
+pub fn check_push(current: Option<&WorkflowRecord>, push: &InboxPush) -> Result<(), Error> {
+    match current {
+        None => Err(Error::NotFound(push.workflow_id.clone())),
+        Some(r) if r.status != Status::Running => Err(Error::NotRunning(format!(
+            "{} is {}",
+            push.workflow_id,
+            r.status.as_str()
+        ))),
+        Some(_) => Ok(()),
+    }
+}
+
 /// Checks `request` against the workflow's current summary and returns the summary after it.
 /// The single place the append contract (head, contiguity, creation, continuation) is
 /// enforced, shared by every backend.
@@ -194,7 +358,7 @@ pub fn apply_append(
                 return Err(Error::AlreadyExists(id.clone()));
             }
             if r.head != request.expected_head {
-                return Err(Error::Durability(format!(
+                return Err(Error::StaleHead(format!(
                     "stale head for {id}: expected {}, store has {}",
                     request.expected_head, r.head
                 )));
@@ -253,7 +417,7 @@ fn new_run_record(
     } = &first.kind
     else {
         return match current {
-            Some(_) => Err(Error::Durability(format!(
+            Some(_) => Err(Error::StaleHead(format!(
                 "append for {id} names run {} which is not its current run",
                 request.run_id
             ))),

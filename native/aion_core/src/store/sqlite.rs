@@ -16,7 +16,10 @@ use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
-use super::{apply_append, AppendRequest, EventStore, ListFilter, Status, WorkflowRecord};
+use super::{
+    apply_append, check_push, inbox_not_taken, AppendRequest, EventStore, InboxEntry, InboxItem,
+    InboxPush, InboxRule, ListFilter, Status, WorkflowRecord, Write,
+};
 use crate::event::Event;
 use crate::Error;
 
@@ -40,6 +43,13 @@ CREATE TABLE IF NOT EXISTS events (
     body        TEXT NOT NULL,
     PRIMARY KEY (workflow_id, run_id, seq)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS inbox (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    workflow_id TEXT NOT NULL,
+    recorded_at INTEGER NOT NULL,
+    body        TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS inbox_by_workflow ON inbox (workflow_id, id);
 ";
 
 /// A SQLite-backed [`EventStore`].
@@ -114,9 +124,39 @@ impl SqliteStore {
             .map_err(|_| Error::Internal("sqlite reader lock poisoned".into()))
     }
 
-    fn append_one(tx: &Connection, req: &AppendRequest) -> Result<(), Error> {
+    fn push_one(tx: &Connection, push: &InboxPush) -> Result<u64, Error> {
+        check_push(load_record(tx, &push.workflow_id)?.as_ref(), push)?;
+        let body = serde_json::to_string(&push.item)
+            .map_err(|e| Error::Internal(format!("cannot encode an inbox entry: {e}")))?;
+        tx.prepare_cached(
+            "INSERT INTO inbox (workflow_id, recorded_at, body) VALUES (?1, ?2, ?3)",
+        )?
+        .execute(params![push.workflow_id, push.recorded_at, body])?;
+        Ok(tx.last_insert_rowid() as u64)
+    }
+
+    fn append_one(tx: &Connection, req: &AppendRequest, inbox_through: u64) -> Result<(), Error> {
         let current = load_record(tx, &req.workflow_id)?;
         let record = apply_append(current.as_ref(), req)?;
+        if inbox_through > 0 {
+            tx.prepare_cached("DELETE FROM inbox WHERE workflow_id = ?1 AND id <= ?2")?
+                .execute(params![req.workflow_id, inbox_through as i64])?;
+        }
+        match InboxRule::of(req) {
+            InboxRule::MustBeEmpty => {
+                let waiting: bool = tx
+                    .prepare_cached("SELECT EXISTS (SELECT 1 FROM inbox WHERE workflow_id = ?1)")?
+                    .query_row([&req.workflow_id], |r| r.get(0))?;
+                if waiting {
+                    return Err(inbox_not_taken(&req.workflow_id));
+                }
+            }
+            InboxRule::Drop => {
+                tx.prepare_cached("DELETE FROM inbox WHERE workflow_id = ?1")?
+                    .execute([&req.workflow_id])?;
+            }
+            InboxRule::Keep => {}
+        }
         let mut insert = tx.prepare_cached(
             "INSERT INTO events (workflow_id, run_id, seq, body) VALUES (?1, ?2, ?3, ?4)",
         )?;
@@ -238,8 +278,8 @@ fn load_record(conn: &Connection, workflow_id: &str) -> Result<Option<WorkflowRe
 }
 
 impl EventStore for SqliteStore {
-    fn append_batch(&self, batch: &[Vec<AppendRequest>]) -> Vec<Result<(), Error>> {
-        let fail_all = |e: Error| batch.iter().map(|_| Err(e.clone())).collect();
+    fn commit(&self, writes: &[Write]) -> Vec<Result<u64, Error>> {
+        let fail_all = |e: Error| writes.iter().map(|_| Err(e.clone())).collect();
         let Ok(mut conn) = self.writer.lock() else {
             return fail_all(Error::Internal("sqlite writer lock poisoned".into()));
         };
@@ -247,14 +287,32 @@ impl EventStore for SqliteStore {
             Ok(tx) => tx,
             Err(e) => return fail_all(e.into()),
         };
-        let mut results = Vec::with_capacity(batch.len());
-        for group in batch {
-            // One savepoint per group: a refused request rolls back its whole group only.
+        let mut results = Vec::with_capacity(writes.len());
+        for write in writes {
+            // One savepoint per write: a refused request rolls back its whole group only.
             let outcome = tx.savepoint().map_err(Error::from).and_then(|sp| {
-                for req in group {
-                    Self::append_one(&sp, req)?;
-                }
-                sp.commit().map_err(Error::from)
+                let value = match write {
+                    Write::Append {
+                        group,
+                        inbox_through,
+                    } => {
+                        for (i, req) in group.iter().enumerate() {
+                            Self::append_one(&sp, req, if i == 0 { *inbox_through } else { 0 })?;
+                        }
+                        0
+                    }
+                    Write::Inbox(push) => Self::push_one(&sp, push)?,
+                    Write::Ack {
+                        workflow_id,
+                        through,
+                    } => {
+                        sp.prepare_cached("DELETE FROM inbox WHERE workflow_id = ?1 AND id <= ?2")?
+                            .execute(params![workflow_id, *through as i64])?;
+                        0
+                    }
+                };
+                sp.commit()?;
+                Ok(value)
             });
             results.push(outcome);
         }
@@ -292,6 +350,31 @@ impl EventStore for SqliteStore {
 
     fn workflow(&self, workflow_id: &str) -> Result<Option<WorkflowRecord>, Error> {
         load_record(&*self.reader()?, workflow_id)
+    }
+
+    fn inbox(&self, workflow_id: &str) -> Result<Vec<InboxEntry>, Error> {
+        let conn = self.reader()?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, recorded_at, body FROM inbox WHERE workflow_id = ?1 ORDER BY id",
+        )?;
+        let rows = stmt.query_map([workflow_id], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })?;
+        rows.map(|row| {
+            let (id, recorded_at, body) = row?;
+            let item: InboxItem = serde_json::from_str(&body)
+                .map_err(|e| Error::Corrupt(format!("corrupt inbox entry {id}: {e}")))?;
+            Ok(InboxEntry {
+                id: id as u64,
+                recorded_at,
+                item,
+            })
+        })
+        .collect()
     }
 
     fn list(&self, filter: &ListFilter) -> Result<Vec<WorkflowRecord>, Error> {
@@ -370,6 +453,6 @@ mod tests {
             )
             .unwrap();
         let err = store.read("wf-1", None, 1).unwrap_err();
-        assert_eq!(err.prefix(), "durability");
+        assert_eq!(err.kind(), "corrupt");
     }
 }
