@@ -76,14 +76,17 @@ run(Name, InputJson) ->
 call({fn, Fun}, Input) -> Fun(Input);
 call({M, F}, Input) -> M:F(Input).
 
+%% A result that is not JSON-compatible, nests too deep or is larger than
+%% `max_payload_bytes' is a terminal failure of type `bad_result' (it could not be
+%% recorded); an error's message is cut (see `aion_flow_ffi:cut_text/1').
 outcome_json({ok, Result}) ->
-    case aion_flow_ffi:json_encode(#{<<"ok">> => Result}) of
-        {ok, Json} -> Json;
-        {error, Msg} -> outcome_json({error, <<"bad_result">>, Msg, false})
+    case aion:encode_payload(Result) of
+        {ok, Json} -> <<"{\"ok\":", Json/binary, "}">>;
+        {error, Reason} -> outcome_json({error, <<"bad_result">>, aion_flow_ffi:reason_text(Reason), false})
     end;
 outcome_json({error, Type, Message, Retryable}) ->
     {ok, Json} = aion_flow_ffi:json_encode(#{<<"error">> => #{
-        <<"type">> => Type, <<"message">> => Message, <<"retryable">> => Retryable}}),
+        <<"type">> => Type, <<"message">> => aion_flow_ffi:cut_text(Message), <<"retryable">> => Retryable}}),
     Json.
 
 error_type(Reason) when is_atom(Reason) -> atom_to_binary(Reason);

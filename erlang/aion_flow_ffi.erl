@@ -34,6 +34,7 @@
 -export([now_ms/0]).
 -export([printed/1]).
 -export([reason_text/1]).
+-export([cut_text/1]).
 -export([stop_attempts/1]).
 -export([apply_stop/2]).
 -export([await_step/2]).
@@ -44,7 +45,7 @@
 -export([arm_deadline/1]).
 
 %% Native functions (the Rust library), exported and declared as NIFs from one list.
--define(NIFS, [nif_json_encode/1, nif_json_decode/1,
+-define(NIFS, [nif_json_encode/1, nif_json_decode/1, nif_json_encode_dirty/1, nif_json_decode_dirty/1,
        nif_engine_open/2, nif_engine_close/1, nif_engine_create/8, nif_engine_describe/2,
        nif_engine_history/3, nif_engine_list/3,
        nif_run_open/2, nif_run_complete/5, nif_run_request_cancel/4,
@@ -75,6 +76,11 @@
 -define(GC_BEFORE_WAIT_MS, 1000).
 %% How long a run waits for a wake before it counts as idle.
 -define(IDLE_MS, 50).
+%% Payloads larger than this (bytes) are encoded and decoded on a dirty scheduler: about
+%% what a normal scheduler handles in well under a millisecond.
+-define(DIRTY_BYTES, 16384).
+%% The longest message kept of a printed reason.
+-define(MAX_TEXT, 32768).
 %% The most attempt results recorded with one append.
 -define(RESULT_BATCH, 256).
 
@@ -153,13 +159,20 @@ cancel_timer(TimerId) ->
     end).
 
 %% @doc Encodes a JSON-compatible term (maps with binary or atom keys, lists, binaries,
-%% numbers, atoms) as JSON text.
+%% numbers, atoms; nested at most 64 levels) as JSON text. A large term is encoded on a
+%% dirty scheduler.
 -spec json_encode(term()) -> {ok, json()} | {error, wire_error()}.
 json_encode(Term) ->
-    nif_json_encode(Term).
+    case erlang:external_size(Term) > ?DIRTY_BYTES of
+        true -> nif_json_encode_dirty(Term);
+        false -> nif_json_encode(Term)
+    end.
 
 %% @doc Decodes JSON text: objects become maps with binary keys, `null' the atom `null'.
+%% Large texts are decoded on a dirty scheduler.
 -spec json_decode(json()) -> {ok, term()} | {error, wire_error()}.
+json_decode(Json) when is_binary(Json), byte_size(Json) > ?DIRTY_BYTES ->
+    nif_json_decode_dirty(Json);
 json_decode(Json) ->
     nif_json_decode(Json).
 
@@ -231,10 +244,23 @@ printed(Term) ->
 reason_text({non_determinism, #{seq := Seq, recorded := Recorded, requested := Requested}}) ->
     iolist_to_binary(["at seq ", integer_to_binary(Seq), " history holds ", Recorded,
                       " but the workflow code asked for ", Requested]);
+reason_text({payload_too_large, Size, Limit}) ->
+    iolist_to_binary(io_lib:format("payload of ~b bytes is larger than the limit of ~b bytes", [Size, Limit]));
 reason_text({Kind, Detail}) when is_atom(Kind), is_binary(Detail) ->
     Detail;
 reason_text(Reason) ->
     printed(Reason).
+
+%% @doc A message (an error's printed reason) cut to at most 32 KiB, at a character
+%% boundary, so that a huge reason cannot make a huge event.
+-spec cut_text(binary()) -> binary().
+cut_text(Text) when byte_size(Text) =< ?MAX_TEXT ->
+    Text;
+cut_text(Text) ->
+    case unicode:characters_to_binary(binary:part(Text, 0, ?MAX_TEXT)) of
+        Bin when is_binary(Bin) -> <<Bin/binary, "...">>;
+        {_, Valid, _} -> <<Valid/binary, "...">>
+    end.
 
 %% @doc Stops the attempts `[{Ordinal, Attempt}]' and applies the parent-close policy to
 %% the children `[{ChildId, Policy}]' (`terminate', `request_cancel' or `abandon'). The
@@ -495,6 +521,12 @@ nif_json_encode(_) -> ?STUB.
 %% @private
 -spec nif_json_decode(json()) -> {ok, term()} | {error, wire_error()}.
 nif_json_decode(_) -> ?STUB.
+%% @private
+-spec nif_json_encode_dirty(term()) -> {ok, json()} | {error, wire_error()}.
+nif_json_encode_dirty(_) -> ?STUB.
+%% @private
+-spec nif_json_decode_dirty(json()) -> {ok, term()} | {error, wire_error()}.
+nif_json_decode_dirty(_) -> ?STUB.
 %% @private
 -spec nif_engine_open(binary(), binary()) -> {ok, reference()} | {error, wire_error()}.
 nif_engine_open(_, _) -> ?STUB.

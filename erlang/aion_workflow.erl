@@ -209,8 +209,8 @@ execute(Run, Type, {Callback, Opts}, Input) ->
                               <<"message">> => aion_flow_ffi:printed({Class, Reason})}};
                 {none, block} ->
                     {blocked, {crashed, #{class => Class,
-                                          reason => aion_flow_ffi:printed(Reason),
-                                          stacktrace => aion_flow_ffi:printed(Stack)}}}
+                                          reason => aion_flow_ffi:cut_text(aion_flow_ffi:printed(Reason)),
+                                          stacktrace => aion_flow_ffi:cut_text(aion_flow_ffi:printed(Stack))}}}
             end
     end.
 
@@ -236,8 +236,7 @@ outcome_json({error, Reason}) ->
     case aion:encode_payload(Reason) of
         {ok, Json} -> {error, Json};
         {error, _} ->
-            Printed = aion_flow_ffi:printed(Reason),
-            Message = binary:part(Printed, 0, min(byte_size(Printed), 65536)),
+            Message = aion_flow_ffi:cut_text(aion_flow_ffi:printed(Reason)),
             {ok, Json} = aion_flow_ffi:json_encode(#{<<"type">> => <<"error">>, <<"message">> => Message}),
             {error, Json}
     end.

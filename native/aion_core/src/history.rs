@@ -106,7 +106,7 @@ mod tests {
             .contains("version 2"));
         assert_eq!(
             HistoryDocument::from_json("{}").unwrap_err().kind(),
-            "invalid"
+            "invalid_input"
         );
         assert_eq!(
             HistoryDocument::new("wf", vec![]).unwrap_err().kind(),

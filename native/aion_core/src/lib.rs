@@ -8,14 +8,16 @@
 //! - [`store`]: the [`store::EventStore`] trait, the in-memory and SQLite backends, and the
 //!   group-commit queue that lets many runs share one fsync;
 //! - [`history`]: the exported history document read by the replayer;
-//! - [`error`]: the single error type, whose variants map to the wire prefixes the BEAM side
-//!   understands (`retryable:`, `terminal:`, `non_determinism:` ...).
+//! - [`payload`]: the limits every payload is checked against where it enters;
+//! - [`error`]: the single error type; each variant has a kind, the atom that tags it on
+//!   the BEAM side (`{invalid_input, _}`, `{non_determinism, _}` ...).
 #![warn(missing_docs)]
 #![deny(unused_must_use)]
 
 pub mod error;
 pub mod event;
 pub mod history;
+pub mod payload;
 pub mod replay;
 pub mod retry;
 pub mod store;

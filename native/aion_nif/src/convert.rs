@@ -18,8 +18,7 @@ mod atoms {
     rustler::atoms! { null, true_ = "true", false_ = "false" }
 }
 
-/// Deepest nesting accepted, so a pathological term cannot exhaust the stack.
-const MAX_DEPTH: usize = 256;
+use aion_core::payload::{too_deep, MAX_DEPTH};
 
 /// Converts a term to a JSON value.
 pub(crate) fn term_to_value(term: Term<'_>) -> Result<Value, Error> {
@@ -32,7 +31,7 @@ fn bad(what: &str) -> Error {
 
 fn to_value(term: Term<'_>, depth: usize) -> Result<Value, Error> {
     if depth > MAX_DEPTH {
-        return Err(bad("nested deeper than 256 levels"));
+        return Err(too_deep());
     }
     match term.get_type() {
         TermType::Atom => {
@@ -172,10 +171,13 @@ pub(crate) fn text_arg(term: Term<'_>, what: &str) -> Result<String, Error> {
         .map_err(|_| Error::InvalidInput(format!("{what} must be UTF-8")))
 }
 
-/// A JSON text argument (a binary), parsed.
+/// A JSON text argument (a binary), parsed and checked against the payload limits.
 pub(crate) fn json_arg(term: Term<'_>, what: &str) -> Result<Value, Error> {
     let text = text_arg(term, what)?;
-    serde_json::from_str(&text).map_err(|e| Error::InvalidInput(format!("{what} is not JSON: {e}")))
+    let value = serde_json::from_str(&text)
+        .map_err(|e| Error::InvalidInput(format!("{what} is not JSON: {e}")))?;
+    aion_core::payload::check_depth(&value)?;
+    Ok(value)
 }
 
 /// A non-negative integer argument.

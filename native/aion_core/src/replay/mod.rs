@@ -316,7 +316,7 @@ impl Run {
         };
         for event in history {
             if event.seq != run.head + 1 {
-                return Err(Error::Durability(format!(
+                return Err(Error::Corrupt(format!(
                     "history of {workflow_id} jumps from seq {} to {}",
                     run.head, event.seq
                 )));

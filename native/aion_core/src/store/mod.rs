@@ -7,7 +7,7 @@
 //!   numbered from 1; the workflow's summary follows its current run;
 //! - [`EventStore::append_batch`] applies each *group* of requests all-or-nothing, each
 //!   request only if the run's head is its `expected_head` and the events continue it
-//!   without a gap; a mismatch is refused ([`Error::Durability`]), never an overwrite.
+//!   without a gap; a mismatch is refused ([`Error::StaleHead`]), never an overwrite.
 //!   Creating a workflow is an append of `WorkflowStarted` at expected head 0; an existing
 //!   id is refused with [`Error::AlreadyExists`]. A new run of an existing id is accepted
 //!   only as the successor of a run that closed with `WorkflowContinuedAsNew` naming it

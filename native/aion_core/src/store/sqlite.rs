@@ -9,8 +9,11 @@
 //!
 //! The data directory is locked (`aion.lock`) for as long as the store is open, so two
 //! engines can never write the same histories; the OS drops the lock when the process dies.
+//! Histories are private: the directory is made `0700` and its files `0600`, whatever the
+//! umask (SQLite gives its `-wal` and `-shm` files the database file's mode).
 
-use std::fs::{File, OpenOptions};
+use std::fs::{File, OpenOptions, Permissions};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
@@ -73,12 +76,8 @@ impl SqliteStore {
     pub fn open(dir: &Path) -> Result<SqliteStore, Error> {
         std::fs::create_dir_all(dir)
             .map_err(|e| Error::durability(format!("cannot create {}: {e}", dir.display())))?;
-        let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(dir.join("aion.lock"))
-            .map_err(|e| Error::durability(format!("cannot open lock file: {e}")))?;
+        private(dir, 0o700)?;
+        let lock = private_file(&dir.join("aion.lock"))?;
         lock.try_lock().map_err(|_| {
             Error::durability(format!(
                 "{} is in use by another aion engine",
@@ -86,6 +85,13 @@ impl SqliteStore {
             ))
         })?;
         let path = dir.join("aion.db");
+        drop(private_file(&path)?);
+        for suffix in ["-wal", "-shm"] {
+            let side = dir.join(format!("aion.db{suffix}"));
+            if side.exists() {
+                private(&side, 0o600)?;
+            }
+        }
         let writer = Self::connect(&path)?;
         check_schema_version(&writer, &path)?;
         writer.execute_batch(SCHEMA)?;
@@ -202,6 +208,25 @@ impl SqliteStore {
     }
 }
 
+/// Opens (creating if needed) `path` with mode `0600`, whatever the umask.
+fn private_file(path: &Path) -> Result<File, Error> {
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| Error::durability(format!("cannot open {}: {e}", path.display())))?;
+    private(path, 0o600)?;
+    Ok(file)
+}
+
+/// Sets the permission bits of `path` to `mode`.
+fn private(path: &Path, mode: u32) -> Result<(), Error> {
+    std::fs::set_permissions(path, Permissions::from_mode(mode))
+        .map_err(|e| Error::durability(format!("cannot set the mode of {}: {e}", path.display())))
+}
+
 /// The schema this code reads and writes (`PRAGMA user_version`). 2: events keyed by
 /// (workflow id, run id, seq); workflows know their parent.
 const SCHEMA_VERSION: i64 = 2;
@@ -255,12 +280,12 @@ fn row_to_record(
 fn finish_record(
     (mut record, status, outcome): (WorkflowRecord, String, Option<String>),
 ) -> Result<WorkflowRecord, Error> {
-    record.status = Status::parse(&status)
-        .map_err(|e| Error::durability(format!("corrupt workflow row: {e}")))?;
+    record.status =
+        Status::parse(&status).map_err(|e| Error::Corrupt(format!("corrupt workflow row: {e}")))?;
     record.outcome = match outcome {
         Some(text) => Some(
             serde_json::from_str(&text)
-                .map_err(|e| Error::durability(format!("corrupt workflow outcome: {e}")))?,
+                .map_err(|e| Error::Corrupt(format!("corrupt workflow outcome: {e}")))?,
         ),
         None => None,
     };
@@ -405,6 +430,19 @@ mod tests {
             dirs.lock().unwrap().push(dir);
             Box::new(store)
         });
+    }
+
+    #[test]
+    fn data_directory_and_files_are_private() {
+        let parent = tempfile::tempdir().unwrap();
+        let dir = parent.path().join("data");
+        let store = SqliteStore::open(&dir).unwrap();
+        crate::store::conformance::create(&store, "wf-1");
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir), 0o700);
+        for file in ["aion.db", "aion.db-wal", "aion.db-shm", "aion.lock"] {
+            assert_eq!(mode(&dir.join(file)), 0o600, "{file}");
+        }
     }
 
     #[test]
