@@ -1,0 +1,231 @@
+%% "One owner per run": only a run's process writes its history; everyone else writes to
+%% its durable inbox and never waits on it; attempts belong to their run; a run that
+%% cannot go on is blocked on its own; every error is a tagged term.
+-module(aion_owner_tests).
+
+-include_lib("eunit/include/eunit.hrl").
+
+-import(aion_test_support, [wait_until/2, key/0]).
+
+setup(Store) ->
+    Dir = aion_test_support:start(Store),
+    ok = aion_owner_flows:register_all(),
+    Dir.
+
+with(Store, Tests) ->
+    {setup, fun() -> setup(Store) end, fun aion_test_support:stop/1,
+     [{timeout, 180, T} || T <- Tests]}.
+
+owner_test_() ->
+    with(sqlite, [fun pairs_of_workflows_signal_each_other_at_the_same_moment/0,
+                  fun killing_the_run_never_gives_two_live_attempts/0,
+                  fun a_crash_in_workflow_code_blocks_the_run_until_fixed/0,
+                  fun on_crash_fail_keeps_fail_fast/0,
+                  fun errors_are_tagged_and_names_are_checked/0,
+                  fun list_takes_every_status/0,
+                  fun the_run_process_answers_sys/0,
+                  fun registrations_survive_an_engine_crash/0]).
+
+pairs_of_workflows_signal_each_other_at_the_same_moment() ->
+    K = key(),
+    Pairs = 500,
+    Id = fun(I, Side) -> <<"pair-", K/binary, "-", (integer_to_binary(I))/binary, "-", Side/binary>> end,
+    Ids = lists:append([begin
+        A = Id(I, <<"a">>), B = Id(I, <<"b">>),
+        {ok, A} = aion:start_workflow(<<"owner_pair">>, #{<<"peer">> => B, <<"me">> => A}, #{workflow_id => A}),
+        {ok, B} = aion:start_workflow(<<"owner_pair">>, #{<<"peer">> => A, <<"me">> => B}, #{workflow_id => B}),
+        [{A, B}, {B, A}]
+    end || I <- lists:seq(1, Pairs)]),
+    %% Every workflow is told to go at the same moment: each signals its peer while the
+    %% peer signals it.
+    Self = self(),
+    _ = [spawn(fun() -> Self ! {sent, aion:signal(W, <<"go">>, 1)} end) || {W, _} <- Ids],
+    [receive {sent, R} -> ?assertEqual(ok, R) end || _ <- Ids],
+    _ = [?assertEqual({ok, Peer}, aion:await(W, 60000)) || {W, Peer} <- Ids],
+    {W0, _} = hd(Ids),
+    Types = aion_test_support:types(W0),
+    ?assertEqual(2, length([T || T <- Types, T =:= <<"SignalReceived">>])),
+    ?assertEqual([<<"SignalDelivered">>], [T || T <- Types, T =:= <<"SignalDelivered">>]).
+
+killing_the_run_never_gives_two_live_attempts() ->
+    K = key(),
+    ok = aion:register_workflow(<<"owner_tracked_flow">>, {aion_test_flows, with_opts}),
+    Id = aion_test_support:start_run(<<"owner_tracked_flow">>,
+        #{<<"activity">> => <<"owner_tracked">>, <<"input">> => #{<<"key">> => K},
+          <<"max_attempts">> => 10}),
+    Attempts = fun() -> case ets:lookup(aion_test_calls, {attempts, K}) of [{_, N}] -> N; [] -> 0 end end,
+    wait_until(fun() -> Attempts() =:= 1 end, 10000),
+    _ = [begin
+             [{_, Pid}] = ets:lookup(aion_runs, Id),
+             exit(Pid, kill),
+             wait_until(fun() -> Attempts() =:= N end, 10000)
+         end || N <- [2, 3, 4]],
+    [{_, Worker}] = ets:lookup(aion_test_calls, {owner_tracked, K}),
+    Worker ! release,
+    ?assertEqual({ok, <<"done">>}, aion:await(Id, 10000)),
+    ?assertEqual([], ets:lookup(aion_test_calls, {overlap, K})),
+    %% The stopped attempts are in the history as lost, the last one completed.
+    Failed = aion_test_support:events(Id, <<"ActivityFailed">>),
+    ?assertEqual([1, 2, 3], [A || #{attempt := A} <- Failed]),
+    ?assertMatch([#{attempt := 4}], aion_test_support:events(Id, <<"ActivityCompleted">>)).
+
+a_crash_in_workflow_code_blocks_the_run_until_fixed() ->
+    K = key(),
+    Id = aion_test_support:start_run(<<"owner_crashes">>, #{<<"key">> => K}),
+    wait_until(fun() -> status(Id) =:= blocked end, 10000),
+    {ok, #{blocked_reason := Reason}} = aion:describe(Id),
+    ?assertMatch({crashed, #{class := error, reason := <<"{deliberate,", _/binary>>}}, Reason),
+    ?assertEqual(0, length(aion_test_support:events(Id, <<"WorkflowFailed">>))),
+    ?assertEqual({error, timeout}, aion:await(Id, 100)),
+    %% Deploy the fix: registering the type again replays the run, which now completes.
+    persistent_term:put({aion_owner_flows, crash, K}, false),
+    ok = aion:register_workflow(<<"owner_crashes">>, {aion_owner_flows, crashes}),
+    ?assertEqual({ok, <<"fixed">>}, aion:await(Id, 10000)),
+    %% The activity before the crash ran once: replay answered it from history.
+    ?assertEqual(1, length(aion_test_support:events(Id, <<"ActivityCompleted">>))),
+    persistent_term:erase({aion_owner_flows, crash, K}).
+
+on_crash_fail_keeps_fail_fast() ->
+    Id = aion_test_support:start_run(<<"owner_crashes_fail">>, #{<<"key">> => key()}),
+    ?assertMatch({error, {failed, #{<<"type">> := <<"crash">>}}}, aion:await(Id, 10000)),
+    ?assertEqual({error, {bad_option, {on_crash, maybe}}},
+                 aion:register_workflow(<<"x">>, {aion_owner_flows, crashes}, #{on_crash => maybe})).
+
+errors_are_tagged_and_names_are_checked() ->
+    Long = binary:copy(<<"n">>, 256),
+    Id = aion_test_support:start_run(<<"owner_waiter">>, #{}),
+    ?assertEqual({error, not_found}, aion:signal(<<"no-such-run">>, <<"go">>, 1)),
+    ?assertEqual({error, not_found}, aion:cancel(<<"no-such-run">>)),
+    ?assertEqual({error, {bad_argument, name, <<>>}}, aion:signal(Id, <<>>, 1)),
+    ?assertEqual({error, {bad_argument, name, Long}}, aion:signal(Id, Long, 1)),
+    ?assertEqual({error, {bad_argument, name, "go"}}, aion:signal(Id, "go", 1)),
+    ?assertEqual({error, {bad_argument, type, <<>>}}, aion:register_workflow(<<>>, {aion_owner_flows, waiter})),
+    ?assertEqual({error, {bad_argument, name, Long}}, aion:register_activity(Long, {aion_owner_flows, echo})),
+    ?assertMatch({error, {bad_option, {workflow_id, _}}},
+                 aion:start_workflow(<<"owner_waiter">>, 1, #{workflow_id => Long})),
+    ?assertEqual({error, {bad_argument, timeout, -1}}, aion:query(Id, <<"q">>, 1, -1)),
+    ?assertEqual({error, {bad_argument, timeout, soon}}, aion:update(Id, <<"u">>, 1, soon)),
+    ?assertEqual({error, unknown_query}, aion:query(Id, <<>>, 1, 100)),
+    ?assertMatch({error, {invalid_input, _}}, aion:signal(Id, <<"go">>, {tuple})),
+    ?assertMatch({error, {payload_too_large, _, _}},
+                 aion:signal(Id, <<"go">>, binary:copy(<<"x">>, 3 * 1024 * 1024))),
+    ok = aion:signal(Id, <<"go">>, <<"done">>),
+    ?assertEqual({ok, <<"done">>}, aion:await(Id, 10000)),
+    ?assertEqual({error, not_running}, aion:signal(Id, <<"go">>, 1)),
+    ?assertEqual({error, not_running}, aion:cancel(Id)).
+
+list_takes_every_status() ->
+    _ = [?assertMatch({ok, _}, aion:list(#{status => S}))
+         || S <- [running, blocked, completed, failed, cancelled, terminated, timed_out]],
+    ?assertEqual({error, {bad_option, {status, nope}}}, aion:list(#{status => nope})),
+    Id = aion_test_support:start_run(<<"owner_waiter">>, #{}),
+    ok = aion:cancel(Id, <<"why">>),
+    ?assertMatch({error, {cancelled, _}}, aion:await(Id, 10000)),
+    {ok, Cancelled} = aion:list(#{status => cancelled}),
+    ?assert(lists:member(Id, [W || #{workflow_id := W} <- Cancelled])).
+
+the_run_process_answers_sys() ->
+    Id = aion_test_support:start_run(<<"owner_waiter">>, #{}),
+    aion_test_support:waiting_in_receive(Id),
+    [{_, Pid}] = ets:lookup(aion_runs, Id),
+    State = sys:get_state(Pid),
+    ?assertEqual(aion_run_ctx, element(1, State)),
+    ?assertEqual(ok, sys:suspend(Pid)),
+    ?assertEqual(ok, sys:resume(Pid)),
+    ?assertEqual(ok, sys:trace(Pid, true)),
+    ok = aion:signal(Id, <<"go">>, 7),
+    ?assertEqual({ok, 7}, aion:await(Id, 10000)).
+
+registrations_survive_an_engine_crash() ->
+    Id = aion_test_support:start_run(<<"owner_waiter">>, #{}),
+    aion_test_support:waiting_in_receive(Id),
+    Engine = whereis(aion_engine),
+    exit(Engine, kill),
+    wait_until(fun() -> is_pid(whereis(aion_engine)) andalso whereis(aion_engine) =/= Engine
+                            andalso is_pid(whereis(aion_workflow_sup)) end, 10000),
+    ?assertMatch({ok, _}, aion_engine:lookup(workflow, <<"owner_waiter">>)),
+    %% The run was resumed by the restarted tree and still takes its signal.
+    wait_until(fun() -> ets:lookup(aion_runs, Id) =/= [] end, 10000),
+    ok = aion:signal(Id, <<"go">>, 8),
+    ?assertEqual({ok, 8}, aion:await(Id, 10000)).
+
+status(Id) ->
+    {ok, #{status := S}} = aion:describe(Id),
+    S.
+
+%% Payloads nested deeper than the limit are refused where they enter, or end the run
+%% with a clear error; every history stays readable and a healthy run survives a restart.
+deep_payloads_test_() ->
+    {timeout, 120, fun deep_payloads/0}.
+
+deep_payloads() ->
+    Dir = setup(sqlite),
+    try
+        Victim = aion_test_support:start_run(<<"owner_waiter">>, #{}),
+        aion_test_support:waiting_in_receive(Victim),
+        _ = [begin
+                 Deep = nested(Levels),
+                 ?assertMatch({error, {invalid_input, _}}, aion:start_workflow(<<"owner_returns">>, Deep, #{})),
+                 ?assertMatch({error, {invalid_input, _}}, aion:signal(Victim, <<"go">>, Deep)),
+                 ?assertMatch({error, {invalid_input, _}}, aion:cancel(Victim, Deep)),
+                 ?assertMatch({error, {invalid_input, _}}, aion:terminate(Victim, Deep)),
+                 ?assertMatch({error, {invalid_input, _}}, aion:update(Victim, <<"u">>, Deep, 100)),
+                 ?assertMatch({error, {invalid_input, _}}, aion:query(Victim, <<"q">>, Deep, 100)),
+                 %% A workflow returning it fails with a readable error.
+                 R = aion_test_support:start_run(<<"owner_returns">>, #{<<"value">> => nested(60)}),
+                 ?assertEqual({ok, nested(60)}, aion:await(R, 10000)),
+                 D = aion_test_support:start_run(<<"owner_deep_activity">>, #{<<"levels">> => Levels}),
+                 ?assertEqual({error, {failed, <<"bad_result">>}}, aion:await(D, 10000))
+             end || Levels <- [65, 127, 129, 300, 5000]],
+        %% Through the JSON contract too.
+        DeepText = iolist_to_binary([lists:duplicate(127, $[), lists:duplicate(127, $])]),
+        ?assertMatch({error, {invalid_input, _}}, aion_flow_ffi:json_decode(DeepText)),
+        ok = application:stop(aion),
+        {ok, _} = application:ensure_all_started(aion),
+        ok = aion_owner_flows:register_all(),
+        {ok, Runs} = aion:list(#{}),
+        _ = [?assertMatch({ok, [_ | _]}, aion:history(W)) || #{workflow_id := W} <- Runs],
+        ok = aion:signal(Victim, <<"go">>, <<"alive">>),
+        ?assertEqual({ok, <<"alive">>}, aion:await(Victim, 10000))
+    after
+        aion_test_support:stop(Dir)
+    end.
+
+nested(0) -> <<"bottom">>;
+nested(N) -> [nested(N - 1)].
+
+%% One run's stored event is corrupted on disk: that run is blocked with its reason, the
+%% others complete.
+corrupted_history_blocks_only_its_run_test_() ->
+    {timeout, 120, fun corrupted_history_blocks_only_its_run/0}.
+
+corrupted_history_blocks_only_its_run() ->
+    Dir = setup(sqlite),
+    try
+        Marker = <<"corrupt-me-", (key())/binary>>,
+        Victim = aion_test_support:start_run(<<"owner_waiter">>, #{<<"marker">> => Marker}),
+        Others = [aion_test_support:start_run(<<"owner_waiter">>, #{<<"n">> => N}) || N <- lists:seq(1, 100)],
+        _ = [aion_test_support:waiting_in_receive(W) || W <- [Victim | Others]],
+        ok = application:stop(aion),
+        %% Flip one character of the victim's WorkflowStarted event in the database file
+        %% (same length, so SQLite's own structure stays intact): its body no longer parses.
+        Db = filename:join(Dir, "aion.db"),
+        {ok, Bytes} = file:read_file(Db),
+        Needle = <<Marker/binary, "\"}">>,
+        ?assertNotEqual(nomatch, binary:match(Bytes, Needle)),
+        ok = file:write_file(Db, binary:replace(Bytes, Needle, <<Marker/binary, "\"]">>, [global])),
+        {ok, _} = application:ensure_all_started(aion),
+        ok = aion_owner_flows:register_all(),
+        _ = [ok = aion:signal(W, <<"go">>, W) || W <- Others],
+        _ = [?assertEqual({ok, W}, aion:await(W, 20000)) || W <- Others],
+        wait_until(fun() -> status(Victim) =:= blocked end, 10000),
+        {ok, #{blocked_reason := Reason}} = aion:describe(Victim),
+        ?assertMatch({unreadable, {corrupt, _}}, Reason),
+        {ok, Blocked} = aion:list(#{status => blocked}),
+        ?assertEqual([Victim], [W || #{workflow_id := W} <- Blocked]),
+        ?assertMatch({error, {corrupt, _}}, aion:history(Victim)),
+        %% The node and the engine are fine.
+        ?assertMatch({ok, _}, aion:describe(hd(Others)))
+    after
+        aion_test_support:stop(Dir)
+    end.
