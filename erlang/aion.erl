@@ -468,7 +468,7 @@ push(WorkflowId, Item) ->
 terminate(WorkflowId, Reason) when is_binary(WorkflowId) ->
     case encode_payload(Reason) of
         {ok, ReasonJson} ->
-            Result = terminate_run(WorkflowId, ReasonJson, 5),
+            Result = terminate_run(WorkflowId, ReasonJson, 500),
             Result =:= ok andalso aion_engine:notify(WorkflowId),
             Result;
         {error, _} = Error ->
@@ -478,7 +478,8 @@ terminate(_WorkflowId, _Reason) ->
     {error, not_found}.
 
 %% Stops the run's process, then records the termination as the run's only writer; a
-%% process that starts in between (a resume) is stopped in turn.
+%% process that starts in between (a resume), or another caller terminating it at the same
+%% moment, is waited for in turn (up to about 5 s).
 terminate_run(_WorkflowId, _ReasonJson, 0) ->
     {error, timeout};
 terminate_run(WorkflowId, ReasonJson, Tries) ->
@@ -487,9 +488,11 @@ terminate_run(WorkflowId, ReasonJson, Tries) ->
         none -> ok
     end,
     case with_claimed_run(WorkflowId, fun(Run) -> end_run(Run, ReasonJson) end) of
-        {error, claimed} -> terminate_run(WorkflowId, ReasonJson, Tries - 1);
-        {error, stale} -> terminate_run(WorkflowId, ReasonJson, Tries - 1);
-        Result -> Result
+        {error, Busy} when Busy =:= claimed; Busy =:= stale ->
+            timer:sleep(10),
+            terminate_run(WorkflowId, ReasonJson, Tries - 1);
+        Result ->
+            Result
     end.
 
 end_run(Run, ReasonJson) ->

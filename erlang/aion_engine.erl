@@ -311,6 +311,12 @@ handle_info({'DOWN', Ref, process, _Pid, Reason}, State) when is_map_key(Ref, St
         normal -> ok;
         shutdown -> ok;
         {shutdown, _} -> ok;
+        noproc ->
+            %% It ended before it was watched: replay it only if it left its run open.
+            case aion:describe(Id) of
+                {ok, #{status := running}} -> gen_server:cast(self(), {retry_later, Id});
+                _ -> ok
+            end;
         _ ->
             ?LOG_WARNING(#{what => run_process_died, workflow_id => Id, reason => Reason},
                          #{aion => engine}),
