@@ -23,6 +23,8 @@ pub mod sqlite;
 
 #[cfg(test)]
 mod conformance;
+#[cfg(test)]
+mod proptests;
 
 use serde_json::Value;
 
