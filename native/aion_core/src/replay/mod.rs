@@ -30,6 +30,8 @@ mod signal;
 mod timer;
 
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;
 
 use std::collections::HashMap;

@@ -33,6 +33,8 @@ pub mod sqlite;
 
 #[cfg(test)]
 mod conformance;
+#[cfg(test)]
+mod proptests;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
