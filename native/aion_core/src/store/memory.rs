@@ -47,6 +47,16 @@ impl State {
                     .unwrap_or_default(),
             };
             let record = apply_append(entry.record.as_ref(), req)?;
+            let new_run = entry
+                .record
+                .as_ref()
+                .is_some_and(|r| r.run_id != req.run_id);
+            if new_run && entry.runs.contains_key(&req.run_id) {
+                return Err(Error::AlreadyExists(format!(
+                    "{} had a run {} already",
+                    req.workflow_id, req.run_id
+                )));
+            }
             if entry.record.is_none() {
                 created += 1;
                 entry.order = created;

@@ -674,9 +674,9 @@ proptest! {
     }
 }
 
-// Divergences the property found. The generator above steers clear of them (so that it
-// keeps looking for others); each is pinned here by its smallest case, ignored until the
-// stores are fixed. `cargo test -p aion_core store::proptests -- --ignored` shows them.
+// Divergences the property found, fixed since (SQLite now updates a successor's type and
+// parent; both stores refuse a run id the workflow had before; floats round-trip exactly).
+// Each is pinned here by its smallest case as a regression test.
 
 fn started(run: &str, ty: &str, parent: Option<&str>, from: Option<&str>) -> AppendRequest {
     AppendRequest {
@@ -719,7 +719,6 @@ fn continued(run: &str, next: &str, ty: &str, parent: Option<&str>) -> Vec<Appen
 /// The memory store's summary takes the successor's `workflow_type` and `parent_id`; the
 /// SQLite store's keeps the first run's (its UPDATE sets neither column).
 #[test]
-#[ignore = "known divergence: SQLite keeps the first run's type and parent"]
 fn successor_with_another_type_or_parent_diverges() -> Result<(), TestCaseError> {
     let stores = Stores::new()?;
     stores.apply(0, &[vec![started("run-a", "order", None, None)]])?;
@@ -731,7 +730,6 @@ fn successor_with_another_type_or_parent_diverges() -> Result<(), TestCaseError>
 /// the SQLite store refuses it with a durability error (UNIQUE constraint on the events
 /// key). `apply_append` does not look at the runs a workflow had before its current one.
 #[test]
-#[ignore = "known divergence: a run id used before is accepted by memory, refused by SQLite"]
 fn successor_reusing_an_earlier_run_id_diverges() -> Result<(), TestCaseError> {
     let stores = Stores::new()?;
     stores.apply(0, &[vec![started("run-a", "order", None, None)]])?;
@@ -748,7 +746,6 @@ fn successor_reusing_an_earlier_run_id_diverges() -> Result<(), TestCaseError> {
 /// feature is on, so a float read back from SQLite can differ from the one appended (and
 /// from the memory store's).
 #[test]
-#[ignore = "known divergence: floats are not parsed back exactly from SQLite"]
 fn float_payload_survives_the_sqlite_store() -> Result<(), TestCaseError> {
     let stores = Stores::new()?;
     let mut create = started("run-a", "order", None, None);

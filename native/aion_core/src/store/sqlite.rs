@@ -144,6 +144,12 @@ impl SqliteStore {
     fn append_one(tx: &Connection, req: &AppendRequest, inbox_through: u64) -> Result<(), Error> {
         let current = load_record(tx, &req.workflow_id)?;
         let record = apply_append(current.as_ref(), req)?;
+        if current.as_ref().is_some_and(|c| c.run_id != req.run_id) && run_exists(tx, req)? {
+            return Err(Error::AlreadyExists(format!(
+                "{} had a run {} already",
+                req.workflow_id, req.run_id
+            )));
+        }
         if inbox_through > 0 {
             tx.prepare_cached("DELETE FROM inbox WHERE workflow_id = ?1 AND id <= ?2")?
                 .execute(params![req.workflow_id, inbox_through as i64])?;
@@ -193,7 +199,8 @@ impl SqliteStore {
             ])?;
         } else {
             tx.prepare_cached(
-                "UPDATE workflows SET status = ?2, head = ?3, updated_at = ?4, outcome = ?5, run_id = ?6 WHERE workflow_id = ?1",
+                "UPDATE workflows SET status = ?2, head = ?3, updated_at = ?4, outcome = ?5, run_id = ?6,
+                 workflow_type = ?7, parent_id = ?8 WHERE workflow_id = ?1",
             )?
             .execute(params![
                 record.workflow_id,
@@ -201,11 +208,22 @@ impl SqliteStore {
                 record.head as i64,
                 record.updated_at,
                 outcome,
-                record.run_id
+                record.run_id,
+                record.workflow_type,
+                record.parent_id
             ])?;
         }
         Ok(())
     }
+}
+
+/// Whether the run `request` names already has events (an earlier run of the workflow).
+fn run_exists(tx: &Connection, request: &AppendRequest) -> Result<bool, Error> {
+    Ok(tx
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM events WHERE workflow_id = ?1 AND run_id = ?2)",
+        )?
+        .query_row(params![request.workflow_id, request.run_id], |r| r.get(0))?)
 }
 
 /// Opens (creating if needed) `path` with mode `0600`, whatever the umask.
