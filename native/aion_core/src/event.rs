@@ -73,7 +73,8 @@ pub enum EventKind {
         /// The attempt that succeeded.
         attempt: u32,
     },
-    /// An attempt failed (or the activity was cancelled: error type `cancelled`).
+    /// An attempt failed (or the activity was cancelled: error type `cancelled`, with the
+    /// cancellation's `cause`).
     ActivityFailed {
         /// The activity's ordinal.
         ordinal: u64,
@@ -84,6 +85,9 @@ pub enum EventKind {
         /// Whether another attempt will be made. `false` makes this failure the activity's
         /// final outcome.
         retryable: bool,
+        /// Set when the activity was cancelled: who cancelled it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cause: Option<Cause>,
     },
     /// The workflow code started a durable timer (a command). `with_timeout` deadlines are
     /// timers too (`scope: true`).
@@ -108,8 +112,8 @@ pub enum EventKind {
     TimerCancelled {
         /// The timer.
         timer_id: u64,
-        /// `workflow` or `cancel_request`.
-        cause: String,
+        /// Who cancelled it.
+        cause: Cause,
     },
     /// The result of `side_effect` (a command).
     SideEffectRecorded {
@@ -150,7 +154,7 @@ pub enum EventKind {
         /// The outgoing signal.
         ordinal: u64,
         /// The delivery result.
-        result: String,
+        result: Delivery,
     },
     /// The workflow code started a child workflow (a command).
     ChildStarted {
@@ -164,16 +168,19 @@ pub enum EventKind {
         input: Value,
         /// What happens to the child when the parent ends: `terminate`, `request_cancel`
         /// or `abandon`.
-        parent_close_policy: String,
+        parent_close_policy: ChildPolicy,
     },
     /// A child workflow closed (or could not be started).
     ChildCompleted {
         /// The child.
         ordinal: u64,
-        /// `completed`, `failed`, `cancelled`, `terminated`, `timed_out` or `start_failed`.
-        status: String,
+        /// How the child closed.
+        status: ChildStatus,
         /// The result (completed) or the error/details/reason.
         value: Value,
+        /// Set when the parent's cancellation cancelled the child's await: who cancelled.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cause: Option<Cause>,
     },
     /// An update passed its validator and was accepted; its handler runs at this point of
     /// the history, on every replay.
@@ -277,7 +284,7 @@ impl EventKind {
             | EventKind::WorkflowFailed { .. }
             | EventKind::WorkflowCancelled { .. }
             | EventKind::WorkflowContinuedAsNew { .. } => true,
-            EventKind::TimerCancelled { cause, .. } => cause == CAUSE_WORKFLOW,
+            EventKind::TimerCancelled { cause, .. } => *cause == Cause::Workflow,
             _ => false,
         }
     }
@@ -332,10 +339,90 @@ impl EventKind {
     }
 }
 
-/// `TimerCancelled.cause` when the workflow code cancelled the timer.
-pub const CAUSE_WORKFLOW: &str = "workflow";
-/// `TimerCancelled.cause` when a cancellation request cancelled the timer.
-pub const CAUSE_CANCEL_REQUEST: &str = "cancel_request";
+/// Who cancelled a timer, an activity or the await of a child.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Cause {
+    /// The workflow code (a command).
+    Workflow,
+    /// A cancellation request for the run.
+    CancelRequest,
+}
+
+/// What happens to an open child when its parent ends or is cancelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChildPolicy {
+    /// Terminate the child (the default).
+    Terminate,
+    /// Ask the child to cancel.
+    RequestCancel,
+    /// Leave the child running.
+    Abandon,
+}
+
+/// How a child workflow closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChildStatus {
+    /// It completed; the value is its result.
+    Completed,
+    /// It failed.
+    Failed,
+    /// It was cancelled (or its await was, by the parent's cancellation: see `cause`).
+    Cancelled,
+    /// It was terminated.
+    Terminated,
+    /// It ran out of time.
+    TimedOut,
+    /// It could not be created.
+    StartFailed,
+}
+
+/// What delivering an outgoing signal gave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Delivery {
+    /// It is in the target's inbox.
+    Ok,
+    /// No workflow has the target id.
+    NotFound,
+    /// The target is closed.
+    NotRunning,
+}
+
+/// Parses and names the closed vocabularies above by their on-disk (and wire) names.
+pub trait Vocabulary: Sized + Serialize + serde::de::DeserializeOwned {
+    /// What the vocabulary is, for errors.
+    const WHAT: &'static str;
+
+    /// Parses the on-disk name.
+    fn parse(name: &str) -> Result<Self, crate::Error> {
+        serde_json::from_value(Value::String(name.to_string()))
+            .map_err(|_| crate::Error::InvalidInput(format!("unknown {} {name:?}", Self::WHAT)))
+    }
+
+    /// The on-disk name.
+    fn name(&self) -> String {
+        match serde_json::to_value(self) {
+            Ok(Value::String(name)) => name,
+            _ => String::new(),
+        }
+    }
+}
+
+impl Vocabulary for Cause {
+    const WHAT: &'static str = "cancellation cause";
+}
+impl Vocabulary for ChildPolicy {
+    const WHAT: &'static str = "parent-close policy (terminate, request_cancel or abandon)";
+}
+impl Vocabulary for ChildStatus {
+    const WHAT: &'static str = "child status";
+}
+impl Vocabulary for Delivery {
+    const WHAT: &'static str = "signal delivery result";
+}
 
 impl Event {
     /// Serializes the event to its stored JSON form.

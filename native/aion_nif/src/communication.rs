@@ -1,5 +1,6 @@
 //! Signal, update, child-workflow and fan-out NIFs.
 
+use aion_core::event::{ChildStatus, Delivery, Vocabulary};
 use aion_core::replay::{Awaitable, ChildPolicy, Outgoing, Recorded};
 use aion_core::Error;
 use rustler::{Atom, Encoder, Env, ResourceArc, Term};
@@ -74,7 +75,7 @@ fn nif_run_send_signal<'a>(
         let mut run = resource.lock()?;
         let answer = run.send_signal(&target, &name, payload, now)?;
         let encode = |out: Outgoing| match out {
-            Outgoing::Delivered(result) => (atoms::delivered(), result).encode(env),
+            Outgoing::Delivered(result) => (atoms::delivered(), result.name()).encode(env),
             Outgoing::Deliver { ordinal, signal_id } => {
                 (atoms::deliver(), ordinal, signal_id).encode(env)
             }
@@ -99,10 +100,10 @@ fn nif_run_signal_delivered<'a>(
 ) -> Term<'a> {
     reply(env, || {
         let ordinal = u64_arg(ordinal, "signal ordinal")?;
-        let result = text_arg(result, "delivery result")?;
+        let result = Delivery::parse(&text_arg(result, "delivery result")?)?;
         let (now, tag) = stamp_args(now, tag)?;
         let mut run = resource.lock()?;
-        let append = run.signal_delivered(ordinal, &result, now)?;
+        let append = run.signal_delivered(ordinal, result, now)?;
         resource.maybe_submit(&run, env, append, tag)
     })
 }
@@ -224,11 +225,11 @@ fn nif_run_child_completed<'a>(
 ) -> Term<'a> {
     reply(env, || {
         let ordinal = u64_arg(ordinal, "child correlation id")?;
-        let status = text_arg(status, "child status")?;
+        let status = ChildStatus::parse(&text_arg(status, "child status")?)?;
         let value = json_arg(value, "child outcome")?;
         let (now, tag) = stamp_args(now, tag)?;
         let mut run = resource.lock()?;
-        let append = run.child_completed(ordinal, &status, value, now)?;
+        let append = run.child_completed(ordinal, status, value, now)?;
         resource.maybe_submit(&run, env, append, tag)
     })
 }
@@ -293,7 +294,7 @@ fn nif_run_open_children(env: Env<'_>, resource: ResourceArc<RunResource>) -> Te
         let open = resource.lock()?.open_children();
         Ok(open
             .iter()
-            .map(|(id, policy)| (id.as_str(), policy.as_str()))
+            .map(|(id, policy)| (id.as_str(), policy.name()))
             .collect::<Vec<_>>()
             .encode(env))
     })

@@ -5,6 +5,7 @@ use std::path::Path;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
+use aion_core::event::{ChildStatus, Vocabulary};
 use aion_core::replay::{Append, Run};
 use aion_core::store::commit::CommitQueue;
 use aion_core::store::memory::MemoryStore;
@@ -238,7 +239,7 @@ fn inbox_item_arg(term: Term<'_>) -> Result<InboxItem, Error> {
         }),
         [_, child_id, status, value] if tag == atoms::child_closed() => {
             let status: Atom = status.decode().map_err(|_| bad())?;
-            let status = Status::parse(
+            let status = ChildStatus::parse(
                 &status
                     .to_term(term.get_env())
                     .atom_to_string()

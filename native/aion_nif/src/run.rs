@@ -11,6 +11,7 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
+use aion_core::event::Vocabulary;
 use aion_core::history::HistoryDocument;
 use aion_core::replay::{Append, ChildPolicy, Recorded, Run, Step, Stop};
 use aion_core::store::{AppendRequest, Write};
@@ -170,7 +171,7 @@ pub(crate) fn stop_term<'a>(
 fn children_term<'a>(env: Env<'a>, children: &[(String, ChildPolicy)]) -> Term<'a> {
     children
         .iter()
-        .map(|(id, policy)| (id.as_str(), policy.as_str()))
+        .map(|(id, policy)| (id.as_str(), policy.name()))
         .collect::<Vec<_>>()
         .encode(env)
 }

@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use super::{cancelled_activity, is_cancellation, Append, Run, Step};
+use super::{cancelled_activity, Append, Run, Step};
 use crate::event::EventKind;
 use crate::retry::ActivityOptions;
 use crate::Error;
@@ -114,8 +114,8 @@ impl Run {
         }
         let state = self.activity(ordinal)?;
         if let Some(outcome) = state.outcome.clone() {
-            let (seq, at) = (state.outcome_seq, state.outcome_at);
-            return Ok(self.observe(Some(seq), at, outcome));
+            let (seq, at, cancelled) = (state.outcome_seq, state.outcome_at, state.cancelled);
+            return Ok(self.observe(Some(seq), at, outcome, cancelled));
         }
         if let Some(step) = self.scope_timeout(None) {
             return Ok(step);
@@ -163,18 +163,17 @@ impl Run {
         seq: Option<u64>,
         at: i64,
         outcome: Result<Value, Value>,
+        cancelled: bool,
     ) -> Step {
         if let Some(step) = self.scope_timeout(seq) {
             return step;
         }
         self.advance_time(at);
-        match outcome {
-            Err(error) if is_cancellation(&error) => {
-                self.cancel_delivered = true;
-                Step::Cancelled
-            }
-            other => Step::Done(other),
+        if cancelled {
+            self.cancel_delivered = true;
+            return Step::Cancelled;
         }
+        Step::Done(outcome)
     }
 
     /// Records how attempt `attempt` of activity `ordinal` ended. Returns `None` when the
@@ -232,6 +231,7 @@ impl Run {
                 error: json!({"type": error_type, "message": message}),
                 attempt,
                 retryable: retry,
+                cause: None,
             }],
             now,
         )

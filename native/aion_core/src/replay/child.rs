@@ -3,42 +3,10 @@
 use serde_json::{json, Value};
 
 use super::{Recorded, Run, Step};
-use crate::event::EventKind;
+use crate::event::{Cause, ChildStatus, EventKind};
 use crate::Error;
 
-/// What happens to an open child when its parent ends or is cancelled.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ChildPolicy {
-    /// Terminate the child (the default).
-    Terminate,
-    /// Ask the child to cancel.
-    RequestCancel,
-    /// Leave the child running.
-    Abandon,
-}
-
-impl ChildPolicy {
-    /// Parses `terminate`, `request_cancel` or `abandon`.
-    pub fn parse(s: &str) -> Result<ChildPolicy, Error> {
-        match s {
-            "terminate" => Ok(ChildPolicy::Terminate),
-            "request_cancel" => Ok(ChildPolicy::RequestCancel),
-            "abandon" => Ok(ChildPolicy::Abandon),
-            other => Err(Error::InvalidInput(format!(
-                "unknown parent-close policy {other:?} (terminate, request_cancel or abandon)"
-            ))),
-        }
-    }
-
-    /// The policy's name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ChildPolicy::Terminate => "terminate",
-            ChildPolicy::RequestCancel => "request_cancel",
-            ChildPolicy::Abandon => "abandon",
-        }
-    }
-}
+pub use crate::event::ChildPolicy;
 
 /// The answer to the code's `start_child`.
 #[derive(Debug, Clone, PartialEq)]
@@ -56,8 +24,9 @@ pub struct ChildStart {
 pub(super) fn cancelled_child(ordinal: u64) -> EventKind {
     EventKind::ChildCompleted {
         ordinal,
-        status: "cancelled".into(),
+        status: ChildStatus::Cancelled,
         value: json!(super::CANCELLED_BY_REQUEST),
+        cause: Some(Cause::CancelRequest),
     }
 }
 
@@ -80,7 +49,7 @@ impl Run {
             workflow_id: workflow_id.clone(),
             workflow_type: workflow_type.to_string(),
             input,
-            parent_close_policy: policy.as_str().to_string(),
+            parent_close_policy: policy,
         };
         let recorded = self.command(&started)?;
         self.next_child += 1;
@@ -128,15 +97,13 @@ impl Run {
         if let Some(step) = self.pending_update(child.outcome.as_ref().map(|o| o.0)) {
             return Ok(step);
         }
-        if let Some((seq, at, status, value)) = child.outcome {
-            let outcome = match status.as_str() {
-                "completed" => Ok(value),
-                "cancelled" if value == json!(super::CANCELLED_BY_REQUEST) => {
-                    Err(json!({"type": "cancelled", "message": super::CANCELLED_BY_REQUEST}))
-                }
+        if let Some((seq, at, status, value, cause)) = child.outcome {
+            let outcome = match status {
+                ChildStatus::Completed => Ok(value),
                 _ => Err(json!({"status": status, "value": value})),
             };
-            return Ok(self.observe(Some(seq), at, outcome));
+            let cancelled = cause == Some(Cause::CancelRequest);
+            return Ok(self.observe(Some(seq), at, outcome, cancelled));
         }
         self.pending(now)
     }
@@ -145,7 +112,7 @@ impl Run {
     pub fn child_completed(
         &mut self,
         ordinal: u64,
-        status: &str,
+        status: ChildStatus,
         value: Value,
         now: i64,
     ) -> Result<Option<super::Append>, Error> {
@@ -158,8 +125,9 @@ impl Run {
         }
         let kind = EventKind::ChildCompleted {
             ordinal,
-            status: status.to_string(),
+            status,
             value,
+            cause: None,
         };
         Ok(Some(self.record(vec![kind], now)?))
     }

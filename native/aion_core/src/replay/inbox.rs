@@ -67,7 +67,7 @@ impl Run {
                     if let Some(ordinal) = self.child_ordinal(child_id) {
                         appends.extend(self.child_completed(
                             ordinal,
-                            status.as_str(),
+                            *status,
                             value.clone(),
                             now,
                         )?);

@@ -38,7 +38,7 @@ use std::collections::HashMap;
 
 use serde_json::{json, Value};
 
-use crate::event::{Event, EventKind, CAUSE_CANCEL_REQUEST};
+use crate::event::{Cause, ChildStatus, Delivery, Event, EventKind};
 use crate::retry::ActivityOptions;
 use crate::Error;
 
@@ -163,6 +163,8 @@ struct ActivityState {
     failed: u32,
     failed_at: i64,
     outcome: Option<Result<Value, Value>>,
+    /// Whether the outcome is a cancellation by a cancellation request.
+    cancelled: bool,
     /// Seq and time of the outcome event.
     outcome_seq: u64,
     outcome_at: i64,
@@ -174,8 +176,8 @@ struct ActivityState {
 struct ChildState {
     workflow_id: String,
     policy: ChildPolicy,
-    /// Seq, time, status and value of `ChildCompleted`.
-    outcome: Option<(u64, i64, String, Value)>,
+    /// Seq, time, status, value and cause of `ChildCompleted`.
+    outcome: Option<(u64, i64, ChildStatus, Value, Option<Cause>)>,
 }
 
 #[derive(Debug, Clone)]
@@ -193,7 +195,7 @@ struct TimerState {
     /// Seq and time of `TimerFired`.
     fired: Option<(u64, i64)>,
     /// Seq, time and cause of `TimerCancelled`.
-    cancelled: Option<(u64, i64, String)>,
+    cancelled: Option<(u64, i64, Cause)>,
 }
 
 impl TimerState {
@@ -229,7 +231,7 @@ pub struct Run {
     signal_ids: std::collections::HashSet<String>,
     next_signal_out: u64,
     /// Delivery result of each outgoing signal, once recorded.
-    delivered: HashMap<u64, String>,
+    delivered: HashMap<u64, Delivery>,
     next_child: u64,
     children: HashMap<u64, ChildState>,
     updates: Vec<UpdateEntry>,
@@ -489,7 +491,7 @@ impl Run {
                 .into_iter()
                 .map(|timer_id| EventKind::TimerCancelled {
                     timer_id,
-                    cause: CAUSE_CANCEL_REQUEST.into(),
+                    cause: Cause::CancelRequest,
                 }),
         );
         let mut open: Vec<u64> = self
@@ -718,6 +720,7 @@ impl Run {
                 self.activities.insert(
                     *ordinal,
                     ActivityState {
+                        cancelled: false,
                         name: name.clone(),
                         input: input.clone(),
                         options,
@@ -755,6 +758,7 @@ impl Run {
                 error,
                 attempt,
                 retryable,
+                cause,
             } => {
                 let state = self
                     .activities
@@ -770,6 +774,7 @@ impl Run {
                         "message": error.get("message").cloned().unwrap_or(Value::Null),
                         "attempts": attempt,
                     })));
+                    state.cancelled = *cause == Some(Cause::CancelRequest);
                     state.outcome_seq = event.seq;
                     state.outcome_at = event.recorded_at;
                 }
@@ -802,7 +807,7 @@ impl Run {
                     .timers
                     .get_mut(timer_id)
                     .ok_or_else(|| corrupt("TimerCancelled for an unknown timer"))?;
-                state.cancelled = Some((event.seq, event.recorded_at, cause.clone()));
+                state.cancelled = Some((event.seq, event.recorded_at, *cause));
             }
             EventKind::WorkflowCancelRequested { .. } => {
                 self.cancel_requested.get_or_insert(event.seq);
@@ -826,7 +831,7 @@ impl Run {
                 }
             }
             EventKind::SignalDelivered { ordinal, result } => {
-                self.delivered.insert(*ordinal, result.clone());
+                self.delivered.insert(*ordinal, *result);
             }
             EventKind::ChildStarted {
                 ordinal,
@@ -834,13 +839,11 @@ impl Run {
                 parent_close_policy,
                 ..
             } => {
-                let policy =
-                    ChildPolicy::parse(parent_close_policy).map_err(|e| corrupt(&e.to_string()))?;
                 self.children.insert(
                     *ordinal,
                     ChildState {
                         workflow_id: workflow_id.clone(),
-                        policy,
+                        policy: *parent_close_policy,
                         outcome: None,
                     },
                 );
@@ -849,12 +852,14 @@ impl Run {
                 ordinal,
                 status,
                 value,
+                cause,
             } => {
                 let child = self
                     .children
                     .get_mut(ordinal)
                     .ok_or_else(|| corrupt("ChildCompleted for an unknown child"))?;
-                child.outcome = Some((event.seq, event.recorded_at, status.clone(), value.clone()));
+                child.outcome =
+                    Some((event.seq, event.recorded_at, *status, value.clone(), *cause));
             }
             EventKind::UpdateAccepted {
                 update_id,
@@ -887,14 +892,8 @@ fn cancelled_activity(ordinal: u64, attempt: u32) -> EventKind {
         error: json!({"type": "cancelled", "message": CANCELLED_BY_REQUEST}),
         attempt,
         retryable: false,
+        cause: Some(Cause::CancelRequest),
     }
-}
-
-/// Whether an activity's final error is a cancellation by a cancellation request (not
-/// one the code asked for itself, see [`Run::cancel_activity`]).
-fn is_cancellation(error: &Value) -> bool {
-    error.get("type").and_then(Value::as_str) == Some("cancelled")
-        && error.get("message").and_then(Value::as_str) == Some(CANCELLED_BY_REQUEST)
 }
 
 /// The message of an activity cancelled by a cancellation request.

@@ -22,7 +22,7 @@ use proptest::prelude::*;
 use serde_json::{json, Value};
 
 use super::*;
-use crate::event::Event;
+use crate::event::{ChildStatus, Delivery, Event};
 
 /// One command of the workflow code.
 #[derive(Debug, Clone)]
@@ -127,7 +127,7 @@ enum Answer {
     Random(u64, String),
     Now(i64),
     Received(Step),
-    Sent(String),
+    Sent(Delivery),
     Child(u64, String, Step),
     /// The activity's answer and whether the scope timed out.
     Scoped(u64, Step, bool),
@@ -375,11 +375,12 @@ impl Driver {
                     Outgoing::Deliver { ordinal, .. } => {
                         self.clock += 2;
                         if let Some(append) =
-                            self.run.signal_delivered(ordinal, "ok", self.clock)?
+                            self.run
+                                .signal_delivered(ordinal, Delivery::Ok, self.clock)?
                         {
                             self.sink(append);
                         }
-                        Ok(Answer::Sent("ok".into()))
+                        Ok(Answer::Sent(Delivery::Ok))
                     }
                 }
             }
@@ -396,7 +397,11 @@ impl Driver {
                     match self.run.child_step(child.ordinal, self.clock)? {
                         Step::Wait { until: None } => {
                             self.clock += 6;
-                            let status = if completed { "completed" } else { "failed" };
+                            let status = if completed {
+                                ChildStatus::Completed
+                            } else {
+                                ChildStatus::Failed
+                            };
                             let closed = self.run.child_completed(
                                 child.ordinal,
                                 status,

@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use super::{Run, Step, Stop};
-use crate::event::EventKind;
+use crate::event::{Cause, EventKind};
 use crate::Error;
 
 /// Something a fan-out waits on.
@@ -95,6 +95,7 @@ impl Run {
             error: json!({"type": "cancelled", "message": "cancelled by the workflow"}),
             attempt,
             retryable: false,
+            cause: Some(Cause::Workflow),
         };
         Ok(Stop {
             append: Some(self.record(vec![kind], now)?),

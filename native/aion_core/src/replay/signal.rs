@@ -3,14 +3,14 @@
 use serde_json::{json, Value};
 
 use super::{Append, Recorded, Run, Step};
-use crate::event::EventKind;
+use crate::event::{Delivery, EventKind};
 use crate::Error;
 
 /// The answer to the code's `signal(Target, Name, Payload)`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outgoing {
-    /// History records the delivery result: `ok`, `not_found` or `not_running`.
-    Delivered(String),
+    /// History records the delivery result.
+    Delivered(Delivery),
     /// Deliver the signal under `signal_id` (the target records it once whatever the
     /// number of deliveries), then record the result with [`Run::signal_delivered`].
     Deliver {
@@ -107,7 +107,7 @@ impl Run {
         };
         if recorded.is_some() {
             return Ok(Recorded::Replayed(match self.delivered.get(&ordinal) {
-                Some(result) => Outgoing::Delivered(result.clone()),
+                Some(result) => Outgoing::Delivered(*result),
                 None => deliver,
             }));
         }
@@ -118,16 +118,13 @@ impl Run {
     pub fn signal_delivered(
         &mut self,
         ordinal: u64,
-        result: &str,
+        result: Delivery,
         now: i64,
     ) -> Result<Option<Append>, Error> {
         if self.delivered.contains_key(&ordinal) || self.closed {
             return Ok(None);
         }
-        let kind = EventKind::SignalDelivered {
-            ordinal,
-            result: result.to_string(),
-        };
+        let kind = EventKind::SignalDelivered { ordinal, result };
         Ok(Some(self.record(vec![kind], now)?))
     }
 

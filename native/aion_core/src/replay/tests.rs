@@ -3,7 +3,7 @@
 use serde_json::{json, Value};
 
 use super::*;
-use crate::event::{Event, EventKind};
+use crate::event::{Cause, ChildStatus, Delivery, Event, EventKind};
 
 fn started() -> Vec<Event> {
     vec![Run::start_event("order", json!({"id": 1}), "r1", 0)]
@@ -477,7 +477,7 @@ fn with_timeout_result_before_deadline_wins_and_scope_is_cancelled() {
     let (timed_out, cancel) = run.exit_scope(scope, 500).unwrap();
     assert!(!timed_out);
     assert!(
-        matches!(&cancel.unwrap().events[0].kind, EventKind::TimerCancelled { cause, .. } if cause == "workflow")
+        matches!(&cancel.unwrap().events[0].kind, EventKind::TimerCancelled { cause, .. } if *cause == Cause::Workflow)
     );
 }
 
@@ -771,7 +771,7 @@ fn outgoing_signal_is_redelivered_until_its_result_is_recorded() {
         Recorded::Replayed(Outgoing::Deliver { .. })
     ));
     history.extend(
-        run.signal_delivered(ordinal, "ok", 1)
+        run.signal_delivered(ordinal, Delivery::Ok, 1)
             .unwrap()
             .unwrap()
             .events,
@@ -779,7 +779,7 @@ fn outgoing_signal_is_redelivered_until_its_result_is_recorded() {
     let mut again = replay_of(&history);
     assert_eq!(
         again.send_signal("other", "go", json!(1), 0).unwrap(),
-        Recorded::Replayed(Outgoing::Delivered("ok".into()))
+        Recorded::Replayed(Outgoing::Delivered(Delivery::Ok))
     );
 }
 
@@ -850,7 +850,7 @@ fn child_outcome_and_parent_close_policy() {
         vec![("wf/r1/child-1".to_string(), ChildPolicy::RequestCancel)]
     );
     history.extend(
-        run.child_completed(1, "completed", json!(42), 2)
+        run.child_completed(1, ChildStatus::Completed, json!(42), 2)
             .unwrap()
             .unwrap()
             .events,

@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 use super::{Append, Recorded, Run, Step, TimerState};
-use crate::event::{EventKind, CAUSE_CANCEL_REQUEST, CAUSE_WORKFLOW};
+use crate::event::{Cause, EventKind};
 use crate::Error;
 
 /// The name recorded for the deadline timer of a `with_timeout` scope.
@@ -40,7 +40,7 @@ impl Run {
         if !scope && self.cancel_requested.is_some() && !self.cancel_delivered {
             kinds.push(EventKind::TimerCancelled {
                 timer_id,
-                cause: CAUSE_CANCEL_REQUEST.into(),
+                cause: Cause::CancelRequest,
             });
         }
         Ok(Recorded::Live(timer_id, self.record(kinds, now)?))
@@ -56,14 +56,14 @@ impl Run {
             return Ok(step);
         }
         if let Some((seq, at)) = timer.fired {
-            return Ok(self.observe(Some(seq), at, Ok(Value::Null)));
+            return Ok(self.observe(Some(seq), at, Ok(Value::Null), false));
         }
         if let Some((seq, at, cause)) = timer.cancelled {
             if let Some(step) = self.scope_timeout(Some(seq)) {
                 return Ok(step);
             }
             self.advance_time(at);
-            if cause == CAUSE_CANCEL_REQUEST {
+            if cause == Cause::CancelRequest {
                 self.cancel_delivered = true;
             }
             return Ok(Step::Cancelled);
@@ -102,7 +102,7 @@ impl Run {
         }
         let cancelled = EventKind::TimerCancelled {
             timer_id,
-            cause: CAUSE_WORKFLOW.into(),
+            cause: Cause::Workflow,
         };
         if self.command(&cancelled)?.is_some() {
             return Ok(None);

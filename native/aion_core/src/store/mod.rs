@@ -80,7 +80,7 @@ pub enum InboxItem {
         /// The child's workflow id.
         child_id: String,
         /// How it closed.
-        status: Status,
+        status: crate::event::ChildStatus,
         /// Its result, error, details or reason.
         value: Value,
     },

@@ -246,11 +246,39 @@ fn private(path: &Path, mode: u32) -> Result<(), Error> {
 }
 
 /// The schema this code reads and writes (`PRAGMA user_version`). 2: events keyed by
-/// (workflow id, run id, seq); workflows know their parent.
-const SCHEMA_VERSION: i64 = 2;
+/// (workflow id, run id, seq); workflows know their parent. 3: a durable inbox per
+/// workflow; cancellations carry their `cause` (an enum) instead of being known by a
+/// message.
+const SCHEMA_VERSION: i64 = 3;
 
-/// Refuses a database written with another schema instead of misreading it; stamps a new
-/// one with [`SCHEMA_VERSION`].
+/// Migrates a version 2 store to version 3, in one transaction: the inbox table comes with
+/// [`SCHEMA`]; cancellations recorded by version 2 (known then by their message, the one
+/// place that message is still read) get their `cause`. Rows that are not valid JSON are
+/// left as they are (reading them reports the corruption, for that run only).
+const MIGRATE_2_TO_3: &str = "
+UPDATE events SET body = json_set(body, '$.cause', 'cancel_request')
+ WHERE CASE WHEN json_valid(body) THEN
+       json_extract(body, '$.type') = 'ActivityFailed'
+       AND json_extract(body, '$.error.type') = 'cancelled'
+       AND json_extract(body, '$.error.message') = 'the workflow was cancelled'
+       ELSE 0 END;
+UPDATE events SET body = json_set(body, '$.cause', 'workflow')
+ WHERE CASE WHEN json_valid(body) THEN
+       json_extract(body, '$.type') = 'ActivityFailed'
+       AND json_extract(body, '$.error.type') = 'cancelled'
+       AND json_extract(body, '$.error.message') = 'cancelled by the workflow'
+       ELSE 0 END;
+UPDATE events SET body = json_set(body, '$.cause', 'cancel_request')
+ WHERE CASE WHEN json_valid(body) THEN
+       json_extract(body, '$.type') = 'ChildCompleted'
+       AND json_extract(body, '$.status') = 'cancelled'
+       AND json_extract(body, '$.value') = 'the workflow was cancelled'
+       ELSE 0 END;
+PRAGMA user_version = 3;
+";
+
+/// Refuses a database written with another schema instead of misreading it (migrating one
+/// written by version 2); stamps a new one with [`SCHEMA_VERSION`].
 fn check_schema_version(conn: &Connection, path: &Path) -> Result<(), Error> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     let tables: i64 = conn.query_row(
@@ -264,6 +292,17 @@ fn check_schema_version(conn: &Connection, path: &Path) -> Result<(), Error> {
             Ok(())
         }
         (_, v) if v == SCHEMA_VERSION => Ok(()),
+        (_, 2) => conn
+            .execute_batch(&format!(
+                "BEGIN IMMEDIATE; {SCHEMA} {MIGRATE_2_TO_3} COMMIT;"
+            ))
+            .map_err(|e| {
+                let _ = conn.execute_batch("ROLLBACK");
+                Error::durability(format!(
+                    "cannot migrate {} from store schema version 2: {e}",
+                    path.display()
+                ))
+            }),
         (_, v) => Err(Error::durability(format!(
             "{} has store schema version {v}, this aion reads version {SCHEMA_VERSION}; \
              keep it with the aion that wrote it or start from an empty data_dir",
@@ -473,6 +512,43 @@ mod tests {
         let store = SqliteStore::open(dir.path()).unwrap();
         assert_eq!(store.read("wf-1", None, 1).unwrap().len(), 1);
         assert_eq!(store.workflow("wf-1").unwrap().unwrap().head, 1);
+    }
+
+    #[test]
+    fn store_written_by_schema_version_2_is_migrated() {
+        // A small store written by aion before schema version 3 (see
+        // test/aion_migrate_flows.erl for how it was made).
+        let fixture =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../test/fixtures/store_v2/aion.db");
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::copy(&fixture, dir.path().join("aion.db")).unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let version: i64 = store
+            .reader()
+            .unwrap()
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        let runs = store.list(&ListFilter::default()).unwrap();
+        assert_eq!(runs.len(), 6);
+        for record in &runs {
+            let history = store.read(&record.workflow_id, None, 1).unwrap();
+            crate::replay::Run::load(&record.workflow_id, history).unwrap();
+        }
+        let cancelled: Vec<_> = store
+            .read("mig-cancel-activity", None, 1)
+            .unwrap()
+            .into_iter()
+            .filter_map(|e| match e.kind {
+                crate::EventKind::ActivityFailed { cause, .. } => Some(cause),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(cancelled, vec![Some(crate::event::Cause::CancelRequest)]);
+        assert!(store.inbox("mig-signal").unwrap().is_empty());
+        drop(store);
+        // Opening again finds version 3 and changes nothing.
+        SqliteStore::open(dir.path()).unwrap();
     }
 
     #[test]
