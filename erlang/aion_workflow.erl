@@ -77,12 +77,21 @@ run(Parent, WorkflowId) ->
                     ok = aion_run_ctx:put(aion_run_ctx:new(Run, WorkflowId, RunId, Type, Parent)),
                     DeadlineArmed =:= undefined orelse
                         aion_run_ctx:set_deadline_armed(DeadlineArmed),
-                    ok = reconcile_children(Run, WorkflowId),
-                    ok = aion_flow_ffi:take_inbox(Run),
-                    {ok, Input} = aion_flow_ffi:json_decode(InputJson),
-                    case arm_deadline(Deadline) of
-                        due -> end_timed_out(Run, WorkflowId, Deadline);
-                        armed -> step(Parent, Run, WorkflowId, Type, execute(Run, Type, Callback, Input))
+                    case closed(WorkflowId) of
+                        true ->
+                            %% Closed by an earlier incarnation that stopped before it told
+                            %% anyone: carry out what the close causes (again; each effect
+                            %% is idempotent) instead of running the code.
+                            close_children(Run),
+                            aion_engine:notify(WorkflowId);
+                        false ->
+                            ok = reconcile_children(Run, WorkflowId),
+                            ok = aion_flow_ffi:take_inbox(Run),
+                            {ok, Input} = aion_flow_ffi:json_decode(InputJson),
+                            case arm_deadline(Deadline) of
+                                due -> end_timed_out(Run, WorkflowId, Deadline);
+                                armed -> step(Parent, Run, WorkflowId, Type, execute(Run, Type, Callback, Input))
+                            end
                     end;
                 error ->
                     ?LOG_INFO(#{what => run_waits_for_type})
@@ -93,6 +102,12 @@ run(Parent, WorkflowId) ->
             ?LOG_ERROR(#{what => run_unreadable, workflow_id => WorkflowId, reason => Reason},
                        #{aion => workflow}),
             exit({aion_blocked, null, {unreadable, Reason}})
+    end.
+
+closed(WorkflowId) ->
+    case aion:describe(WorkflowId) of
+        {ok, #{status := Status}} -> Status =/= running andalso Status =/= blocked;
+        {error, _} -> false
     end.
 
 %% A child that closed while this run had no process (its push to our inbox may not have
