@@ -536,9 +536,15 @@ claimed_run(WorkflowId, Fun) ->
                     store_error(Reason)
             after
                 aion_run_ctx:erase(),
-                aion_engine:release_run(WorkflowId)
+                aion_engine:release_run(WorkflowId),
+                %% A push meanwhile woke us as the run's owner: the run's process reads
+                %% the inbox itself; this caller's mailbox keeps nothing of it.
+                flush_inbox_wakes()
             end
     end.
+
+flush_inbox_wakes() ->
+    receive aion_inbox -> flush_inbox_wakes() after 0 -> ok end.
 
 %% @doc Writes the current run's history of workflow `WorkflowId' to `Path' as an
 %% `aion-history' JSON document (format version 1: `format', `version', `workflow_id',

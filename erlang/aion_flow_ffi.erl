@@ -79,6 +79,8 @@
 %% Payloads larger than this (bytes) are encoded and decoded on a dirty scheduler: about
 %% what a normal scheduler handles in well under a millisecond.
 -define(DIRTY_BYTES, 16384).
+%% Why a child is terminated or cancelled by its parent-close policy.
+-define(PARENT_CLOSED, <<"the parent workflow closed or was cancelled">>).
 %% The longest message kept of a printed reason.
 -define(MAX_TEXT, 32768).
 %% The most attempt results recorded with one append.
@@ -268,7 +270,7 @@ cut_text(Text) ->
 -spec apply_stop([{pos_integer(), non_neg_integer()}], [{binary(), binary()}]) -> ok.
 apply_stop(Attempts, Children) ->
     stop_attempts(Attempts),
-    Reason = <<"the parent workflow closed or was cancelled">>,
+    Reason = ?PARENT_CLOSED,
     _ = [spawn(fun() -> aion:terminate(Id, Reason) end) || {Id, <<"terminate">>} <- Children],
     _ = [spawn(fun() -> aion:cancel(Id, Reason) end) || {Id, <<"request_cancel">>} <- Children],
     ok.

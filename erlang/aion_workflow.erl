@@ -77,7 +77,8 @@ run(Parent, WorkflowId) ->
                     ok = aion_run_ctx:put(aion_run_ctx:new(Run, WorkflowId, RunId, Type, Parent)),
                     DeadlineArmed =:= undefined orelse
                         aion_run_ctx:set_deadline_armed(DeadlineArmed),
-                    case closed(WorkflowId) of
+                    Summary = summary(WorkflowId),
+                    case closed(Summary) of
                         true ->
                             %% Closed by an earlier incarnation that stopped before it told
                             %% anyone: carry out what the close causes (again; each effect
@@ -85,6 +86,7 @@ run(Parent, WorkflowId) ->
                             close_children(Run),
                             aion_engine:notify(WorkflowId);
                         false ->
+                            ok = parent_close_policy(WorkflowId, Summary),
                             ok = reconcile_children(Run, WorkflowId),
                             ok = aion_flow_ffi:take_inbox(Run),
                             {ok, Input} = aion_flow_ffi:json_decode(InputJson),
@@ -104,10 +106,35 @@ run(Parent, WorkflowId) ->
             exit({aion_blocked, null, {unreadable, Reason}})
     end.
 
-closed(WorkflowId) ->
+summary(WorkflowId) ->
     case aion:describe(WorkflowId) of
-        {ok, #{status := Status}} -> Status =/= running andalso Status =/= blocked;
-        {error, _} -> false
+        {ok, Summary} -> Summary;
+        {error, _} -> #{}
+    end.
+
+closed(#{status := Status}) -> Status =/= running andalso Status =/= blocked;
+closed(#{}) -> false.
+
+%% A child whose parent closed while the policy for it was not carried out yet (the node
+%% stopped in between): carry it out now, from the parent's recorded `ChildStarted'.
+parent_close_policy(WorkflowId, #{parent_id := ParentId}) when is_binary(ParentId) ->
+    case closed(summary(ParentId)) of
+        true -> aion_flow_ffi:apply_stop([], [{WorkflowId, recorded_policy(ParentId, WorkflowId)}]);
+        false -> ok
+    end;
+parent_close_policy(_WorkflowId, _Summary) ->
+    ok.
+
+recorded_policy(ParentId, ChildId) ->
+    case aion:history(ParentId) of
+        {ok, Events} ->
+            case [P || #{type := <<"ChildStarted">>, workflow_id := Id, parent_close_policy := P} <- Events,
+                       Id =:= ChildId] of
+                [Policy | _] -> Policy;
+                [] -> <<"abandon">>
+            end;
+        {error, _} ->
+            <<"abandon">>
     end.
 
 %% A child that closed while this run had no process (its push to our inbox may not have
