@@ -6,7 +6,9 @@ set -eu
 cd "$(dirname "$0")/.."
 cargo build --release --quiet -p aion_nif
 mkdir -p priv
-src=target/release/libaion_nif.so
-[ -f "$src" ] || src=target/release/libaion_nif.dylib
+# Cargo honours CARGO_TARGET_DIR (a shared target directory is a common setting).
+target="${CARGO_TARGET_DIR:-target}"
+src="$target/release/libaion_nif.so"
+[ -f "$src" ] || src="$target/release/libaion_nif.dylib"
 cp "$src" priv/.aion_nif.so.tmp
 mv -f priv/.aion_nif.so.tmp priv/aion_nif.so
