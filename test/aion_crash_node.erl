@@ -26,7 +26,42 @@ main(Dir, Phase, Scenario) ->
     %% Registering the type resumes its runs found in the store (phase "resume").
     ok = aion:register_workflow(<<"crash_child">>, {?MODULE, child}),
     ok = aion:register_workflow(<<"crash_flow">>, {?MODULE, flow}),
+    ok = aion:register_workflow(<<"owner_pair">>, {aion_owner_flows, pair}),
     Id = list_to_binary("crash-" ++ Scenario),
+    case {Phase, Scenario} of
+        {"start", "pairs"} ->
+            %% 50 pairs of workflows told to signal each other at the same moment; the
+            %% node is killed while the signals fly (every "go" is durable by then).
+            _ = [begin
+                     {ok, _} = aion:start_workflow(<<"owner_pair">>, #{<<"peer">> => B, <<"me">> => A}, #{workflow_id => A}),
+                     {ok, _} = aion:start_workflow(<<"owner_pair">>, #{<<"peer">> => A, <<"me">> => B}, #{workflow_id => B})
+                 end || {A, B} <- pairs()],
+            Self = self(),
+            _ = [spawn(fun() -> Self ! {sent, aion:signal(W, <<"go">>, 1)} end) || W <- members()],
+            _ = [receive {sent, ok} -> ok end || _ <- members()],
+            ok = file:write_file(filename:join(Dir, "ready"), <<>>),
+            receive never -> ok end;
+        {"resume", "pairs"} ->
+            Results = [{W, aion:await(W, 30000)} || W <- members()],
+            Counts = [{W, [T || #{type := T} <- element(2, aion:history(W)),
+                                lists:member(T, [<<"SignalReceived">>, <<"SignalSent">>, <<"SignalDelivered">>])]}
+                      || W <- members()],
+            {ok, History} = aion:history(hd(members())),
+            ok = file:write_file(filename:join(Dir, "result"),
+                                 io_lib:format("~p.~n~p.~n", [{pairs, Results, Counts}, History])),
+            erlang:halt(0);
+        _ ->
+            single(Phase, Scenario, Id, Dir)
+    end.
+
+pairs() ->
+    [{<<"pair-", (integer_to_binary(I))/binary, "-a">>, <<"pair-", (integer_to_binary(I))/binary, "-b">>}
+     || I <- lists:seq(1, 50)].
+
+members() ->
+    lists:append([[A, B] || {A, B} <- pairs()]).
+
+single(Phase, Scenario, Id, Dir) ->
     case Phase of
         "start" ->
             {ok, _} = aion:start_workflow(<<"crash_flow">>, #{<<"scenario">> => list_to_binary(Scenario)},
@@ -35,7 +70,7 @@ main(Dir, Phase, Scenario) ->
             ok = file:write_file(filename:join(Dir, "ready"), <<>>),
             receive never -> ok end;
         "resume" ->
-            Scenario =:= "signal" andalso (ok =:= aion:signal(Id, <<"go">>, <<"after-crash">>)),
+            Scenario =:= "signal" andalso (ok = aion:signal(Id, <<"go">>, <<"after-crash">>)),
             Scenario =:= "update" andalso finish_update(Id, Dir),
             Result = aion:await(Id, 30000),
             {ok, History} = aion:history(Id),

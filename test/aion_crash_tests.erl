@@ -15,7 +15,17 @@ crash_test_() ->
             {"kill -9 while waiting for a signal: buffered and new signals arrive", "signal", fun signalled/2},
             {"kill -9 while a child runs: the child resumes and the parent gets its result", "child", fun child/2},
             {"kill -9 in a fan-out: the finished call is not run again", "fanout", fun fanned_out/2},
-            {"kill -9 while an accepted update's handler runs: it completes after the restart", "update", fun updated/2}]].
+            {"kill -9 while an accepted update's handler runs: it completes after the restart", "update", fun updated/2},
+            {"kill -9 while 50 pairs signal each other: every signal recorded once", "pairs", fun pairs/2}]].
+
+pairs({pairs, Results, Counts}, _) ->
+    _ = [?assertMatch({_, {ok, <<"pair-", _/binary>>}}, R) || R <- Results],
+    ?assertEqual(100, length(Results)),
+    %% Each workflow got "go" and its peer's ping exactly once, sent once, and recorded
+    %% one delivery result.
+    _ = [?assertEqual({W, [<<"SignalDelivered">>, <<"SignalReceived">>, <<"SignalReceived">>, <<"SignalSent">>]},
+                      {W, lists:sort(Types)}) || {W, Types} <- Counts],
+    ok.
 
 crash(Scenario, Check) ->
     Dir = aion_test_support:tmp_dir("aion_crash_" ++ Scenario),
