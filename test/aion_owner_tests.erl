@@ -114,6 +114,19 @@ errors_are_tagged_and_names_are_checked() ->
     ?assertEqual({error, not_running}, aion:signal(Id, <<"go">>, 1)),
     ?assertEqual({error, not_running}, aion:cancel(Id)).
 
+%% The run command boundary answers anything that is not a command with an error.
+run_commands_are_typed_test() ->
+    Doc = <<"{\"format\":\"aion-history\",\"version\":1,\"workflow_id\":\"w\",\"run_id\":\"r\",",
+            "\"workflow_type\":\"t\",\"events\":[{\"seq\":1,\"recorded_at\":1,\"type\":\"WorkflowStarted\",",
+            "\"workflow_type\":\"t\",\"input\":null,\"run_id\":\"r\"}]}">>,
+    {ok, {Run, <<"w">>, <<"t">>, <<"null">>, <<"r">>}} = aion_flow_ffi:nif_run_from_history(Doc),
+    _ = [?assertMatch({error, {invalid_input, _}}, aion_flow_ffi:nif_run_command(Run, C, 0, 0))
+         || C <- [bogus, {bogus, 1}, {activity_step}, {dispatch_activity, 1, 2}, {timer_start, "x", 1},
+                  {activity_step, <<"1">>}, {activity_results, [{1, 2}]}, 42, "now"]],
+    ?assertMatch({error, {invalid_input, _}}, aion_flow_ffi:nif_run_command(Run, {timer_start, <<"t">>, 10}, bad, 0)),
+    ?assertMatch({ok, T} when is_integer(T), aion_flow_ffi:nif_run_command(Run, now, 0, 0)),
+    ?assertMatch({ok, {null, false, false}}, aion_flow_ffi:nif_run_command(Run, replay_status, 0, 0)).
+
 list_takes_every_status() ->
     _ = [?assertMatch({ok, _}, aion:list(#{status => S}))
          || S <- [running, blocked, completed, failed, cancelled, terminated, timed_out]],

@@ -41,8 +41,7 @@ pub(crate) fn task_term<'a>(env: Env<'a>, task: &AttemptTask) -> Term<'a> {
 /// (the append is on its way: wait for `{aion_durable, Tag, ok}`, then run `Task` =
 /// `{Ordinal, Attempt, Name, InputJson, TimeoutMs | infinity, TaskQueue}`; `none` when the activity
 /// was cancelled at once because a cancellation is waiting to be seen).
-#[rustler::nif]
-fn nif_run_dispatch_activity<'a>(
+pub(crate) fn nif_run_dispatch_activity<'a>(
     env: Env<'a>,
     resource: ResourceArc<RunResource>,
     name: Term<'a>,
@@ -79,8 +78,7 @@ fn nif_run_dispatch_activity<'a>(
 /// `{ok, {failed, ErrorJson}}`, `{ok, cancelled}`, `{ok, timeout}`, `{ok, {wait, UntilMs |
 /// infinity}}`, `{ok, {retry_in, Ms}}`, `{ok, recording}` (wait for Tag, then step again)
 /// or `{ok, {start, Task}}` (wait for Tag, then run Task).
-#[rustler::nif]
-fn nif_run_activity_step<'a>(
+pub(crate) fn nif_run_activity_step<'a>(
     env: Env<'a>,
     resource: ResourceArc<RunResource>,
     ordinal: Term<'a>,
@@ -120,8 +118,7 @@ fn parse_outcome(value: Value) -> Result<AttemptOutcome, Error> {
 /// `nif_run_dispatch_activities(Run, [{Name, InputJson, ConfigJson}], NowMs, Tag)` →
 /// `{ok, {done | recording, [{replayed, Ordinal} | {live, Ordinal, Task | none}]}}`: many
 /// dispatches with one append (fan-out). Every item is checked before any is dispatched.
-#[rustler::nif]
-fn nif_run_dispatch_activities<'a>(
+pub(crate) fn nif_run_dispatch_activities<'a>(
     env: Env<'a>,
     resource: ResourceArc<RunResource>,
     calls: Vec<(Term<'a>, Term<'a>, Term<'a>)>,
@@ -169,8 +166,7 @@ fn nif_run_dispatch_activities<'a>(
 
 /// `nif_run_activity_results(Run, [{Ordinal, Attempt, OutcomeJson}], NowMs, Tag)` →
 /// `{ok, done | recording}`: many attempt results with one append (stale ones ignored).
-#[rustler::nif]
-fn nif_run_activity_results<'a>(
+pub(crate) fn nif_run_activity_results<'a>(
     env: Env<'a>,
     resource: ResourceArc<RunResource>,
     results: Vec<(u64, u64, Term<'a>)>,

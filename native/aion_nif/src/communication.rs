@@ -15,8 +15,7 @@ mod atoms {
 
 /// `nif_run_record_signal(Run, Name, PayloadJson, SignalId | null, NowMs, Tag)` →
 /// `{ok, done}` (a redelivery, already recorded) or `{ok, recording}`.
-#[rustler::nif]
-fn nif_run_record_signal<'a>(
+pub(crate) fn nif_run_record_signal<'a>(
     env: Env<'a>,
     resource: ResourceArc<RunResource>,
     name: Term<'a>,
@@ -37,8 +36,7 @@ fn nif_run_record_signal<'a>(
 }
 
 /// `nif_run_signal_step(Run, Name, NowMs, Tag)`: the await step of `receive_signal`.
-#[rustler::nif]
-fn nif_run_signal_step<'a>(
+pub(crate) fn nif_run_signal_step<'a>(
     env: Env<'a>,
     resource: ResourceArc<RunResource>,
     name: Term<'a>,
@@ -57,8 +55,7 @@ fn nif_run_signal_step<'a>(
 /// `nif_run_send_signal(Run, Target, Name, PayloadJson, NowMs, Tag)` →
 /// `{ok, {done | recording, {delivered, Result}}}` or
 /// `{ok, {done | recording, {deliver, Ordinal, SignalId}}}`.
-#[rustler::nif]
-fn nif_run_send_signal<'a>(
+pub(crate) fn nif_run_send_signal<'a>(
     env: Env<'a>,
     resource: ResourceArc<RunResource>,
     target: Term<'a>,
@@ -89,8 +86,7 @@ fn nif_run_send_signal<'a>(
 }
 
 /// `nif_run_signal_delivered(Run, Ordinal, Result, NowMs, Tag) -> {ok, done | recording}`.
-#[rustler::nif]
-fn nif_run_signal_delivered<'a>(
+pub(crate) fn nif_run_signal_delivered<'a>(
     env: Env<'a>,
     resource: ResourceArc<RunResource>,
     ordinal: Term<'a>,
@@ -109,8 +105,7 @@ fn nif_run_signal_delivered<'a>(
 }
 
 /// `nif_run_accept_update(Run, UpdateId, Name, ArgsJson, NowMs, Tag) -> {ok, recording}`.
-#[rustler::nif]
-fn nif_run_accept_update<'a>(
+pub(crate) fn nif_run_accept_update<'a>(
     env: Env<'a>,
     resource: ResourceArc<RunResource>,
     update_id: Term<'a>,
@@ -132,8 +127,7 @@ fn nif_run_accept_update<'a>(
 
 /// `nif_run_complete_update(Run, UpdateId, ok | error, Json, NowMs, Tag)` →
 /// `{ok, done | recording}`.
-#[rustler::nif]
-fn nif_run_complete_update<'a>(
+pub(crate) fn nif_run_complete_update<'a>(
     env: Env<'a>,
     resource: ResourceArc<RunResource>,
     update_id: Term<'a>,
@@ -163,9 +157,8 @@ fn nif_run_complete_update<'a>(
 /// `nif_run_start_child(Run, Type, InputJson, ChildId | null, Policy, NowMs, Tag)` →
 /// `{ok, {done | recording, {Ordinal, ChildId, Create}}}`: create the child (idempotently)
 /// when `Create` is true, once the append is durable.
-#[rustler::nif]
 #[allow(clippy::too_many_arguments)] // one argument per field of ChildStarted
-fn nif_run_start_child<'a>(
+pub(crate) fn nif_run_start_child<'a>(
     env: Env<'a>,
     resource: ResourceArc<RunResource>,
     workflow_type: Term<'a>,
@@ -194,8 +187,7 @@ fn nif_run_start_child<'a>(
 }
 
 /// `nif_run_child_step(Run, Ordinal, NowMs, Tag)`: the await step of a child.
-#[rustler::nif]
-fn nif_run_child_step<'a>(
+pub(crate) fn nif_run_child_step<'a>(
     env: Env<'a>,
     resource: ResourceArc<RunResource>,
     ordinal: Term<'a>,
@@ -213,8 +205,7 @@ fn nif_run_child_step<'a>(
 
 /// `nif_run_child_completed(Run, Ordinal, Status, ValueJson, NowMs, Tag)` →
 /// `{ok, done | recording}`.
-#[rustler::nif]
-fn nif_run_child_completed<'a>(
+pub(crate) fn nif_run_child_completed<'a>(
     env: Env<'a>,
     resource: ResourceArc<RunResource>,
     ordinal: Term<'a>,
@@ -237,8 +228,7 @@ fn nif_run_child_completed<'a>(
 /// `nif_run_select(Run, [{activity | child, Ordinal}], NowMs, Tag) -> {ok, {Index, Step}}`:
 /// the first item to settle in history order, or the live work to do while none has
 /// (`Index` is 0-based).
-#[rustler::nif]
-fn nif_run_select<'a>(
+pub(crate) fn nif_run_select<'a>(
     env: Env<'a>,
     resource: ResourceArc<RunResource>,
     items: Vec<(Atom, u64)>,
@@ -269,8 +259,7 @@ fn nif_run_select<'a>(
 
 /// `nif_run_cancel_activity(Run, Ordinal, NowMs, Tag)` →
 /// `{ok, {done | recording, [{Ordinal, Attempt}], []}}`.
-#[rustler::nif]
-fn nif_run_cancel_activity<'a>(
+pub(crate) fn nif_run_cancel_activity<'a>(
     env: Env<'a>,
     resource: ResourceArc<RunResource>,
     ordinal: Term<'a>,
@@ -288,8 +277,7 @@ fn nif_run_cancel_activity<'a>(
 
 /// `nif_run_open_children(Run) -> {ok, [{ChildId, Policy}]}`: children started and not
 /// closed, for the parent-close policy when the run closes.
-#[rustler::nif]
-fn nif_run_open_children(env: Env<'_>, resource: ResourceArc<RunResource>) -> Term<'_> {
+pub(crate) fn nif_run_open_children(env: Env<'_>, resource: ResourceArc<RunResource>) -> Term<'_> {
     reply(env, || {
         let open = resource.lock()?.open_children();
         Ok(open

@@ -12,26 +12,22 @@ mod atoms {
 }
 
 /// `nif_run_now(Run) -> {ok, Ms}`: workflow time, identical on replay.
-#[rustler::nif]
-fn nif_run_now(env: Env<'_>, resource: ResourceArc<RunResource>) -> Term<'_> {
+pub(crate) fn nif_run_now(env: Env<'_>, resource: ResourceArc<RunResource>) -> Term<'_> {
     reply(env, || Ok(resource.lock()?.now().encode(env)))
 }
 
 /// `nif_run_random(Run) -> {ok, Float}`: `[0, 1)`, seeded from the run.
-#[rustler::nif]
-fn nif_run_random(env: Env<'_>, resource: ResourceArc<RunResource>) -> Term<'_> {
+pub(crate) fn nif_run_random(env: Env<'_>, resource: ResourceArc<RunResource>) -> Term<'_> {
     reply(env, || Ok(resource.lock()?.random().encode(env)))
 }
 
 /// `nif_run_uuid(Run) -> {ok, Binary}`: a v4 UUID seeded from the run.
-#[rustler::nif]
-fn nif_run_uuid(env: Env<'_>, resource: ResourceArc<RunResource>) -> Term<'_> {
+pub(crate) fn nif_run_uuid(env: Env<'_>, resource: ResourceArc<RunResource>) -> Term<'_> {
     reply(env, || Ok(resource.lock()?.uuid().encode(env)))
 }
 
 /// `nif_run_side_effect(Run) -> {ok, {replayed, Json}} | {ok, {live, Ordinal}}`.
-#[rustler::nif]
-fn nif_run_side_effect(env: Env<'_>, resource: ResourceArc<RunResource>) -> Term<'_> {
+pub(crate) fn nif_run_side_effect(env: Env<'_>, resource: ResourceArc<RunResource>) -> Term<'_> {
     reply(env, || {
         Ok(match resource.lock()?.side_effect()? {
             SideEffect::Replayed(value) => (atoms::replayed(), value.to_string()).encode(env),
@@ -41,8 +37,7 @@ fn nif_run_side_effect(env: Env<'_>, resource: ResourceArc<RunResource>) -> Term
 }
 
 /// `nif_run_side_effect_record(Run, Ordinal, Json, NowMs, Tag) -> {ok, recording}`.
-#[rustler::nif]
-fn nif_run_side_effect_record<'a>(
+pub(crate) fn nif_run_side_effect_record<'a>(
     env: Env<'a>,
     resource: ResourceArc<RunResource>,
     ordinal: Term<'a>,
@@ -61,8 +56,7 @@ fn nif_run_side_effect_record<'a>(
 }
 
 /// `nif_run_patched(Run, ChangeId, NowMs, Tag) -> {ok, {done | recording, boolean()}}`.
-#[rustler::nif]
-fn nif_run_patched<'a>(
+pub(crate) fn nif_run_patched<'a>(
     env: Env<'a>,
     resource: ResourceArc<RunResource>,
     change_id: Term<'a>,

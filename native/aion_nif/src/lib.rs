@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 mod activity;
+mod command;
 mod communication;
 mod convert;
 mod determinism;

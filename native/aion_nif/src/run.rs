@@ -291,8 +291,7 @@ fn nif_run_from_history<'a>(env: Env<'a>, document: Term<'a>) -> Term<'a> {
 /// `nif_run_replay_status(Run) -> {ok, {Divergence | null, Frontier, CommandsLeft}}`:
 /// the non-determinism report if the run diverged, whether the code went past the
 /// recorded history, and whether recorded commands remain unmatched.
-#[rustler::nif]
-fn nif_run_replay_status(env: Env<'_>, resource: ResourceArc<RunResource>) -> Term<'_> {
+pub(crate) fn nif_run_replay_status(env: Env<'_>, resource: ResourceArc<RunResource>) -> Term<'_> {
     reply(env, || {
         let run = resource.lock()?;
         let divergence = match run.divergence() {
@@ -311,8 +310,7 @@ fn nif_run_replay_status(env: Env<'_>, resource: ResourceArc<RunResource>) -> Te
 /// `nif_run_complete(Run, ok | error, Json, NowMs, Tag)` → `{ok, replayed}` or
 /// `{ok, recording}` (wait for Tag: the run is closed once it is durable). After a
 /// cancellation request the closing event is `WorkflowCancelled`.
-#[rustler::nif]
-fn nif_run_complete<'a>(
+pub(crate) fn nif_run_complete<'a>(
     env: Env<'a>,
     resource: ResourceArc<RunResource>,
     kind: Atom,
@@ -342,8 +340,7 @@ fn nif_run_complete<'a>(
 /// `nif_run_request_cancel(Run, ReasonJson, NowMs, Tag)` →
 /// `{ok, {done | recording, [{Ordinal, Attempt}]}}`: records the request and the
 /// cancellation of everything pending; the list names the attempts to stop.
-#[rustler::nif]
-fn nif_run_request_cancel<'a>(
+pub(crate) fn nif_run_request_cancel<'a>(
     env: Env<'a>,
     resource: ResourceArc<RunResource>,
     reason: Term<'a>,
@@ -360,8 +357,10 @@ fn nif_run_request_cancel<'a>(
 }
 
 /// `nif_run_cancel_requested(Run) -> {ok, boolean()}`.
-#[rustler::nif]
-fn nif_run_cancel_requested(env: Env<'_>, resource: ResourceArc<RunResource>) -> Term<'_> {
+pub(crate) fn nif_run_cancel_requested(
+    env: Env<'_>,
+    resource: ResourceArc<RunResource>,
+) -> Term<'_> {
     reply(env, || {
         Ok(resource.lock()?.is_cancel_requested().encode(env))
     })
@@ -370,8 +369,7 @@ fn nif_run_cancel_requested(env: Env<'_>, resource: ResourceArc<RunResource>) ->
 /// `nif_run_end(Run, terminated | timed_out, Json, NowMs, Tag)` →
 /// `{ok, {recording, [{Ordinal, Attempt}]}}`: ends the run at once (`Json`: the reason, or
 /// the deadline in Unix ms for `timed_out`).
-#[rustler::nif]
-fn nif_run_end<'a>(
+pub(crate) fn nif_run_end<'a>(
     env: Env<'a>,
     resource: ResourceArc<RunResource>,
     kind: Atom,
@@ -403,8 +401,7 @@ fn nif_run_end<'a>(
 /// `nif_run_continue_as_new(Run, InputJson, NewRunId, NowMs, Tag)` →
 /// `{ok, {recording, [{Ordinal, Attempt}], [{ChildId, Policy}]}}`: closes this run and creates the next one in
 /// one atomic append; once durable, open the workflow again to run the new run.
-#[rustler::nif]
-fn nif_run_continue_as_new<'a>(
+pub(crate) fn nif_run_continue_as_new<'a>(
     env: Env<'a>,
     resource: ResourceArc<RunResource>,
     input: Term<'a>,

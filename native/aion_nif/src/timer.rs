@@ -7,8 +7,7 @@ use crate::guard::reply;
 use crate::run::{step_term, RunResource};
 
 /// `nif_run_timer_start(Run, Name, Ms, NowMs, Tag) -> {ok, {done | recording, TimerId}}`.
-#[rustler::nif]
-fn nif_run_timer_start<'a>(
+pub(crate) fn nif_run_timer_start<'a>(
     env: Env<'a>,
     resource: ResourceArc<RunResource>,
     name: Term<'a>,
@@ -29,8 +28,7 @@ fn nif_run_timer_start<'a>(
 /// `nif_run_timer_step(Run, TimerId, NowMs, Tag)` → `{ok, {completed, <<"null">>}}` (fired),
 /// `{ok, cancelled}`, `{ok, timeout}`, `{ok, {wait, UntilMs}}` or `{ok, recording}` (wait
 /// for Tag, then step again).
-#[rustler::nif]
-fn nif_run_timer_step<'a>(
+pub(crate) fn nif_run_timer_step<'a>(
     env: Env<'a>,
     resource: ResourceArc<RunResource>,
     timer_id: Term<'a>,
@@ -47,8 +45,7 @@ fn nif_run_timer_step<'a>(
 }
 
 /// `nif_run_timer_cancel(Run, TimerId, NowMs, Tag) -> {ok, done | recording}`.
-#[rustler::nif]
-fn nif_run_timer_cancel<'a>(
+pub(crate) fn nif_run_timer_cancel<'a>(
     env: Env<'a>,
     resource: ResourceArc<RunResource>,
     timer_id: Term<'a>,
@@ -65,8 +62,7 @@ fn nif_run_timer_cancel<'a>(
 }
 
 /// `nif_run_scope_enter(Run, Ms, NowMs, Tag) -> {ok, {done | recording, ScopeId}}`.
-#[rustler::nif]
-fn nif_run_scope_enter<'a>(
+pub(crate) fn nif_run_scope_enter<'a>(
     env: Env<'a>,
     resource: ResourceArc<RunResource>,
     ms: Term<'a>,
@@ -83,8 +79,7 @@ fn nif_run_scope_enter<'a>(
 }
 
 /// `nif_run_scope_exit(Run, ScopeId, NowMs, Tag) -> {ok, {done | recording, TimedOut}}`.
-#[rustler::nif]
-fn nif_run_scope_exit<'a>(
+pub(crate) fn nif_run_scope_exit<'a>(
     env: Env<'a>,
     resource: ResourceArc<RunResource>,
     scope_id: Term<'a>,
