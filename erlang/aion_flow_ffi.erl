@@ -42,13 +42,15 @@
 -export([wait_event/2]).
 -export([record_cancel/2]).
 -export([take_inbox/1]).
+-export([run_command/4]).
 -export([arm_deadline/1]).
 
 %% Native functions (the Rust library), exported and declared as NIFs from one list.
 -define(NIFS, [nif_json_encode/1, nif_json_decode/1, nif_json_encode_dirty/1, nif_json_decode_dirty/1,
        nif_engine_open/2, nif_engine_close/1, nif_engine_create/8, nif_engine_describe/2,
        nif_engine_history/3, nif_engine_list/3, nif_engine_export/3, nif_engine_push/5,
-       nif_run_open/2, nif_run_from_history/1, nif_run_take_inbox/3, nif_run_command/4]).
+       nif_run_open/2, nif_run_from_history/1, nif_run_take_inbox/3, nif_run_command/4,
+       nif_run_command_dirty/4]).
 %% One function per run command, each handing its command to `nif_run_command/4' (the
 %% command names and arguments are those of `native/aion_nif/src/command.rs').
 -export([nif_run_complete/5,
@@ -577,130 +579,130 @@ nif_run_open(_, _) -> ?STUB.
 %% @private
 -spec nif_run_complete(reference(), ok | error, json(), integer(), pos_integer()) ->
     {ok, replayed | recording} | {error, wire_error()}.
-nif_run_complete(Run, A1, A2, Now, Tag) -> nif_run_command(Run, {complete, A1, A2}, Now, Tag).
+nif_run_complete(Run, A1, A2, Now, Tag) -> run_command(Run, {complete, A1, A2}, Now, Tag).
 %% @private
 -spec nif_run_request_cancel(reference(), json(), integer(), pos_integer()) -> {ok, tuple()} | {error, wire_error()}.
-nif_run_request_cancel(Run, A1, Now, Tag) -> nif_run_command(Run, {request_cancel, A1}, Now, Tag).
+nif_run_request_cancel(Run, A1, Now, Tag) -> run_command(Run, {request_cancel, A1}, Now, Tag).
 %% @private
 -spec nif_run_cancel_requested(reference()) -> {ok, boolean()} | {error, wire_error()}.
-nif_run_cancel_requested(Run) -> nif_run_command(Run, cancel_requested, 0, 0).
+nif_run_cancel_requested(Run) -> run_command(Run, cancel_requested, 0, 0).
 %% @private
 -spec nif_run_end(reference(), terminated | timed_out, json(), integer(), pos_integer()) ->
     {ok, tuple()} | {error, wire_error()}.
-nif_run_end(Run, A1, A2, Now, Tag) -> nif_run_command(Run, {'end', A1, A2}, Now, Tag).
+nif_run_end(Run, A1, A2, Now, Tag) -> run_command(Run, {'end', A1, A2}, Now, Tag).
 %% @private
 -spec nif_run_continue_as_new(reference(), json(), binary(), integer(), pos_integer()) ->
     {ok, tuple()} | {error, wire_error()}.
-nif_run_continue_as_new(Run, A1, A2, Now, Tag) -> nif_run_command(Run, {continue_as_new, A1, A2}, Now, Tag).
+nif_run_continue_as_new(Run, A1, A2, Now, Tag) -> run_command(Run, {continue_as_new, A1, A2}, Now, Tag).
 %% @private
 -spec nif_run_dispatch_activity(reference(), binary(), json(), json(), integer(), pos_integer()) ->
     {ok, tuple()} | {error, wire_error()}.
-nif_run_dispatch_activity(Run, A1, A2, A3, Now, Tag) -> nif_run_command(Run, {dispatch_activity, A1, A2, A3}, Now, Tag).
+nif_run_dispatch_activity(Run, A1, A2, A3, Now, Tag) -> run_command(Run, {dispatch_activity, A1, A2, A3}, Now, Tag).
 %% @private
 -spec nif_run_activity_step(reference(), correlation_id(), integer(), pos_integer()) ->
     {ok, term()} | {error, wire_error()}.
-nif_run_activity_step(Run, A1, Now, Tag) -> nif_run_command(Run, {activity_step, A1}, Now, Tag).
+nif_run_activity_step(Run, A1, Now, Tag) -> run_command(Run, {activity_step, A1}, Now, Tag).
 %% @private
 -spec nif_run_timer_start(reference(), binary(), non_neg_integer(), integer(), pos_integer()) ->
     {ok, {done | recording, pos_integer()}} | {error, wire_error()}.
-nif_run_timer_start(Run, A1, A2, Now, Tag) -> nif_run_command(Run, {timer_start, A1, A2}, Now, Tag).
+nif_run_timer_start(Run, A1, A2, Now, Tag) -> run_command(Run, {timer_start, A1, A2}, Now, Tag).
 %% @private
 -spec nif_run_timer_step(reference(), pos_integer(), integer(), pos_integer()) -> {ok, term()} | {error, wire_error()}.
-nif_run_timer_step(Run, A1, Now, Tag) -> nif_run_command(Run, {timer_step, A1}, Now, Tag).
+nif_run_timer_step(Run, A1, Now, Tag) -> run_command(Run, {timer_step, A1}, Now, Tag).
 %% @private
 -spec nif_run_timer_cancel(reference(), pos_integer(), integer(), pos_integer()) ->
     {ok, done | recording} | {error, wire_error()}.
-nif_run_timer_cancel(Run, A1, Now, Tag) -> nif_run_command(Run, {timer_cancel, A1}, Now, Tag).
+nif_run_timer_cancel(Run, A1, Now, Tag) -> run_command(Run, {timer_cancel, A1}, Now, Tag).
 %% @private
 -spec nif_run_scope_enter(reference(), non_neg_integer(), integer(), pos_integer()) ->
     {ok, {done | recording, pos_integer()}} | {error, wire_error()}.
-nif_run_scope_enter(Run, A1, Now, Tag) -> nif_run_command(Run, {scope_enter, A1}, Now, Tag).
+nif_run_scope_enter(Run, A1, Now, Tag) -> run_command(Run, {scope_enter, A1}, Now, Tag).
 %% @private
 -spec nif_run_scope_exit(reference(), pos_integer(), integer(), pos_integer()) ->
     {ok, {done | recording, boolean()}} | {error, wire_error()}.
-nif_run_scope_exit(Run, A1, Now, Tag) -> nif_run_command(Run, {scope_exit, A1}, Now, Tag).
+nif_run_scope_exit(Run, A1, Now, Tag) -> run_command(Run, {scope_exit, A1}, Now, Tag).
 %% @private
 -spec nif_run_now(reference()) -> {ok, integer()} | {error, wire_error()}.
-nif_run_now(Run) -> nif_run_command(Run, now, 0, 0).
+nif_run_now(Run) -> run_command(Run, now, 0, 0).
 %% @private
 -spec nif_run_random(reference()) -> {ok, float()} | {error, wire_error()}.
-nif_run_random(Run) -> nif_run_command(Run, random, 0, 0).
+nif_run_random(Run) -> run_command(Run, random, 0, 0).
 %% @private
 -spec nif_run_uuid(reference()) -> {ok, binary()} | {error, wire_error()}.
-nif_run_uuid(Run) -> nif_run_command(Run, uuid, 0, 0).
+nif_run_uuid(Run) -> run_command(Run, uuid, 0, 0).
 %% @private
 -spec nif_run_side_effect(reference()) -> {ok, {replayed, json()} | {live, pos_integer()}} | {error, wire_error()}.
-nif_run_side_effect(Run) -> nif_run_command(Run, side_effect, 0, 0).
+nif_run_side_effect(Run) -> run_command(Run, side_effect, 0, 0).
 %% @private
 -spec nif_run_side_effect_record(reference(), pos_integer(), json(), integer(), pos_integer()) ->
     {ok, recording} | {error, wire_error()}.
-nif_run_side_effect_record(Run, A1, A2, Now, Tag) -> nif_run_command(Run, {side_effect_record, A1, A2}, Now, Tag).
+nif_run_side_effect_record(Run, A1, A2, Now, Tag) -> run_command(Run, {side_effect_record, A1, A2}, Now, Tag).
 %% @private
 -spec nif_run_record_signal(reference(), binary(), json(), binary() | null, integer(), pos_integer()) ->
     {ok, done | recording} | {error, wire_error()}.
-nif_run_record_signal(Run, A1, A2, A3, Now, Tag) -> nif_run_command(Run, {record_signal, A1, A2, A3}, Now, Tag).
+nif_run_record_signal(Run, A1, A2, A3, Now, Tag) -> run_command(Run, {record_signal, A1, A2, A3}, Now, Tag).
 %% @private
 -spec nif_run_signal_step(reference(), binary(), integer(), pos_integer()) -> {ok, term()} | {error, wire_error()}.
-nif_run_signal_step(Run, A1, Now, Tag) -> nif_run_command(Run, {signal_step, A1}, Now, Tag).
+nif_run_signal_step(Run, A1, Now, Tag) -> run_command(Run, {signal_step, A1}, Now, Tag).
 %% @private
 -spec nif_run_send_signal(reference(), binary(), binary(), json(), integer(), pos_integer()) ->
     {ok, {done | recording, tuple()}} | {error, wire_error()}.
-nif_run_send_signal(Run, A1, A2, A3, Now, Tag) -> nif_run_command(Run, {send_signal, A1, A2, A3}, Now, Tag).
+nif_run_send_signal(Run, A1, A2, A3, Now, Tag) -> run_command(Run, {send_signal, A1, A2, A3}, Now, Tag).
 %% @private
 -spec nif_run_signal_delivered(reference(), pos_integer(), binary(), integer(), pos_integer()) ->
     {ok, done | recording} | {error, wire_error()}.
-nif_run_signal_delivered(Run, A1, A2, Now, Tag) -> nif_run_command(Run, {signal_delivered, A1, A2}, Now, Tag).
+nif_run_signal_delivered(Run, A1, A2, Now, Tag) -> run_command(Run, {signal_delivered, A1, A2}, Now, Tag).
 %% @private
 -spec nif_run_accept_update(reference(), binary(), binary(), json(), integer(), pos_integer()) ->
     {ok, recording} | {error, wire_error()}.
-nif_run_accept_update(Run, A1, A2, A3, Now, Tag) -> nif_run_command(Run, {accept_update, A1, A2, A3}, Now, Tag).
+nif_run_accept_update(Run, A1, A2, A3, Now, Tag) -> run_command(Run, {accept_update, A1, A2, A3}, Now, Tag).
 %% @private
 -spec nif_run_complete_update(reference(), binary(), ok | error, json(), integer(), pos_integer()) ->
     {ok, done | recording} | {error, wire_error()}.
-nif_run_complete_update(Run, A1, A2, A3, Now, Tag) -> nif_run_command(Run, {complete_update, A1, A2, A3}, Now, Tag).
+nif_run_complete_update(Run, A1, A2, A3, Now, Tag) -> run_command(Run, {complete_update, A1, A2, A3}, Now, Tag).
 %% @private
 -spec nif_run_start_child(reference(), binary(), json(), binary() | null, binary(), integer(), pos_integer()) ->
     {ok, {done | recording, {pos_integer(), binary(), boolean()}}} | {error, wire_error()}.
-nif_run_start_child(Run, A1, A2, A3, A4, Now, Tag) -> nif_run_command(Run, {start_child, A1, A2, A3, A4}, Now, Tag).
+nif_run_start_child(Run, A1, A2, A3, A4, Now, Tag) -> run_command(Run, {start_child, A1, A2, A3, A4}, Now, Tag).
 %% @private
 -spec nif_run_child_step(reference(), pos_integer(), integer(), pos_integer()) -> {ok, term()} | {error, wire_error()}.
-nif_run_child_step(Run, A1, Now, Tag) -> nif_run_command(Run, {child_step, A1}, Now, Tag).
+nif_run_child_step(Run, A1, Now, Tag) -> run_command(Run, {child_step, A1}, Now, Tag).
 %% @private
 -spec nif_run_child_completed(reference(), pos_integer(), binary(), json(), integer(), pos_integer()) ->
     {ok, done | recording} | {error, wire_error()}.
-nif_run_child_completed(Run, A1, A2, A3, Now, Tag) -> nif_run_command(Run, {child_completed, A1, A2, A3}, Now, Tag).
+nif_run_child_completed(Run, A1, A2, A3, Now, Tag) -> run_command(Run, {child_completed, A1, A2, A3}, Now, Tag).
 %% @private
 -spec nif_run_select(reference(), [{activity | child, pos_integer()}], integer(), pos_integer()) ->
     {ok, {non_neg_integer(), term()}} | {error, wire_error()}.
-nif_run_select(Run, A1, Now, Tag) -> nif_run_command(Run, {select, A1}, Now, Tag).
+nif_run_select(Run, A1, Now, Tag) -> run_command(Run, {select, A1}, Now, Tag).
 %% @private
 -spec nif_run_cancel_activity(reference(), pos_integer(), integer(), pos_integer()) ->
     {ok, tuple()} | {error, wire_error()}.
-nif_run_cancel_activity(Run, A1, Now, Tag) -> nif_run_command(Run, {cancel_activity, A1}, Now, Tag).
+nif_run_cancel_activity(Run, A1, Now, Tag) -> run_command(Run, {cancel_activity, A1}, Now, Tag).
 %% @private
 -spec nif_run_dispatch_activities(reference(), [{binary(), json(), json()}], integer(), pos_integer()) ->
     {ok, {done | recording, [tuple()]}} | {error, wire_error()}.
-nif_run_dispatch_activities(Run, A1, Now, Tag) -> nif_run_command(Run, {dispatch_activities, A1}, Now, Tag).
+nif_run_dispatch_activities(Run, A1, Now, Tag) -> run_command(Run, {dispatch_activities, A1}, Now, Tag).
 %% @private
 -spec nif_run_activity_results(reference(), [{pos_integer(), non_neg_integer(), json()}], integer(), pos_integer()) ->
     {ok, done | recording} | {error, wire_error()}.
-nif_run_activity_results(Run, A1, Now, Tag) -> nif_run_command(Run, {activity_results, A1}, Now, Tag).
+nif_run_activity_results(Run, A1, Now, Tag) -> run_command(Run, {activity_results, A1}, Now, Tag).
 %% @private
 -spec nif_run_from_history(binary()) -> {ok, {reference(), binary(), binary(), json(), binary()}} | {error, wire_error()}.
 nif_run_from_history(_) -> ?STUB.
 %% @private
 -spec nif_run_replay_status(reference()) -> {ok, {binary() | null, boolean(), boolean()}} | {error, wire_error()}.
-nif_run_replay_status(Run) -> nif_run_command(Run, replay_status, 0, 0).
+nif_run_replay_status(Run) -> run_command(Run, replay_status, 0, 0).
 %% @private
 -spec nif_engine_export(reference(), binary(), binary() | null) -> {ok, binary()} | {error, wire_error()}.
 nif_engine_export(_, _, _) -> ?STUB.
 %% @private
 -spec nif_run_open_children(reference()) -> {ok, [{binary(), binary()}]} | {error, wire_error()}.
-nif_run_open_children(Run) -> nif_run_command(Run, open_children, 0, 0).
+nif_run_open_children(Run) -> run_command(Run, open_children, 0, 0).
 %% @private
 -spec nif_run_patched(reference(), binary(), integer(), pos_integer()) ->
     {ok, {done | recording, boolean()}} | {error, wire_error()}.
-nif_run_patched(Run, A1, Now, Tag) -> nif_run_command(Run, {patched, A1}, Now, Tag).
+nif_run_patched(Run, A1, Now, Tag) -> run_command(Run, {patched, A1}, Now, Tag).
 %% @private
 -spec nif_engine_push(reference(), binary(), tuple(), integer(), pos_integer()) ->
     {ok, pos_integer()} | {error, wire_error()}.
@@ -713,3 +715,17 @@ nif_run_take_inbox(_, _, _) -> ?STUB.
 %% `native/aion_nif/src/command.rs').
 -spec nif_run_command(reference(), atom() | tuple(), integer(), non_neg_integer()) -> {ok, term()} | {error, wire_error()}.
 nif_run_command(_, _, _, _) -> ?STUB.
+%% @private `nif_run_command/4' on a dirty CPU scheduler (large commands).
+-spec nif_run_command_dirty(reference(), atom() | tuple(), integer(), non_neg_integer()) -> {ok, term()} | {error, wire_error()}.
+nif_run_command_dirty(_, _, _, _) -> ?STUB.
+
+%% @doc Hands `Command' to the run; a command carrying a large payload goes to a dirty
+%% scheduler, so that parsing it never holds a normal one.
+-spec run_command(reference(), atom() | tuple(), integer(), non_neg_integer()) -> {ok, term()} | {error, wire_error()}.
+run_command(Run, Command, Now, Tag) when is_atom(Command) ->
+    nif_run_command(Run, Command, Now, Tag);
+run_command(Run, Command, Now, Tag) ->
+    case erlang:external_size(Command) > ?DIRTY_BYTES of
+        true -> nif_run_command_dirty(Run, Command, Now, Tag);
+        false -> nif_run_command(Run, Command, Now, Tag)
+    end.

@@ -3,16 +3,18 @@
 
 -export([register_all/0]).
 -export([pair/1, waiter/1, returns/1, deep_activity/1, interleave/1, crashes/1]).
--export([tracked/1, echo/1, deep/1]).
+-export([tracked/1, echo/1, deep/1, parked/1, many/1, once/1]).
 
 register_all() ->
     ok = aion:register_activity(<<"owner_tracked">>, {?MODULE, tracked}),
     ok = aion:register_activity(<<"owner_echo">>, {?MODULE, echo}),
     ok = aion:register_activity(<<"owner_deep">>, {?MODULE, deep}),
+    ok = aion:register_activity(<<"owner_parked">>, {?MODULE, parked}),
     [ok = aion:register_workflow(T, {?MODULE, F})
      || {T, F} <- [{<<"owner_pair">>, pair}, {<<"owner_waiter">>, waiter},
                    {<<"owner_returns">>, returns}, {<<"owner_deep_activity">>, deep_activity},
-                   {<<"owner_interleave">>, interleave}, {<<"owner_crashes">>, crashes}]],
+                   {<<"owner_interleave">>, interleave}, {<<"owner_crashes">>, crashes},
+                   {<<"owner_many">>, many}, {<<"owner_once">>, once}]],
     ok = aion:register_workflow(<<"owner_crashes_fail">>, {?MODULE, crashes}, #{on_crash => fail}),
     ok.
 
@@ -66,6 +68,23 @@ crashes(#{<<"key">> := K}) ->
     end.
 
 echo(X) -> {ok, X}.
+
+%% N fast activities in a row.
+many(#{<<"n">> := N}) ->
+    _ = [{ok, I} = aion_flow:activity(<<"owner_echo">>, I) || I <- lists:seq(1, N)],
+    {ok, N}.
+
+%% One attempt of owner_parked, whatever happens to it.
+once(Input) ->
+    case aion_flow:activity(<<"owner_parked">>, Input, #{retry => #{max_attempts => 1}}) of
+        {ok, V} -> {ok, V};
+        {error, {activity_failed, #{type := T, message := M}}} -> {error, #{<<"type">> => T, <<"message">> => M}}
+    end.
+
+%% Parks until killed (its pid under {parked, Key}).
+parked(#{<<"key">> := K}) ->
+    ets:insert(aion_test_calls, {{parked, K}, self()}),
+    receive never -> {ok, never} end.
 
 %% An attempt that notes whether another attempt of the same activity is alive when it
 %% starts, then waits to be released.

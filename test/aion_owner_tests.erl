@@ -23,6 +23,7 @@ owner_test_() ->
                   fun on_crash_fail_keeps_fail_fast/0,
                   fun errors_are_tagged_and_names_are_checked/0,
                   fun list_takes_every_status/0,
+                  fun workers_report_their_real_exit_and_invent_none/0,
                   fun the_run_process_answers_sys/0,
                   fun registrations_survive_an_engine_crash/0]).
 
@@ -126,6 +127,20 @@ run_commands_are_typed_test() ->
     ?assertMatch({error, {invalid_input, _}}, aion_flow_ffi:nif_run_command(Run, {timer_start, <<"t">>, 10}, bad, 0)),
     ?assertMatch({ok, T} when is_integer(T), aion_flow_ffi:nif_run_command(Run, now, 0, 0)),
     ?assertMatch({ok, {null, false, false}}, aion_flow_ffi:nif_run_command(Run, replay_status, 0, 0)).
+
+workers_report_their_real_exit_and_invent_none() ->
+    %% 300 fast activities: not one attempt is reported as a crash.
+    Many = aion_test_support:start_run(<<"owner_many">>, #{<<"n">> => 300}),
+    ?assertEqual({ok, 300}, aion:await(Many, 30000)),
+    ?assertEqual([], aion_test_support:events(Many, <<"ActivityFailed">>)),
+    %% A worker killed from outside: its real exit reason is the failure's message.
+    K = key(),
+    Id = aion_test_support:start_run(<<"owner_once">>, #{<<"key">> => K}),
+    wait_until(fun() -> ets:lookup(aion_test_calls, {parked, K}) =/= [] end, 10000),
+    [{_, Worker}] = ets:lookup(aion_test_calls, {parked, K}),
+    exit(Worker, {custom_reason, 42}),
+    {error, {failed, #{<<"type">> := <<"crash">>, <<"message">> := Message}}} = aion:await(Id, 10000),
+    ?assertNotEqual(nomatch, binary:match(Message, <<"custom_reason">>)).
 
 list_takes_every_status() ->
     _ = [?assertMatch({ok, _}, aion:list(#{status => S}))

@@ -89,6 +89,30 @@ fn nif_run_command<'a>(
     now: Term<'a>,
     tag: Term<'a>,
 ) -> Term<'a> {
+    run_command(env, resource, command, now, tag)
+}
+
+/// `nif_run_command_dirty(Run, Command, NowMs, Tag)`: `nif_run_command` on a dirty CPU
+/// scheduler, for a command that carries a large payload (parsing it must not hold a
+/// normal scheduler; `aion_flow_ffi` chooses by the command's size).
+#[rustler::nif(schedule = "DirtyCpu")]
+fn nif_run_command_dirty<'a>(
+    env: Env<'a>,
+    resource: ResourceArc<RunResource>,
+    command: Term<'a>,
+    now: Term<'a>,
+    tag: Term<'a>,
+) -> Term<'a> {
+    run_command(env, resource, command, now, tag)
+}
+
+fn run_command<'a>(
+    env: Env<'a>,
+    resource: ResourceArc<RunResource>,
+    command: Term<'a>,
+    now: Term<'a>,
+    tag: Term<'a>,
+) -> Term<'a> {
     let Ok(command) = command.decode::<Command<'a>>() else {
         return error_term(
             env,

@@ -149,7 +149,9 @@ fn nif_engine_close(env: Env<'_>, engine: ResourceArc<EngineResource>) -> Term<'
 /// appends `WorkflowStarted` at head 0. `OptsJson` may hold `execution_deadline` (Unix ms)
 /// and `parent_id`. Returns `{ok, Tag}` at once; `{aion_durable, Tag, ok}` follows
 /// when durable, `{aion_durable, Tag, {error, <<"already_exists: ...">>}}` if the id is taken.
-#[rustler::nif]
+// On a dirty CPU scheduler: the input may be large, and parsing it must not hold a
+// normal scheduler.
+#[rustler::nif(schedule = "DirtyCpu")]
 #[allow(clippy::too_many_arguments)] // one argument per field of the start event
 fn nif_engine_create<'a>(
     env: Env<'a>,
@@ -199,7 +201,8 @@ fn nif_engine_create<'a>(
 /// `{signal, Name, PayloadJson, SignalId | null}`, `{cancel, ReasonJson}` or
 /// `{child_closed, ChildId, Status, ValueJson}`. The run's owner records it (see
 /// `nif_run_take_inbox`); nobody waits on the owner.
-#[rustler::nif]
+// On a dirty CPU scheduler: the payload may be large.
+#[rustler::nif(schedule = "DirtyCpu")]
 fn nif_engine_push<'a>(
     env: Env<'a>,
     engine: ResourceArc<EngineResource>,
