@@ -6,7 +6,7 @@
 -export([identity/1, null/0, object/1, field/2, as_string/1, as_int/1, as_float/1,
          as_bool/1, as_list/1, to_text/1, from_text/1]).
 -export([run_activity/3]).
--export([register_workflow/2, register_activity/2, start/2, start_with_id/3, await/2]).
+-export([register_workflow/2, register_workflow_with/3, register_activity/2, start/2, start_with_id/3, await/2]).
 -export([sleep/1, start_timer/2, await_timer/1, cancel_timer/1, with_timeout/2, side_effect/1]).
 -export([start_with/3, cancel/1, terminate/2]).
 -export([receive_signal/1, receive_signal_within/2, client_signal/3, workflow_signal/3]).
@@ -116,6 +116,12 @@ flow_error(Other) -> {engine_error, aion_flow_ffi:printed(Other)}.
 -spec register_workflow(binary(), fun()) -> {ok, nil} | {error, term()}.
 register_workflow(Name, Fun) ->
     register_fun(fun aion:register_workflow/2, Name, Fun).
+
+%% @doc `aion/workflow.register_with': `OnCrash' is `block_on_crash' or `fail_on_crash'.
+-spec register_workflow_with(binary(), fun(), block_on_crash | fail_on_crash) -> {ok, nil} | {error, term()}.
+register_workflow_with(Name, Fun, OnCrash) ->
+    Opts = #{on_crash => case OnCrash of fail_on_crash -> fail; block_on_crash -> block end},
+    register_fun(fun(N, MF) -> aion:register_workflow(N, MF, Opts) end, Name, Fun).
 
 %% @doc `aion/workflow.register_activity'.
 -spec register_activity(binary(), fun()) -> {ok, nil} | {error, term()}.

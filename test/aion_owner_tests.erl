@@ -21,6 +21,7 @@ owner_test_() ->
                   fun killing_the_run_never_gives_two_live_attempts/0,
                   fun a_crash_in_workflow_code_blocks_the_run_until_fixed/0,
                   fun on_crash_fail_keeps_fail_fast/0,
+                  fun a_gleam_panic_blocks_or_fails_as_registered/0,
                   fun errors_are_tagged_and_names_are_checked/0,
                   fun list_takes_every_status/0,
                   fun workers_report_their_real_exit_and_invent_none/0,
@@ -91,6 +92,14 @@ on_crash_fail_keeps_fail_fast() ->
     ?assertMatch({error, {failed, #{<<"type">> := <<"crash">>}}}, aion:await(Id, 10000)),
     ?assertEqual({error, {bad_option, {on_crash, maybe}}},
                  aion:register_workflow(<<"x">>, {aion_owner_flows, crashes}, #{on_crash => maybe})).
+
+a_gleam_panic_blocks_or_fails_as_registered() ->
+    {ok, nil} = aion_flow_fixture:register_panicking(),
+    Failed = aion_test_support:start_run(<<"gleam_panics_failed">>, null),
+    ?assertMatch({error, {failed, #{<<"type">> := <<"crash">>}}}, aion:await(Failed, 10000)),
+    Blocked = aion_test_support:start_run(<<"gleam_panics_blocked">>, null),
+    wait_until(fun() -> status(Blocked) =:= blocked end, 10000),
+    ?assertMatch({ok, #{blocked_reason := {crashed, #{class := error}}}}, aion:describe(Blocked)).
 
 errors_are_tagged_and_names_are_checked() ->
     Long = binary:copy(<<"n">>, 256),

@@ -131,3 +131,14 @@ fn map_int(values: List(Int)) -> List(json.Json) {
     [x, ..rest] -> [json.int(x), ..map_int(rest)]
   }
 }
+
+/// Panics: a bug in workflow code.
+pub fn panics(_input: json.Json) -> Result(json.Json, String) {
+  panic
+}
+
+/// Registers `panics` twice: blocked on a crash (the default) and failing on it.
+pub fn register_panicking() -> Result(Nil, workflow.ClientError) {
+  let assert Ok(Nil) = workflow.register("gleam_panics_blocked", panics)
+  workflow.register_with("gleam_panics_failed", panics, workflow.FailOnCrash)
+}

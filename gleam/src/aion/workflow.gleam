@@ -45,9 +45,29 @@ pub type ClientError {
   ClientFailure(message: String)
 }
 
-/// Registers workflow type `name` as the top-level function `run`.
+/// Registers workflow type `name` as the top-level function `run`. A panic (or any crash)
+/// in `run` is a bug: the run is blocked and replayed once fixed code is registered (see
+/// `register_with`).
 @external(erlang, "aion_flow_gleam_ffi", "register_workflow")
 pub fn register(name: String, run: fn(json.Json) -> Result(json.Json, String)) -> Result(Nil, ClientError)
+
+/// What a crash (a panic, a failed `let assert`) in workflow code does to the run.
+pub type OnCrash {
+  /// The run is blocked with the crash as its reason, and replayed after a backoff and
+  /// when its type is registered again: deploy the fix and it carries on (the default).
+  BlockOnCrash
+  /// The run fails with an error of type `crash`.
+  FailOnCrash
+}
+
+/// Registers workflow type `name` as the top-level function `run`, choosing what a crash
+/// in it does.
+@external(erlang, "aion_flow_gleam_ffi", "register_workflow_with")
+pub fn register_with(
+  name: String,
+  run: fn(json.Json) -> Result(json.Json, String),
+  on_crash: OnCrash,
+) -> Result(Nil, ClientError)
 
 /// Registers activity `name` as the top-level function `run`.
 @external(erlang, "aion_flow_gleam_ffi", "register_activity")
