@@ -17,6 +17,7 @@
 -export([accept_update/6]).
 -export([run_update/4]).
 -export([refuse_pending/0]).
+-export([forget_handlers/0]).
 
 -define(QUERIES, aion_query_handlers).
 -define(UPDATES, aion_update_handlers).
@@ -226,6 +227,14 @@ run_update(Run, UpdateId, Name, ArgsJson) ->
         undefined ->
             ok
     end,
+    ok.
+
+%% @doc Forgets the query and update handlers the code set (before the run is replayed in
+%% the same process: the replayed code sets them again).
+-spec forget_handlers() -> ok.
+forget_handlers() ->
+    _ = erase(?QUERIES),
+    _ = erase(?UPDATES),
     ok.
 
 %% @doc After the run closed: answers queued queries and updates with

@@ -26,6 +26,9 @@
 
 -include_lib("kernel/include/logger.hrl").
 
+%% How often a run whose close met new inbox entries replays at once.
+-define(INBOX_RETRIES, 20).
+
 -export([start_link/1]).
 -export([init/2]).
 -export([system/2]).
@@ -44,10 +47,7 @@ init(Parent, WorkflowId) ->
     case aion_engine:claim_run(WorkflowId) of
         true ->
             try
-                %% Attempts belong to their run: none of the previous incarnation's may
-                %% still run when this one replays and starts attempts of its own.
-                ok = aion_activity_pool:stop_run(WorkflowId),
-                run(Parent, WorkflowId)
+                own(Parent, WorkflowId, ?INBOX_RETRIES)
             catch
                 %% The store refused or failed an append: the in-memory state is ahead of
                 %% the history. Stop here and let the engine replay the run after a
@@ -63,6 +63,21 @@ init(Parent, WorkflowId) ->
             end;
         false ->
             ok
+    end.
+
+%% Runs the run as its owner. Attempts belong to their run: none of the previous
+%% incarnation's may still run when this one replays and starts attempts of its own. A
+%% close refused because the inbox received something meanwhile is replayed at once (the
+%% replay records what came), a few times, before it counts as a store error.
+own(Parent, WorkflowId, Tries) ->
+    ok = aion_activity_pool:stop_run(WorkflowId),
+    try
+        run(Parent, WorkflowId)
+    catch
+        exit:{aion_durability, {inbox_pending, _}} when Tries > 0 ->
+            ?LOG_INFO(#{what => close_met_new_inbox_entries}),
+            aion_flow_messages:forget_handlers(),
+            own(Parent, WorkflowId, Tries - 1)
     end.
 
 run(Parent, WorkflowId) ->

@@ -18,6 +18,7 @@ with(Store, Tests) ->
 
 owner_test_() ->
     with(sqlite, [fun pairs_of_workflows_signal_each_other_at_the_same_moment/0,
+                  fun an_acknowledged_signal_is_never_lost_when_the_run_closes/0,
                   fun killing_the_run_never_gives_two_live_attempts/0,
                   fun a_crash_in_workflow_code_blocks_the_run_until_fixed/0,
                   fun on_crash_fail_keeps_fail_fast/0,
@@ -48,6 +49,25 @@ pairs_of_workflows_signal_each_other_at_the_same_moment() ->
     Types = aion_test_support:types(W0),
     ?assertEqual(2, length([T || T <- Types, T =:= <<"SignalReceived">>])),
     ?assertEqual([<<"SignalDelivered">>], [T || T <- Types, T =:= <<"SignalDelivered">>]).
+
+%% Runs close while signals pour in: every signal answered `ok' is in the history, once;
+%% the others are answered `not_running'.
+an_acknowledged_signal_is_never_lost_when_the_run_closes() ->
+    Ids = [aion_test_support:start_run(<<"owner_waiter">>, #{}) || _ <- lists:seq(1, 40)],
+    _ = [aion_test_support:waiting_in_receive(Id) || Id <- Ids],
+    Self = self(),
+    Senders = [spawn_link(fun() ->
+                   Acks = [aion:signal(Id, <<"go">>, N) || N <- lists:seq(1, 15)],
+                   Self ! {self(), Id, Acks}
+               end) || Id <- Ids, _ <- [1, 2]],
+    Answers = [receive {S, Id, Acks} -> {Id, Acks} end || S <- Senders],
+    _ = [begin
+             ?assertMatch({ok, _}, aion:await(Id, 20000)),
+             Ok = lists:sum([length([A || A <- Acks, A =:= ok]) || {I, Acks} <- Answers, I =:= Id]),
+             Other = [A || {I, Acks} <- Answers, I =:= Id, A <- Acks, A =/= ok],
+             ?assertEqual([], [A || A <- Other, A =/= {error, not_running}]),
+             ?assertEqual(Ok, length(aion_test_support:events(Id, <<"SignalReceived">>)))
+         end || Id <- Ids].
 
 killing_the_run_never_gives_two_live_attempts() ->
     K = key(),

@@ -24,6 +24,9 @@ pub enum Error {
     /// An append named a head the run's history no longer has: another writer (or an
     /// earlier incarnation of the owner) appended first. Reload the run and try again.
     StaleHead(String),
+    /// A run tried to close while its inbox holds entries it has not recorded: the owner
+    /// must record them first (replay the run and take its inbox).
+    InboxPending(String),
     /// The store could not make an append durable or could not be read (I/O, a full disk,
     /// a lock held by another engine). Retrying the same append cannot help; the run must
     /// be reloaded.
@@ -55,6 +58,7 @@ impl Error {
             Error::NonDeterminism { .. } => "non_determinism",
             Error::NotRunning(_) => "not_running",
             Error::StaleHead(_) => "stale_head",
+            Error::InboxPending(_) => "inbox_pending",
             Error::Durability(_) => "store",
             Error::Corrupt(_) => "corrupt",
             Error::AlreadyExists(_) => "already_exists",
@@ -80,6 +84,7 @@ impl Error {
             }
             Error::NotRunning(d)
             | Error::StaleHead(d)
+            | Error::InboxPending(d)
             | Error::Durability(d)
             | Error::Corrupt(d)
             | Error::AlreadyExists(d)
@@ -92,7 +97,10 @@ impl Error {
     /// Whether reloading the run from the store and trying again may help (the store
     /// refused or failed an append), as opposed to a history that can never be replayed.
     pub fn is_transient(&self) -> bool {
-        matches!(self, Error::StaleHead(_) | Error::Durability(_))
+        matches!(
+            self,
+            Error::StaleHead(_) | Error::InboxPending(_) | Error::Durability(_)
+        )
     }
 
     /// Shorthand for a durability error from anything displayable.

@@ -4,7 +4,8 @@
 //! An error is `{error, Reason}` with `Reason` a tagged tuple whose first element is the
 //! error's kind ([`Error::kind`]) as an atom: `{invalid_input, Detail}`,
 //! `{not_found, Detail}`, `{not_running, Detail}`, `{already_exists, Detail}`,
-//! `{stale_head, Detail}`, `{store, Detail}`, `{corrupt, Detail}`, `{internal, Detail}`,
+//! `{stale_head, Detail}`, `{inbox_pending, Detail}`, `{store, Detail}`, `{corrupt, Detail}`,
+//! `{internal, Detail}`,
 //! `{payload_too_large, Size, Limit}` and
 //! `{non_determinism, #{seq, recorded, requested}}`. Details are binaries for people; code
 //! matches on the atoms.

@@ -24,7 +24,7 @@
 //!   transaction, so an entry is recorded exactly once. A push to an unknown workflow is
 //!   refused with [`Error::NotFound`], to a closed one with [`Error::NotRunning`]. A run
 //!   cannot complete, fail or close as cancelled while its inbox holds entries it has not
-//!   taken (refused as [`Error::StaleHead`]: the owner reads the inbox again); a
+//!   taken (refused as [`Error::InboxPending`]: the owner reads the inbox again); a
 //!   termination or time-out drops them.
 
 pub mod commit;
@@ -324,7 +324,7 @@ impl InboxRule {
 
 /// The refusal of a close while the inbox holds entries the run has not taken.
 pub fn inbox_not_taken(workflow_id: &str) -> Error {
-    Error::StaleHead(format!(
+    Error::InboxPending(format!(
         "{workflow_id} has inbox entries its run has not recorded yet"
     ))
 }
