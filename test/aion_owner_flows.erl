@@ -3,7 +3,7 @@
 
 -export([register_all/0]).
 -export([pair/1, waiter/1, returns/1, deep_activity/1, interleave/1, crashes/1]).
--export([tracked/1, echo/1, deep/1, parked/1, many/1, once/1]).
+-export([tracked/1, echo/1, deep/1, parked/1, many/1, once/1, long_names/1]).
 
 register_all() ->
     ok = aion:register_activity(<<"owner_tracked">>, {?MODULE, tracked}),
@@ -14,7 +14,8 @@ register_all() ->
      || {T, F} <- [{<<"owner_pair">>, pair}, {<<"owner_waiter">>, waiter},
                    {<<"owner_returns">>, returns}, {<<"owner_deep_activity">>, deep_activity},
                    {<<"owner_interleave">>, interleave}, {<<"owner_crashes">>, crashes},
-                   {<<"owner_many">>, many}, {<<"owner_once">>, once}]],
+                   {<<"owner_many">>, many}, {<<"owner_once">>, once},
+                   {<<"owner_long_names">>, long_names}]],
     ok = aion:register_workflow(<<"owner_crashes_fail">>, {?MODULE, crashes}, #{on_crash => fail}),
     ok.
 
@@ -68,6 +69,17 @@ crashes(#{<<"key">> := K}) ->
     end.
 
 echo(X) -> {ok, X}.
+
+%% Asks for commands with names of 256 bytes and of 0 bytes; returns what it got.
+long_names(_) ->
+    Results = [[aion_flow:activity(Name, 1),
+                aion_flow:start_timer(Name, 10),
+                aion_flow:receive_signal(Name),
+                aion_flow:signal(Name, <<"s">>, 1),
+                aion_flow:start_child(Name, 1, #{})]
+               || Name <- [binary:copy(<<"n">>, 256), <<>>]],
+    {ok, [element(1, R) =:= error andalso element(1, element(2, R)) =:= bad_option
+          || R <- lists:append(Results)]}.
 
 %% N fast activities in a row.
 many(#{<<"n">> := N}) ->

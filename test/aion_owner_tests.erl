@@ -134,6 +134,11 @@ errors_are_tagged_and_names_are_checked() ->
     ?assertMatch({error, {bad_option, {workflow_id, _}}},
                  aion:start_workflow(<<"owner_waiter">>, 1, #{workflow_id => Long})),
     ?assertEqual({error, {bad_argument, timeout, -1}}, aion:query(Id, <<"q">>, 1, -1)),
+    %% Inside a workflow too: every command with a name of 256 or 0 bytes is refused and
+    %% nothing is recorded for it.
+    Named = aion_test_support:start_run(<<"owner_long_names">>, null),
+    ?assertEqual({ok, lists:duplicate(10, true)}, aion:await(Named, 10000)),
+    ?assertEqual([<<"WorkflowStarted">>, <<"WorkflowCompleted">>], aion_test_support:types(Named)),
     ?assertEqual({error, {bad_argument, timeout, soon}}, aion:update(Id, <<"u">>, 1, soon)),
     ?assertEqual({error, unknown_query}, aion:query(Id, <<>>, 1, 100)),
     ?assertMatch({error, {invalid_input, _}}, aion:signal(Id, <<"go">>, {tuple})),

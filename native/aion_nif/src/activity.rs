@@ -6,7 +6,7 @@ use aion_core::Error;
 use rustler::{Atom, Encoder, Env, ResourceArc, Term};
 use serde_json::Value;
 
-use crate::convert::{json_arg, stamp_args, text_arg, u64_arg};
+use crate::convert::{json_arg, name_arg, stamp_args, u64_arg};
 use crate::guard::reply;
 use crate::run::{step_term, RunResource};
 
@@ -51,7 +51,7 @@ pub(crate) fn nif_run_dispatch_activity<'a>(
     tag: Term<'a>,
 ) -> Term<'a> {
     reply(env, || {
-        let name = text_arg(name, "activity name")?;
+        let name = name_arg(name, "activity name")?;
         let input = json_arg(input, "activity input")?;
         let config = json_arg(config, "activity options")?;
         let (now, tag) = stamp_args(now, tag)?;
@@ -132,7 +132,7 @@ pub(crate) fn nif_run_dispatch_activities<'a>(
                 let config = json_arg(config, "activity options")?;
                 ActivityOptions::from_json(&config)?;
                 Ok((
-                    text_arg(name, "activity name")?,
+                    name_arg(name, "activity name")?,
                     json_arg(input, "activity input")?,
                     config,
                 ))

@@ -5,7 +5,9 @@ use aion_core::replay::{Awaitable, ChildPolicy, Outgoing, Recorded};
 use aion_core::Error;
 use rustler::{Atom, Encoder, Env, ResourceArc, Term};
 
-use crate::convert::{json_arg, optional_text_arg, stamp_args, text_arg, u64_arg};
+use crate::convert::{
+    json_arg, name_arg, optional_name_arg, optional_text_arg, stamp_args, text_arg, u64_arg,
+};
 use crate::guard::reply;
 use crate::run::{step_term, stop_term, RunResource};
 
@@ -25,7 +27,7 @@ pub(crate) fn nif_run_record_signal<'a>(
     tag: Term<'a>,
 ) -> Term<'a> {
     reply(env, || {
-        let name = text_arg(name, "signal name")?;
+        let name = name_arg(name, "signal name")?;
         let payload = json_arg(payload, "signal payload")?;
         let signal_id = optional_text_arg(signal_id, "signal id")?;
         let (now, tag) = stamp_args(now, tag)?;
@@ -44,7 +46,7 @@ pub(crate) fn nif_run_signal_step<'a>(
     tag: Term<'a>,
 ) -> Term<'a> {
     reply(env, || {
-        let name = text_arg(name, "signal name")?;
+        let name = name_arg(name, "signal name")?;
         let (now, tag) = stamp_args(now, tag)?;
         let mut run = resource.lock()?;
         let step = run.signal_step(&name, now)?;
@@ -65,8 +67,8 @@ pub(crate) fn nif_run_send_signal<'a>(
     tag: Term<'a>,
 ) -> Term<'a> {
     reply(env, || {
-        let target = text_arg(target, "target workflow id")?;
-        let name = text_arg(name, "signal name")?;
+        let target = name_arg(target, "target workflow id")?;
+        let name = name_arg(name, "signal name")?;
         let payload = json_arg(payload, "signal payload")?;
         let (now, tag) = stamp_args(now, tag)?;
         let mut run = resource.lock()?;
@@ -116,7 +118,7 @@ pub(crate) fn nif_run_accept_update<'a>(
 ) -> Term<'a> {
     reply(env, || {
         let update_id = text_arg(update_id, "update id")?;
-        let name = text_arg(name, "update name")?;
+        let name = name_arg(name, "update name")?;
         let args = json_arg(arguments, "update arguments")?;
         let (now, tag) = stamp_args(now, tag)?;
         let mut run = resource.lock()?;
@@ -169,9 +171,9 @@ pub(crate) fn nif_run_start_child<'a>(
     tag: Term<'a>,
 ) -> Term<'a> {
     reply(env, || {
-        let workflow_type = text_arg(workflow_type, "child workflow type")?;
+        let workflow_type = name_arg(workflow_type, "child workflow type")?;
         let input = json_arg(input, "child input")?;
-        let child_id = optional_text_arg(child_id, "child workflow id")?;
+        let child_id = optional_name_arg(child_id, "child workflow id")?;
         let policy = ChildPolicy::parse(&text_arg(policy, "parent-close policy")?)?;
         let (now, tag) = stamp_args(now, tag)?;
         let mut run = resource.lock()?;

@@ -171,6 +171,21 @@ pub(crate) fn text_arg(term: Term<'_>, what: &str) -> Result<String, Error> {
         .map_err(|_| Error::InvalidInput(format!("{what} must be UTF-8")))
 }
 
+/// The longest id, type or name (bytes).
+const MAX_NAME_BYTES: usize = 255;
+
+/// An id, a type or a name: a UTF-8 binary of 1 to 255 bytes.
+pub(crate) fn name_arg(term: Term<'_>, what: &str) -> Result<String, Error> {
+    let name = text_arg(term, what)?;
+    if name.is_empty() || name.len() > MAX_NAME_BYTES {
+        return Err(Error::InvalidInput(format!(
+            "{what} must be 1 to {MAX_NAME_BYTES} bytes, not {}",
+            name.len()
+        )));
+    }
+    Ok(name)
+}
+
 /// A JSON text argument (a binary), parsed and checked against the payload limits.
 pub(crate) fn json_arg(term: Term<'_>, what: &str) -> Result<Value, Error> {
     let text = text_arg(term, what)?;
@@ -208,5 +223,14 @@ pub(crate) fn optional_text_arg(term: Term<'_>, what: &str) -> Result<Option<Str
         Ok(None)
     } else {
         text_arg(term, what).map(Some)
+    }
+}
+
+/// An id or a name (see [`name_arg`]), or the atom `null`.
+pub(crate) fn optional_name_arg(term: Term<'_>, what: &str) -> Result<Option<String>, Error> {
+    if is_null(term) {
+        Ok(None)
+    } else {
+        name_arg(term, what).map(Some)
     }
 }

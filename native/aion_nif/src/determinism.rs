@@ -3,7 +3,7 @@
 use aion_core::replay::{Recorded, SideEffect};
 use rustler::{Encoder, Env, ResourceArc, Term};
 
-use crate::convert::{json_arg, stamp_args, text_arg, u64_arg};
+use crate::convert::{json_arg, name_arg, stamp_args, u64_arg};
 use crate::guard::reply;
 use crate::run::RunResource;
 
@@ -64,7 +64,7 @@ pub(crate) fn nif_run_patched<'a>(
     tag: Term<'a>,
 ) -> Term<'a> {
     reply(env, || {
-        let change_id = text_arg(change_id, "change id")?;
+        let change_id = name_arg(change_id, "change id")?;
         let (now, tag) = stamp_args(now, tag)?;
         let mut run = resource.lock()?;
         let answer: Recorded<bool> = run.patched(&change_id, now)?;

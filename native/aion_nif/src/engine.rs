@@ -18,7 +18,8 @@ use rustler::{Atom, Encoder, Env, LocalPid, OwnedEnv, Resource, ResourceArc, Ter
 use serde_json::Value;
 
 use crate::convert::{
-    json_arg, object_to_atom_map, optional_text_arg, stamp_args, text_arg, value_to_term,
+    json_arg, name_arg, object_to_atom_map, optional_name_arg, optional_text_arg, stamp_args,
+    text_arg, value_to_term,
 };
 use crate::guard::reply;
 
@@ -165,9 +166,9 @@ fn nif_engine_create<'a>(
     tag: Term<'a>,
 ) -> Term<'a> {
     reply(env, || {
-        let workflow_id = text_arg(workflow_id, "workflow id")?;
+        let workflow_id = name_arg(workflow_id, "workflow id")?;
         let opts = json_arg(opts, "start options")?;
-        let workflow_type = text_arg(workflow_type, "workflow type")?;
+        let workflow_type = name_arg(workflow_type, "workflow type")?;
         let input = json_arg(input, "workflow input")?;
         let run_id = text_arg(run_id, "run id")?;
         let (now, tag) = stamp_args(now, tag)?;
@@ -233,7 +234,7 @@ fn inbox_item_arg(term: Term<'_>) -> Result<InboxItem, Error> {
     let tag: Atom = items.first().ok_or_else(bad)?.decode().map_err(|_| bad())?;
     match items.as_slice() {
         [_, name, payload, signal_id] if tag == atoms::signal() => Ok(InboxItem::Signal {
-            name: text_arg(*name, "signal name")?,
+            name: name_arg(*name, "signal name")?,
             payload: json_arg(*payload, "signal payload")?,
             signal_id: optional_text_arg(*signal_id, "signal id")?,
         }),
@@ -360,7 +361,7 @@ fn nif_engine_list<'a>(
             status: optional_text_arg(status, "status")?
                 .map(|s| Status::parse(&s))
                 .transpose()?,
-            workflow_type: optional_text_arg(workflow_type, "workflow type")?,
+            workflow_type: optional_name_arg(workflow_type, "workflow type")?,
         };
         let records = engine.open()?.store.list(&filter)?;
         Ok(records

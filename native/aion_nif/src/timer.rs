@@ -2,7 +2,7 @@
 
 use rustler::{Encoder, Env, ResourceArc, Term};
 
-use crate::convert::{stamp_args, text_arg, u64_arg};
+use crate::convert::{name_arg, stamp_args, u64_arg};
 use crate::guard::reply;
 use crate::run::{step_term, RunResource};
 
@@ -16,7 +16,7 @@ pub(crate) fn nif_run_timer_start<'a>(
     tag: Term<'a>,
 ) -> Term<'a> {
     reply(env, || {
-        let name = text_arg(name, "timer name")?;
+        let name = name_arg(name, "timer name")?;
         let ms = u64_arg(ms, "timer duration")?;
         let (now, tag) = stamp_args(now, tag)?;
         let mut run = resource.lock()?;
