@@ -1,40 +1,15 @@
 //! Activity NIFs: dispatch, await steps and attempt results.
 
-use aion_core::replay::{Append, AttemptOutcome, AttemptTask, Dispatch};
+use aion_core::replay::{Append, AttemptOutcome, Dispatch};
 use aion_core::retry::ActivityOptions;
 use aion_core::Error;
-use rustler::{Atom, Encoder, Env, ResourceArc, Term};
+use rustler::{Encoder, Env, ResourceArc, Term};
 use serde_json::Value;
 
+use crate::answer::Dispatched;
 use crate::convert::{json_arg, name_arg, stamp_args, u64_arg};
 use crate::guard::reply;
 use crate::run::{step_term, RunResource};
-
-mod atoms {
-    rustler::atoms! { infinity, none, replayed, live, start, recording, stale }
-}
-
-/// The atom `start`, for `run::step_term`.
-pub(crate) fn start_atom() -> Atom {
-    atoms::start()
-}
-
-/// `{Ordinal, Attempt, Name, InputJson, TimeoutMs | infinity, TaskQueue}`.
-pub(crate) fn task_term<'a>(env: Env<'a>, task: &AttemptTask) -> Term<'a> {
-    let timeout = match task.start_to_close_ms {
-        Some(ms) => ms.encode(env),
-        None => atoms::infinity().encode(env),
-    };
-    (
-        task.ordinal,
-        task.attempt,
-        task.name.as_str(),
-        task.input.to_string(),
-        timeout,
-        task.task_queue.as_str(),
-    )
-        .encode(env)
-}
 
 /// `nif_run_dispatch_activity(Run, Name, InputJson, ConfigJson, NowMs, Tag)` →
 /// `{ok, {replayed, Ordinal}}` (answered from history) or `{ok, {live, Ordinal, Task | none}}`
@@ -56,21 +31,12 @@ pub(crate) fn nif_run_dispatch_activity<'a>(
         let config = json_arg(config, "activity options")?;
         let (now, tag) = stamp_args(now, tag)?;
         let mut run = resource.lock()?;
-        match run.dispatch_activity(&name, input, &config, now)? {
-            Dispatch::Replayed { ordinal } => Ok((atoms::replayed(), ordinal).encode(env)),
-            Dispatch::Live {
-                ordinal,
-                append,
-                task,
-            } => {
-                resource.submit(&run, env, append, tag)?;
-                let task = match &task {
-                    Some(task) => task_term(env, task),
-                    None => atoms::none().encode(env),
-                };
-                Ok((atoms::live(), ordinal, task).encode(env))
-            }
+        let dispatch = run.dispatch_activity(&name, input, &config, now)?;
+        let answer = Dispatched::of(&dispatch);
+        if let Dispatch::Live { append, .. } = dispatch {
+            resource.submit(&run, env, append, tag)?;
         }
+        Ok(answer.encode(env))
     })
 }
 
@@ -143,21 +109,11 @@ pub(crate) fn nif_run_dispatch_activities<'a>(
         let mut appends = Vec::new();
         let mut answers = Vec::with_capacity(calls.len());
         for (name, input, config) in calls {
-            answers.push(match run.dispatch_activity(&name, input, &config, now)? {
-                Dispatch::Replayed { ordinal } => (atoms::replayed(), ordinal).encode(env),
-                Dispatch::Live {
-                    ordinal,
-                    append,
-                    task,
-                } => {
-                    appends.push(append);
-                    let task = match &task {
-                        Some(task) => task_term(env, task),
-                        None => atoms::none().encode(env),
-                    };
-                    (atoms::live(), ordinal, task).encode(env)
-                }
-            });
+            let dispatch = run.dispatch_activity(&name, input, &config, now)?;
+            answers.push(Dispatched::of(&dispatch));
+            if let Dispatch::Live { append, .. } = dispatch {
+                appends.push(append);
+            }
         }
         let state = resource.maybe_submit(&run, env, Append::merge(appends), tag)?;
         Ok((state, answers).encode(env))

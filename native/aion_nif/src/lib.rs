@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 mod activity;
+mod answer;
 mod command;
 mod communication;
 mod convert;

@@ -18,16 +18,13 @@ use aion_core::store::{AppendRequest, Write};
 use aion_core::{Error, EventKind};
 use rustler::{Atom, Encoder, Env, Resource, ResourceArc, Term};
 
+use crate::answer::StepAnswer;
 use crate::convert::{json_arg, stamp_args, text_arg};
 use crate::engine::{request, EngineResource};
 use crate::guard::reply;
 
 mod atoms {
-    rustler::atoms! {
-        ok, error, null, infinity, done, recording, replayed,
-        completed, failed, cancelled, timeout, wait, retry_in,
-        terminated, timed_out, update,
-    }
+    rustler::atoms! { ok, null, done, recording, replayed, terminated, timed_out }
 }
 
 /// One run's replay state, bound to the engine whose store holds its history, or
@@ -124,34 +121,11 @@ pub(crate) fn step_term<'a>(
     step: Step,
     tag: u64,
 ) -> Result<Term<'a>, Error> {
-    Ok(match step {
-        Step::Done(Ok(v)) => (atoms::completed(), v.to_string()).encode(env),
-        Step::Done(Err(v)) => (atoms::failed(), v.to_string()).encode(env),
-        Step::Cancelled => atoms::cancelled().encode(env),
-        Step::Timeout => atoms::timeout().encode(env),
-        Step::Wait { until } => match until {
-            Some(at) => (atoms::wait(), at).encode(env),
-            None => (atoms::wait(), atoms::infinity()).encode(env),
-        },
-        Step::RetryIn(ms) => (atoms::retry_in(), ms).encode(env),
-        Step::Record(append) => {
-            resource.submit(run, env, append, tag)?;
-            atoms::recording().encode(env)
-        }
-        Step::Start { append, task } => {
-            resource.submit(run, env, append, tag)?;
-            (
-                crate::activity::start_atom(),
-                crate::activity::task_term(env, &task),
-            )
-                .encode(env)
-        }
-        Step::Update {
-            update_id,
-            name,
-            args,
-        } => (atoms::update(), update_id, name, args.to_string()).encode(env),
-    })
+    let answer = StepAnswer::of(&step);
+    if let Step::Record(append) | Step::Start { append, .. } = step {
+        resource.submit(run, env, append, tag)?;
+    }
+    Ok(answer.encode(env))
 }
 
 /// `{done | recording, [{Ordinal, Attempt}], [{ChildId, Policy}]}`: what a stop recorded,

@@ -1,0 +1,125 @@
+//! What the run answers its process, as rustler-encoded types: the shapes
+//! `aion_flow_ffi` acts on, declared once here instead of assembled term by term.
+
+use aion_core::replay::{AttemptTask, Dispatch, Step};
+use rustler::{Atom, NifTaggedEnum, NifTuple, NifUntaggedEnum};
+
+mod atoms {
+    rustler::atoms! { infinity, none }
+}
+
+/// A point in time (Unix ms) or a duration (ms), or `infinity`.
+#[derive(NifUntaggedEnum)]
+pub(crate) enum Limit {
+    /// A finite limit.
+    At(i64),
+    /// The atom `infinity`.
+    Infinity(Atom),
+}
+
+impl Limit {
+    fn of(limit: Option<i64>) -> Limit {
+        match limit {
+            Some(at) => Limit::At(at),
+            None => Limit::Infinity(atoms::infinity()),
+        }
+    }
+}
+
+/// An attempt to hand to a worker once the append that starts it is durable:
+/// `{Ordinal, Attempt, Name, InputJson, TimeoutMs | infinity, TaskQueue}`.
+#[derive(NifTuple)]
+pub(crate) struct Task {
+    ordinal: u64,
+    attempt: u32,
+    name: String,
+    input: String,
+    timeout: Limit,
+    task_queue: String,
+}
+
+impl From<&AttemptTask> for Task {
+    fn from(task: &AttemptTask) -> Task {
+        Task {
+            ordinal: task.ordinal,
+            attempt: task.attempt,
+            name: task.name.clone(),
+            input: task.input.to_string(),
+            timeout: Limit::of(task.start_to_close_ms.and_then(|ms| i64::try_from(ms).ok())),
+            task_queue: task.task_queue.clone(),
+        }
+    }
+}
+
+/// A task, or `none` (the activity was cancelled at once).
+#[derive(NifUntaggedEnum)]
+pub(crate) enum MaybeTask {
+    /// Run this attempt.
+    Task(Task),
+    /// The atom `none`.
+    None(Atom),
+}
+
+/// The answer to `{dispatch_activity, ...}`: `{replayed, Ordinal}` (answered from
+/// history) or `{live, Ordinal, Task | none}` (wait for the append, then run `Task`).
+#[derive(NifTaggedEnum)]
+pub(crate) enum Dispatched {
+    Replayed(u64),
+    Live(u64, MaybeTask),
+}
+
+impl Dispatched {
+    /// The answer for `dispatch` (its append, if any, is the caller's to submit).
+    pub(crate) fn of(dispatch: &Dispatch) -> Dispatched {
+        match dispatch {
+            Dispatch::Replayed { ordinal } => Dispatched::Replayed(*ordinal),
+            Dispatch::Live { ordinal, task, .. } => Dispatched::Live(
+                *ordinal,
+                match task {
+                    Some(task) => MaybeTask::Task(Task::from(task)),
+                    None => MaybeTask::None(atoms::none()),
+                },
+            ),
+        }
+    }
+}
+
+/// What an await needs next: `{completed, ResultJson}`, `{failed, ErrorJson}`,
+/// `cancelled`, `timeout` (an enclosing deadline), `{wait, UntilMs | infinity}`,
+/// `{retry_in, Ms}`, `recording` (wait for the append, then step again),
+/// `{start, Task}` (wait for the append, run the attempt, step again) or
+/// `{update, UpdateId, Name, ArgsJson}` (run the update's handler, step again).
+#[derive(NifTaggedEnum)]
+pub(crate) enum StepAnswer {
+    Completed(String),
+    Failed(String),
+    Cancelled,
+    Timeout,
+    Wait(Limit),
+    RetryIn(u64),
+    Recording,
+    Start(Task),
+    Update(String, String, String),
+}
+
+impl StepAnswer {
+    /// The answer for `step` (a `Record` or `Start` step's append is the caller's to
+    /// submit first).
+    pub(crate) fn of(step: &Step) -> StepAnswer {
+        match step {
+            Step::Done(Ok(v)) => StepAnswer::Completed(v.to_string()),
+            Step::Done(Err(v)) => StepAnswer::Failed(v.to_string()),
+            Step::Cancelled => StepAnswer::Cancelled,
+            Step::Timeout => StepAnswer::Timeout,
+            Step::Wait { until } => StepAnswer::Wait(Limit::of(*until)),
+            Step::RetryIn(ms) => StepAnswer::RetryIn(*ms),
+            Step::Record(_) => StepAnswer::Recording,
+            Step::Start { task, .. } => StepAnswer::Start(Task::from(task)),
+            Step::Update {
+                update_id,
+                name,
+                args,
+            } => StepAnswer::Update(update_id.clone(), name.clone(), args.to_string()),
+        }
+    }
+}
