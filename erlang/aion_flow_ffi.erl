@@ -70,7 +70,6 @@
          nif_run_uuid/1,
          nif_run_side_effect/1,
          nif_run_side_effect_record/5,
-         nif_run_record_signal/6,
          nif_run_signal_step/4,
          nif_run_send_signal/6,
          nif_run_signal_delivered/5,
@@ -579,48 +578,48 @@ nif_run_open(_, _) -> ?STUB.
 %% @private
 -spec nif_run_complete(reference(), ok | error, json(), integer(), pos_integer()) ->
     {ok, replayed | recording} | {error, wire_error()}.
-nif_run_complete(Run, A1, A2, Now, Tag) -> run_command(Run, {complete, A1, A2}, Now, Tag).
+nif_run_complete(Run, Kind, Json, Now, Tag) -> run_command(Run, {complete, Kind, Json}, Now, Tag).
 %% @private
 -spec nif_run_request_cancel(reference(), json(), integer(), pos_integer()) -> {ok, tuple()} | {error, wire_error()}.
-nif_run_request_cancel(Run, A1, Now, Tag) -> run_command(Run, {request_cancel, A1}, Now, Tag).
+nif_run_request_cancel(Run, ReasonJson, Now, Tag) -> run_command(Run, {request_cancel, ReasonJson}, Now, Tag).
 %% @private
 -spec nif_run_cancel_requested(reference()) -> {ok, boolean()} | {error, wire_error()}.
 nif_run_cancel_requested(Run) -> run_command(Run, cancel_requested, 0, 0).
 %% @private
 -spec nif_run_end(reference(), terminated | timed_out, json(), integer(), pos_integer()) ->
     {ok, tuple()} | {error, wire_error()}.
-nif_run_end(Run, A1, A2, Now, Tag) -> run_command(Run, {'end', A1, A2}, Now, Tag).
+nif_run_end(Run, Kind, Json, Now, Tag) -> run_command(Run, {'end', Kind, Json}, Now, Tag).
 %% @private
 -spec nif_run_continue_as_new(reference(), json(), binary(), integer(), pos_integer()) ->
     {ok, tuple()} | {error, wire_error()}.
-nif_run_continue_as_new(Run, A1, A2, Now, Tag) -> run_command(Run, {continue_as_new, A1, A2}, Now, Tag).
+nif_run_continue_as_new(Run, InputJson, RunId, Now, Tag) -> run_command(Run, {continue_as_new, InputJson, RunId}, Now, Tag).
 %% @private
 -spec nif_run_dispatch_activity(reference(), binary(), json(), json(), integer(), pos_integer()) ->
     {ok, tuple()} | {error, wire_error()}.
-nif_run_dispatch_activity(Run, A1, A2, A3, Now, Tag) -> run_command(Run, {dispatch_activity, A1, A2, A3}, Now, Tag).
+nif_run_dispatch_activity(Run, Name, InputJson, ConfigJson, Now, Tag) -> run_command(Run, {dispatch_activity, Name, InputJson, ConfigJson}, Now, Tag).
 %% @private
 -spec nif_run_activity_step(reference(), correlation_id(), integer(), pos_integer()) ->
     {ok, term()} | {error, wire_error()}.
-nif_run_activity_step(Run, A1, Now, Tag) -> run_command(Run, {activity_step, A1}, Now, Tag).
+nif_run_activity_step(Run, Ordinal, Now, Tag) -> run_command(Run, {activity_step, Ordinal}, Now, Tag).
 %% @private
 -spec nif_run_timer_start(reference(), binary(), non_neg_integer(), integer(), pos_integer()) ->
     {ok, {done | recording, pos_integer()}} | {error, wire_error()}.
-nif_run_timer_start(Run, A1, A2, Now, Tag) -> run_command(Run, {timer_start, A1, A2}, Now, Tag).
+nif_run_timer_start(Run, Name, Ms, Now, Tag) -> run_command(Run, {timer_start, Name, Ms}, Now, Tag).
 %% @private
 -spec nif_run_timer_step(reference(), pos_integer(), integer(), pos_integer()) -> {ok, term()} | {error, wire_error()}.
-nif_run_timer_step(Run, A1, Now, Tag) -> run_command(Run, {timer_step, A1}, Now, Tag).
+nif_run_timer_step(Run, TimerId, Now, Tag) -> run_command(Run, {timer_step, TimerId}, Now, Tag).
 %% @private
 -spec nif_run_timer_cancel(reference(), pos_integer(), integer(), pos_integer()) ->
     {ok, done | recording} | {error, wire_error()}.
-nif_run_timer_cancel(Run, A1, Now, Tag) -> run_command(Run, {timer_cancel, A1}, Now, Tag).
+nif_run_timer_cancel(Run, TimerId, Now, Tag) -> run_command(Run, {timer_cancel, TimerId}, Now, Tag).
 %% @private
 -spec nif_run_scope_enter(reference(), non_neg_integer(), integer(), pos_integer()) ->
     {ok, {done | recording, pos_integer()}} | {error, wire_error()}.
-nif_run_scope_enter(Run, A1, Now, Tag) -> run_command(Run, {scope_enter, A1}, Now, Tag).
+nif_run_scope_enter(Run, Ms, Now, Tag) -> run_command(Run, {scope_enter, Ms}, Now, Tag).
 %% @private
 -spec nif_run_scope_exit(reference(), pos_integer(), integer(), pos_integer()) ->
     {ok, {done | recording, boolean()}} | {error, wire_error()}.
-nif_run_scope_exit(Run, A1, Now, Tag) -> run_command(Run, {scope_exit, A1}, Now, Tag).
+nif_run_scope_exit(Run, ScopeId, Now, Tag) -> run_command(Run, {scope_exit, ScopeId}, Now, Tag).
 %% @private
 -spec nif_run_now(reference()) -> {ok, integer()} | {error, wire_error()}.
 nif_run_now(Run) -> run_command(Run, now, 0, 0).
@@ -636,57 +635,53 @@ nif_run_side_effect(Run) -> run_command(Run, side_effect, 0, 0).
 %% @private
 -spec nif_run_side_effect_record(reference(), pos_integer(), json(), integer(), pos_integer()) ->
     {ok, recording} | {error, wire_error()}.
-nif_run_side_effect_record(Run, A1, A2, Now, Tag) -> run_command(Run, {side_effect_record, A1, A2}, Now, Tag).
-%% @private
--spec nif_run_record_signal(reference(), binary(), json(), binary() | null, integer(), pos_integer()) ->
-    {ok, done | recording} | {error, wire_error()}.
-nif_run_record_signal(Run, A1, A2, A3, Now, Tag) -> run_command(Run, {record_signal, A1, A2, A3}, Now, Tag).
+nif_run_side_effect_record(Run, Ordinal, Json, Now, Tag) -> run_command(Run, {side_effect_record, Ordinal, Json}, Now, Tag).
 %% @private
 -spec nif_run_signal_step(reference(), binary(), integer(), pos_integer()) -> {ok, term()} | {error, wire_error()}.
-nif_run_signal_step(Run, A1, Now, Tag) -> run_command(Run, {signal_step, A1}, Now, Tag).
+nif_run_signal_step(Run, Name, Now, Tag) -> run_command(Run, {signal_step, Name}, Now, Tag).
 %% @private
 -spec nif_run_send_signal(reference(), binary(), binary(), json(), integer(), pos_integer()) ->
     {ok, {done | recording, tuple()}} | {error, wire_error()}.
-nif_run_send_signal(Run, A1, A2, A3, Now, Tag) -> run_command(Run, {send_signal, A1, A2, A3}, Now, Tag).
+nif_run_send_signal(Run, Target, Name, PayloadJson, Now, Tag) -> run_command(Run, {send_signal, Target, Name, PayloadJson}, Now, Tag).
 %% @private
 -spec nif_run_signal_delivered(reference(), pos_integer(), binary(), integer(), pos_integer()) ->
     {ok, done | recording} | {error, wire_error()}.
-nif_run_signal_delivered(Run, A1, A2, Now, Tag) -> run_command(Run, {signal_delivered, A1, A2}, Now, Tag).
+nif_run_signal_delivered(Run, Ordinal, Result, Now, Tag) -> run_command(Run, {signal_delivered, Ordinal, Result}, Now, Tag).
 %% @private
 -spec nif_run_accept_update(reference(), binary(), binary(), json(), integer(), pos_integer()) ->
     {ok, recording} | {error, wire_error()}.
-nif_run_accept_update(Run, A1, A2, A3, Now, Tag) -> run_command(Run, {accept_update, A1, A2, A3}, Now, Tag).
+nif_run_accept_update(Run, UpdateId, Name, ArgsJson, Now, Tag) -> run_command(Run, {accept_update, UpdateId, Name, ArgsJson}, Now, Tag).
 %% @private
 -spec nif_run_complete_update(reference(), binary(), ok | error, json(), integer(), pos_integer()) ->
     {ok, done | recording} | {error, wire_error()}.
-nif_run_complete_update(Run, A1, A2, A3, Now, Tag) -> run_command(Run, {complete_update, A1, A2, A3}, Now, Tag).
+nif_run_complete_update(Run, UpdateId, Kind, Json, Now, Tag) -> run_command(Run, {complete_update, UpdateId, Kind, Json}, Now, Tag).
 %% @private
 -spec nif_run_start_child(reference(), binary(), json(), binary() | null, binary(), integer(), pos_integer()) ->
     {ok, {done | recording, {pos_integer(), binary(), boolean()}}} | {error, wire_error()}.
-nif_run_start_child(Run, A1, A2, A3, A4, Now, Tag) -> run_command(Run, {start_child, A1, A2, A3, A4}, Now, Tag).
+nif_run_start_child(Run, Type, InputJson, ChildId, Policy, Now, Tag) -> run_command(Run, {start_child, Type, InputJson, ChildId, Policy}, Now, Tag).
 %% @private
 -spec nif_run_child_step(reference(), pos_integer(), integer(), pos_integer()) -> {ok, term()} | {error, wire_error()}.
-nif_run_child_step(Run, A1, Now, Tag) -> run_command(Run, {child_step, A1}, Now, Tag).
+nif_run_child_step(Run, Ordinal, Now, Tag) -> run_command(Run, {child_step, Ordinal}, Now, Tag).
 %% @private
 -spec nif_run_child_completed(reference(), pos_integer(), binary(), json(), integer(), pos_integer()) ->
     {ok, done | recording} | {error, wire_error()}.
-nif_run_child_completed(Run, A1, A2, A3, Now, Tag) -> run_command(Run, {child_completed, A1, A2, A3}, Now, Tag).
+nif_run_child_completed(Run, Ordinal, Status, ValueJson, Now, Tag) -> run_command(Run, {child_completed, Ordinal, Status, ValueJson}, Now, Tag).
 %% @private
 -spec nif_run_select(reference(), [{activity | child, pos_integer()}], integer(), pos_integer()) ->
     {ok, {non_neg_integer(), term()}} | {error, wire_error()}.
-nif_run_select(Run, A1, Now, Tag) -> run_command(Run, {select, A1}, Now, Tag).
+nif_run_select(Run, Items, Now, Tag) -> run_command(Run, {select, Items}, Now, Tag).
 %% @private
 -spec nif_run_cancel_activity(reference(), pos_integer(), integer(), pos_integer()) ->
     {ok, tuple()} | {error, wire_error()}.
-nif_run_cancel_activity(Run, A1, Now, Tag) -> run_command(Run, {cancel_activity, A1}, Now, Tag).
+nif_run_cancel_activity(Run, Ordinal, Now, Tag) -> run_command(Run, {cancel_activity, Ordinal}, Now, Tag).
 %% @private
 -spec nif_run_dispatch_activities(reference(), [{binary(), json(), json()}], integer(), pos_integer()) ->
     {ok, {done | recording, [tuple()]}} | {error, wire_error()}.
-nif_run_dispatch_activities(Run, A1, Now, Tag) -> run_command(Run, {dispatch_activities, A1}, Now, Tag).
+nif_run_dispatch_activities(Run, Calls, Now, Tag) -> run_command(Run, {dispatch_activities, Calls}, Now, Tag).
 %% @private
 -spec nif_run_activity_results(reference(), [{pos_integer(), non_neg_integer(), json()}], integer(), pos_integer()) ->
     {ok, done | recording} | {error, wire_error()}.
-nif_run_activity_results(Run, A1, Now, Tag) -> run_command(Run, {activity_results, A1}, Now, Tag).
+nif_run_activity_results(Run, Results, Now, Tag) -> run_command(Run, {activity_results, Results}, Now, Tag).
 %% @private
 -spec nif_run_from_history(binary()) -> {ok, {reference(), binary(), binary(), json(), binary()}} | {error, wire_error()}.
 nif_run_from_history(_) -> ?STUB.
@@ -702,7 +697,7 @@ nif_run_open_children(Run) -> run_command(Run, open_children, 0, 0).
 %% @private
 -spec nif_run_patched(reference(), binary(), integer(), pos_integer()) ->
     {ok, {done | recording, boolean()}} | {error, wire_error()}.
-nif_run_patched(Run, A1, Now, Tag) -> run_command(Run, {patched, A1}, Now, Tag).
+nif_run_patched(Run, ChangeId, Now, Tag) -> run_command(Run, {patched, ChangeId}, Now, Tag).
 %% @private
 -spec nif_engine_push(reference(), binary(), tuple(), integer(), pos_integer()) ->
     {ok, pos_integer()} | {error, wire_error()}.

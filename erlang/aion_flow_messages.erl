@@ -12,7 +12,6 @@
 -export([set_update_handler/3]).
 
 %% Internal: used by aion_flow_ffi, aion_workflow and aion.
--export([record_signal/4]).
 -export([answer_query/4]).
 -export([accept_update/6]).
 -export([run_update/4]).
@@ -111,17 +110,6 @@ handlers(Key) ->
     case get(Key) of
         undefined -> #{};
         Map -> Map
-    end.
-
-%% @doc Records a signal for the run (once per `SignalId').
--spec record_signal(reference(), binary(), binary(), binary() | null) -> ok | {error, not_running | aion_flow_ffi:wire_error()}.
-record_signal(Run, Name, PayloadJson, SignalId) ->
-    Tag = aion_flow_ffi:tag(),
-    case aion_flow_ffi:nif_run_record_signal(Run, Name, PayloadJson, SignalId, aion_flow_ffi:now_ms(), Tag) of
-        {ok, done} -> ok;
-        {ok, recording} -> aion_flow_ffi:wait_durable(Tag);
-        {error, {not_running, _}} -> {error, not_running};
-        {error, _} = Error -> Error
     end.
 
 %% @doc Answers a query from a process of its own, so that a slow or crashing handler

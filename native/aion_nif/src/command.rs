@@ -24,8 +24,8 @@ use crate::activity::{
 };
 use crate::communication::{
     nif_run_accept_update, nif_run_cancel_activity, nif_run_child_completed, nif_run_child_step,
-    nif_run_complete_update, nif_run_open_children, nif_run_record_signal, nif_run_select,
-    nif_run_send_signal, nif_run_signal_delivered, nif_run_signal_step, nif_run_start_child,
+    nif_run_complete_update, nif_run_open_children, nif_run_select, nif_run_send_signal,
+    nif_run_signal_delivered, nif_run_signal_step, nif_run_start_child,
 };
 use crate::determinism::{
     nif_run_now, nif_run_patched, nif_run_random, nif_run_side_effect, nif_run_side_effect_record,
@@ -60,7 +60,6 @@ enum Command<'a> {
     SideEffect,
     SideEffectRecord(Term<'a>, Term<'a>),
     Patched(Term<'a>),
-    RecordSignal(Term<'a>, Term<'a>, Term<'a>),
     SignalStep(Term<'a>),
     SendSignal(Term<'a>, Term<'a>, Term<'a>),
     SignalDelivered(Term<'a>, Term<'a>),
@@ -141,9 +140,6 @@ fn run_command<'a>(
             nif_run_side_effect_record(env, r, ordinal, value, now, tag)
         }
         Command::Patched(change_id) => nif_run_patched(env, r, change_id, now, tag),
-        Command::RecordSignal(name, payload, signal_id) => {
-            nif_run_record_signal(env, r, name, payload, signal_id, now, tag)
-        }
         Command::SignalStep(name) => nif_run_signal_step(env, r, name, now, tag),
         Command::SendSignal(target, name, payload) => {
             nif_run_send_signal(env, r, target, name, payload, now, tag)

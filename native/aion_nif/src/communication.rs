@@ -5,36 +5,12 @@ use aion_core::replay::{Awaitable, ChildPolicy, Outgoing, Recorded};
 use aion_core::Error;
 use rustler::{Atom, Encoder, Env, ResourceArc, Term};
 
-use crate::convert::{
-    json_arg, name_arg, optional_name_arg, optional_text_arg, stamp_args, text_arg, u64_arg,
-};
+use crate::convert::{json_arg, name_arg, optional_name_arg, stamp_args, text_arg, u64_arg};
 use crate::guard::reply;
 use crate::run::{step_term, stop_term, RunResource};
 
 mod atoms {
     rustler::atoms! { ok, activity, child, delivered, deliver }
-}
-
-/// `nif_run_record_signal(Run, Name, PayloadJson, SignalId | null, NowMs, Tag)` →
-/// `{ok, done}` (a redelivery, already recorded) or `{ok, recording}`.
-pub(crate) fn nif_run_record_signal<'a>(
-    env: Env<'a>,
-    resource: ResourceArc<RunResource>,
-    name: Term<'a>,
-    payload: Term<'a>,
-    signal_id: Term<'a>,
-    now: Term<'a>,
-    tag: Term<'a>,
-) -> Term<'a> {
-    reply(env, || {
-        let name = name_arg(name, "signal name")?;
-        let payload = json_arg(payload, "signal payload")?;
-        let signal_id = optional_text_arg(signal_id, "signal id")?;
-        let (now, tag) = stamp_args(now, tag)?;
-        let mut run = resource.lock()?;
-        let append = run.record_signal(&name, payload, signal_id, now)?;
-        resource.maybe_submit(&run, env, append, tag)
-    })
 }
 
 /// `nif_run_signal_step(Run, Name, NowMs, Tag)`: the await step of `receive_signal`.
