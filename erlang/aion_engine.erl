@@ -290,8 +290,10 @@ handle_call(_Request, _From, State) ->
 handle_cast({retry_later, Id}, State) ->
     Failures = maps:get({failures, Id}, State, 0),
     Delay = min(100 bsl min(Failures, 10), 60000),
-    ?LOG_WARNING(#{what => run_retry_scheduled, workflow_id => Id, delay_ms => Delay},
-                 #{aion => engine}),
+    %% The first replay is routine (what caused it was logged); repeated ones are news.
+    Failures > 0 andalso
+        ?LOG_WARNING(#{what => run_retry_scheduled, workflow_id => Id, delay_ms => Delay,
+                       attempt => Failures + 1}, #{aion => engine}),
     erlang:send_after(Delay, self(), {retry, Id}),
     {noreply, State#{{failures, Id} => Failures + 1}};
 handle_cast({closed, Id}, State) ->
@@ -309,8 +311,6 @@ handle_info({'DOWN', Ref, process, _Pid, Reason}, State) when is_map_key(Ref, St
     {Id, State1} = maps:take(Ref, State),
     case Reason of
         normal -> ok;
-        shutdown -> ok;
-        {shutdown, _} -> ok;
         noproc ->
             %% It ended before it was watched: replay it only if it left its run open.
             case aion:describe(Id) of
@@ -318,8 +318,11 @@ handle_info({'DOWN', Ref, process, _Pid, Reason}, State) when is_map_key(Ref, St
                 _ -> ok
             end;
         _ ->
-            ?LOG_WARNING(#{what => run_process_died, workflow_id => Id, reason => Reason},
-                         #{aion => engine}),
+            %% Killed or shut down from outside (a terminate shuts it down too: the
+            %% replay then finds the run closed and only tells whom it concerns).
+            Reason =:= shutdown orelse
+                ?LOG_WARNING(#{what => run_process_died, workflow_id => Id, reason => Reason},
+                             #{aion => engine}),
             gen_server:cast(self(), {retry_later, Id})
     end,
     {noreply, State1};

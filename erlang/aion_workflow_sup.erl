@@ -9,10 +9,18 @@
 -export([start_run/1]).
 -export([init/1]).
 
-%% @doc Starts the supervisor.
+%% @doc Starts the supervisor, then resumes every running workflow the store holds whose
+%% type is registered: at boot, and again whenever the tree restarts this supervisor (a
+%% crash of the engine or the activity pool takes the run processes down with it).
 -spec start_link() -> {ok, pid()} | {error, term()}.
 start_link() ->
-    supervisor:start_link({local, ?MODULE}, ?MODULE, []).
+    case supervisor:start_link({local, ?MODULE}, ?MODULE, []) of
+        {ok, Pid} ->
+            ok = aion_engine:resume_all(),
+            {ok, Pid};
+        Other ->
+            Other
+    end.
 
 %% @doc Starts the process of run `WorkflowId'; it loads its history and replays.
 -spec start_run(binary()) -> {ok, pid()} | {error, term()}.

@@ -199,17 +199,37 @@ the_run_process_answers_sys() ->
     ?assertEqual({ok, 7}, aion:await(Id, 10000)).
 
 registrations_survive_an_engine_crash() ->
-    Id = aion_test_support:start_run(<<"owner_waiter">>, #{}),
-    aion_test_support:waiting_in_receive(Id),
-    Engine = whereis(aion_engine),
-    exit(Engine, kill),
-    wait_until(fun() -> is_pid(whereis(aion_engine)) andalso whereis(aion_engine) =/= Engine
-                            andalso is_pid(whereis(aion_workflow_sup)) end, 10000),
-    ?assertMatch({ok, _}, aion_engine:lookup(workflow, <<"owner_waiter">>)),
-    %% The run was resumed by the restarted tree and still takes its signal.
-    wait_until(fun() -> ets:lookup(aion_runs, Id) =/= [] end, 10000),
-    ok = aion:signal(Id, <<"go">>, 8),
-    ?assertEqual({ok, 8}, aion:await(Id, 10000)).
+    _ = [begin
+             Id = aion_test_support:start_run(<<"owner_waiter">>, #{}),
+             aion_test_support:waiting_in_receive(Id),
+             [{_, Before}] = ets:lookup(aion_runs, Id),
+             Victim = whereis(Name),
+             exit(Victim, kill),
+             wait_until(fun() -> is_pid(whereis(Name)) andalso whereis(Name) =/= Victim
+                                     andalso is_pid(whereis(aion_workflow_sup)) end, 10000),
+             ?assertMatch({ok, _}, aion_engine:lookup(workflow, <<"owner_waiter">>)),
+             %% The restarted tree resumed the run on its own (a new live process).
+             wait_until(fun() ->
+                 case ets:lookup(aion_runs, Id) of
+                     [{_, P}] -> P =/= Before andalso is_process_alive(P);
+                     [] -> false
+                 end
+             end, 10000),
+             aion_test_support:waiting_in_receive(Id),
+             ok = aion:signal(Id, <<"go">>, 8),
+             ?assertEqual({ok, 8}, aion:await(Id, 10000))
+         end || Name <- [aion_engine, aion_activity_pool, aion_workflow_sup]],
+    %% A run process shut down from outside is replayed too.
+    Id2 = aion_test_support:start_run(<<"owner_waiter">>, #{}),
+    aion_test_support:waiting_in_receive(Id2),
+    [{_, P2}] = ets:lookup(aion_runs, Id2),
+    exit(P2, shutdown),
+    wait_until(fun() -> case ets:lookup(aion_runs, Id2) of
+                            [{_, P}] -> P =/= P2 andalso is_process_alive(P);
+                            [] -> false
+                        end end, 10000),
+    ok = aion:signal(Id2, <<"go">>, 9),
+    ?assertEqual({ok, 9}, aion:await(Id2, 10000)).
 
 status(Id) ->
     {ok, #{status := S}} = aion:describe(Id),
