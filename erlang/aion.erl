@@ -496,13 +496,11 @@ terminate_run(WorkflowId, ReasonJson, Tries) ->
     end.
 
 end_run(Run, ReasonJson) ->
-    Tag = aion_flow_ffi:tag(),
-    case aion_flow_ffi:nif_run_end(Run, terminated, ReasonJson, aion_flow_ffi:now_ms(), Tag) of
-        {ok, {recording, Stop, Children}} ->
-            ok = aion_flow_ffi:wait_durable(Tag),
-            aion_flow_ffi:apply_stop(Stop, Children);
-        {error, Reason} ->
-            store_error(Reason)
+    case aion_flow_ffi:end_run(Run, terminated, ReasonJson) of
+        ok -> ok;
+        {error, {Busy, _} = Stale} when Busy =:= stale_head; Busy =:= inbox_pending ->
+            exit({aion_durability, Stale});
+        {error, Reason} -> store_error(Reason)
     end.
 
 live_process(WorkflowId) ->
@@ -520,7 +518,8 @@ live_process(WorkflowId) ->
 %% append of the process that ran it before was still on its way to the store: read again.
 with_claimed_run(WorkflowId, Fun) ->
     try claimed_run(WorkflowId, Fun)
-    catch exit:{aion_durability, {stale_head, _}} -> {error, stale}
+    catch exit:{aion_durability, {Busy, _}} when Busy =:= stale_head; Busy =:= inbox_pending ->
+        {error, stale}
     end.
 
 claimed_run(WorkflowId, Fun) ->

@@ -42,6 +42,7 @@
 -export([wait_event/2]).
 -export([record_cancel/2]).
 -export([take_inbox/1]).
+-export([end_run/3]).
 -export([run_command/4]).
 -export([arm_deadline/1]).
 
@@ -505,14 +506,25 @@ flush_inbox_wakes() ->
 
 %% The execution deadline passed: record the time-out and leave the workflow code.
 time_out(Run, Deadline) ->
-    Tag = tag(),
-    case nif_run_end(Run, timed_out, integer_to_binary(Deadline), now_ms(), Tag) of
-        {ok, {recording, Stop, Children}} ->
-            ok = wait_durable(Tag),
-            apply_stop(Stop, Children),
-            exit({aion_stop, timed_out});
-        {error, _} ->
-            exit({aion_stop, timed_out})
+    case end_run(Run, timed_out, integer_to_binary(Deadline)) of
+        ok -> exit({aion_stop, timed_out});
+        {error, Reason} -> exit({aion_durability, Reason})
+    end.
+
+%% @doc Ends the run at once (`terminated' with the reason, or `timed_out' with the
+%% deadline): first records what waits in its inbox — so every signal acknowledged before
+%% the end is in the history — then the end, and stops what the end stops.
+-spec end_run(reference(), terminated | timed_out, json()) -> ok | {error, wire_error()}.
+end_run(Run, Kind, Json) ->
+    try take_inbox(Run) of
+        ok ->
+            Tag = tag(),
+            case nif_run_end(Run, Kind, Json, now_ms(), Tag) of
+                {ok, {recording, Stop, Children}} -> ok = wait_durable(Tag), apply_stop(Stop, Children);
+                {error, _} = Error -> Error
+            end
+    catch
+        exit:{aion_durability, Reason} -> {error, Reason}
     end.
 
 run_attempt({Ordinal, Attempt, Name, InputJson, Timeout, TaskQueue}) ->

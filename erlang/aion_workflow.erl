@@ -220,15 +220,12 @@ arm_deadline(Deadline) ->
     end.
 
 end_timed_out(Run, WorkflowId, Deadline) ->
-    Tag = aion_flow_ffi:tag(),
-    case aion_flow_ffi:nif_run_end(Run, timed_out, integer_to_binary(Deadline), aion_flow_ffi:now_ms(), Tag) of
-        {ok, {recording, Stop, Children}} ->
-            ok = aion_flow_ffi:wait_durable(Tag),
-            aion_flow_ffi:apply_stop(Stop, Children),
+    case aion_flow_ffi:end_run(Run, timed_out, integer_to_binary(Deadline)) of
+        ok ->
             ?LOG_INFO(#{what => workflow_closed, outcome => timed_out}),
             aion_engine:notify(WorkflowId);
-        {error, _} ->
-            ok
+        {error, Reason} ->
+            exit({aion_durability, Reason})
     end.
 
 %% The parent-close policy of the children still open when the run closes.

@@ -50,19 +50,24 @@ pairs_of_workflows_signal_each_other_at_the_same_moment() ->
     ?assertEqual(2, length([T || T <- Types, T =:= <<"SignalReceived">>])),
     ?assertEqual([<<"SignalDelivered">>], [T || T <- Types, T =:= <<"SignalDelivered">>]).
 
-%% Runs close while signals pour in: every signal answered `ok' is in the history, once;
-%% the others are answered `not_running'.
+%% Runs close (on their own, or terminated) while signals pour in: every signal answered
+%% `ok' is in the history, once; the others are answered `not_running'.
 an_acknowledged_signal_is_never_lost_when_the_run_closes() ->
     Ids = [aion_test_support:start_run(<<"owner_waiter">>, #{}) || _ <- lists:seq(1, 40)],
     _ = [aion_test_support:waiting_in_receive(Id) || Id <- Ids],
+    {Terminated, _} = lists:split(20, Ids),
     Self = self(),
     Senders = [spawn_link(fun() ->
                    Acks = [aion:signal(Id, <<"go">>, N) || N <- lists:seq(1, 15)],
                    Self ! {self(), Id, Acks}
                end) || Id <- Ids, _ <- [1, 2]],
+    Enders = [spawn_link(fun() -> Self ! {self(), ended, aion:terminate(Id, <<"enough">>)} end)
+              || Id <- Terminated],
+    _ = [receive {E, ended, R} -> ?assert(R =:= ok orelse R =:= {error, not_running}) end || E <- Enders],
     Answers = [receive {S, Id, Acks} -> {Id, Acks} end || S <- Senders],
     _ = [begin
-             ?assertMatch({ok, _}, aion:await(Id, 20000)),
+             ?assertMatch({_, _}, aion:await(Id, 20000)),
+             ?assertNotEqual({error, timeout}, aion:await(Id, 20000)),
              Ok = lists:sum([length([A || A <- Acks, A =:= ok]) || {I, Acks} <- Answers, I =:= Id]),
              Other = [A || {I, Acks} <- Answers, I =:= Id, A <- Acks, A =/= ok],
              ?assertEqual([], [A || A <- Other, A =/= {error, not_running}]),

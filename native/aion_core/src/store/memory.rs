@@ -63,12 +63,8 @@ impl State {
             }
             let through = if i == 0 { inbox_through } else { 0 };
             entry.inbox.retain(|e| e.id > through);
-            match InboxRule::of(req) {
-                InboxRule::MustBeEmpty if !entry.inbox.is_empty() => {
-                    return Err(inbox_not_taken(&req.workflow_id))
-                }
-                InboxRule::Drop => entry.inbox.clear(),
-                _ => {}
+            if InboxRule::of(req) == InboxRule::MustBeEmpty && !entry.inbox.is_empty() {
+                return Err(inbox_not_taken(&req.workflow_id));
             }
             entry
                 .runs

@@ -23,9 +23,9 @@
 //!   names the last entry it covers (`inbox_through`) and removes them in the same
 //!   transaction, so an entry is recorded exactly once. A push to an unknown workflow is
 //!   refused with [`Error::NotFound`], to a closed one with [`Error::NotRunning`]. A run
-//!   cannot complete, fail or close as cancelled while its inbox holds entries it has not
-//!   taken (refused as [`Error::InboxPending`]: the owner reads the inbox again); a
-//!   termination or time-out drops them.
+//!   cannot close (complete, fail, be cancelled, terminated or time out) while its inbox
+//!   holds entries it has not taken (refused as [`Error::InboxPending`]: the owner reads
+//!   the inbox again), so nothing acknowledged is ever dropped.
 
 pub mod commit;
 pub mod memory;
@@ -294,31 +294,31 @@ pub trait EventStore: Send + Sync {
 /// What an append does to its workflow's inbox besides removing the entries it records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InboxRule {
-    /// Nothing more.
+    /// Nothing more (the inbox of a run that continues as new passes to the next run).
     Keep,
-    /// The run closes by its own decision (completed, failed, cancelled): refused while
-    /// entries it has not taken wait.
+    /// The run closes (completed, failed, cancelled, terminated, timed out): refused while
+    /// entries it has not taken wait, so nothing acknowledged is ever dropped.
     MustBeEmpty,
-    /// The run is ended from outside (terminated, timed out): the rest is dropped.
-    Drop,
 }
 
 impl InboxRule {
     /// The rule for `request`.
     pub fn of(request: &AppendRequest) -> InboxRule {
-        let mut rule = InboxRule::Keep;
-        for event in &request.events {
-            match event.kind {
+        let closes = request.events.iter().any(|event| {
+            matches!(
+                event.kind,
                 EventKind::WorkflowCompleted { .. }
-                | EventKind::WorkflowFailed { .. }
-                | EventKind::WorkflowCancelled { .. } => rule = InboxRule::MustBeEmpty,
-                EventKind::WorkflowTerminated { .. } | EventKind::WorkflowTimedOut { .. } => {
-                    rule = InboxRule::Drop
-                }
-                _ => {}
-            }
+                    | EventKind::WorkflowFailed { .. }
+                    | EventKind::WorkflowCancelled { .. }
+                    | EventKind::WorkflowTerminated { .. }
+                    | EventKind::WorkflowTimedOut { .. }
+            )
+        });
+        if closes {
+            InboxRule::MustBeEmpty
+        } else {
+            InboxRule::Keep
         }
-        rule
     }
 }
 

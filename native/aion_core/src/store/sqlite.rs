@@ -154,20 +154,13 @@ impl SqliteStore {
             tx.prepare_cached("DELETE FROM inbox WHERE workflow_id = ?1 AND id <= ?2")?
                 .execute(params![req.workflow_id, inbox_through as i64])?;
         }
-        match InboxRule::of(req) {
-            InboxRule::MustBeEmpty => {
-                let waiting: bool = tx
-                    .prepare_cached("SELECT EXISTS (SELECT 1 FROM inbox WHERE workflow_id = ?1)")?
-                    .query_row([&req.workflow_id], |r| r.get(0))?;
-                if waiting {
-                    return Err(inbox_not_taken(&req.workflow_id));
-                }
+        if InboxRule::of(req) == InboxRule::MustBeEmpty {
+            let waiting: bool = tx
+                .prepare_cached("SELECT EXISTS (SELECT 1 FROM inbox WHERE workflow_id = ?1)")?
+                .query_row([&req.workflow_id], |r| r.get(0))?;
+            if waiting {
+                return Err(inbox_not_taken(&req.workflow_id));
             }
-            InboxRule::Drop => {
-                tx.prepare_cached("DELETE FROM inbox WHERE workflow_id = ?1")?
-                    .execute([&req.workflow_id])?;
-            }
-            InboxRule::Keep => {}
         }
         let mut insert = tx.prepare_cached(
             "INSERT INTO events (workflow_id, run_id, seq, body) VALUES (?1, ?2, ?3, ?4)",
