@@ -55,6 +55,8 @@
 -export_type([workflow_id/0, status/0, error_reason/0]).
 
 -define(START_TIMEOUT, 30000).
+%% A timeout `receive ... after' takes: `infinity' or 0 to 2^32 - 1 ms.
+-define(IS_TIMEOUT(T), (T =:= infinity orelse (is_integer(T) andalso T >= 0 andalso T =< 4294967295))).
 
 %% @doc Registers workflow type `Type'; see `register_workflow/3'.
 -spec register_workflow(binary(), {module(), atom()}) -> ok | {error, error_reason()}.
@@ -71,13 +73,16 @@ register_workflow(Type, MF) ->
 %% `{undefined_function, {M, F, 1}}' when the function is not exported,
 %% `{bad_option, Opt}'.
 -spec register_workflow(binary(), {module(), atom()}, map()) -> ok | {error, error_reason()}.
-register_workflow(Type, MF, Opts) when is_map(Opts) ->
+register_workflow(Type, MF, Opts) ->
+    started(fun() -> do_register_workflow(Type, MF, Opts) end).
+
+do_register_workflow(Type, MF, Opts) when is_map(Opts) ->
     case maps:to_list(Opts) of
         [] -> register_callback(workflow, Type, MF, Opts);
         [{on_crash, C}] when C =:= block; C =:= fail -> register_callback(workflow, Type, MF, Opts);
         [Opt | _] -> {error, {bad_option, Opt}}
     end;
-register_workflow(_Type, _MF, Opts) ->
+do_register_workflow(_Type, _MF, Opts) ->
     {error, {bad_option, Opts}}.
 
 %% @doc Registers activity `Name': an attempt calls `Module:Function(Input)', which returns
@@ -85,6 +90,9 @@ register_workflow(_Type, _MF, Opts) ->
 %% `{error, {terminal, Reason}}' (never retried). Errors as for `register_workflow/2'.
 -spec register_activity(binary(), {module(), atom()}) -> ok | {error, error_reason()}.
 register_activity(Name, MF) ->
+    started(fun() -> do_register_activity(Name, MF) end).
+
+do_register_activity(Name, MF) ->
     register_callback(activity, Name, MF, #{}).
 
 register_callback(Kind, Name, MF, Opts) ->
@@ -99,6 +107,21 @@ register_callback(Kind, Name, MF, Opts) ->
             end;
         {true, _} ->
             {error, {bad_argument, callback, Kind}}
+    end.
+
+%% Runs `Fun' if `WorkflowId' can be an id (a UTF-8 binary of 1 to 255 bytes), else
+%% answers `{error, not_found}'.
+with_id(WorkflowId, Fun) ->
+    case valid_name(WorkflowId) of
+        true -> Fun();
+        false -> {error, not_found}
+    end.
+
+%% Runs `Fun' if the application is running, else answers `{error, not_started}'.
+started(Fun) ->
+    case aion_engine:running() of
+        true -> Fun();
+        false -> {error, not_started}
     end.
 
 %% @private Whether `Name' is a valid id, type or name: a UTF-8 binary of 1 to 255 bytes.
@@ -120,14 +143,17 @@ name_key(activity) -> name.
 %% `{payload_too_large, Size, Limit}', `{bad_option, Opt}', `{already_started, Id}' (a run
 %% with that id is running), `{already_exists, Id}' (a closed run has that id).
 -spec start_workflow(binary(), term(), map()) -> {ok, workflow_id()} | {error, error_reason()}.
-start_workflow(Type, Input, Opts) when is_map(Opts) ->
+start_workflow(Type, Input, Opts) ->
+    started(fun() -> do_start_workflow(Type, Input, Opts) end).
+
+do_start_workflow(Type, Input, Opts) when is_map(Opts) ->
     maybe_all([
         fun() -> check_type(Type) end,
         fun() -> check_start_opts(Opts) end,
         fun() -> encode_payload(Input) end,
         fun() -> check_timeout_opt(Opts) end
     ], fun([_, Id, InputJson, OptsJson]) -> create(Type, Id, InputJson, OptsJson) end);
-start_workflow(_Type, _Input, Opts) ->
+do_start_workflow(_Type, _Input, Opts) ->
     {error, {bad_option, Opts}}.
 
 maybe_all(Checks, Then) ->
@@ -158,8 +184,11 @@ check_timeout_opt(Opts) ->
     end,
     Parent = case maps:get(parent_id, Opts, undefined) of
         undefined -> ok;
-        P when is_binary(P) -> {ok, P};
-        P -> {error, {bad_option, {parent_id, P}}}
+        P ->
+            case valid_name(P) of
+                true -> {ok, P};
+                false -> {error, {bad_option, {parent_id, P}}}
+            end
     end,
     case {Deadline, Parent} of
         {{error, _} = E, _} -> E;
@@ -175,8 +204,11 @@ check_start_opts(Opts) ->
         [] ->
             case maps:get(workflow_id, Opts, undefined) of
                 undefined -> {ok, uuid()};
-                Id when is_binary(Id), byte_size(Id) > 0, byte_size(Id) =< 255 -> {ok, Id};
-                Id -> {error, {bad_option, {workflow_id, Id}}}
+                Id ->
+                    case valid_name(Id) of
+                        true -> {ok, Id};
+                        false -> {error, {bad_option, {workflow_id, Id}}}
+                    end
             end;
         [Key | _] ->
             {error, {bad_option, Key}}
@@ -231,8 +263,10 @@ create_error(_Id, Reason) ->
 %% deadline), `not_found' (unknown id), `{bad_argument, timeout, T}' unless `TimeoutMs' is
 %% a non-negative integer or `infinity'.
 -spec await(workflow_id(), timeout()) -> {ok, term()} | {error, error_reason()}.
-await(WorkflowId, TimeoutMs) when is_binary(WorkflowId),
-        (TimeoutMs =:= infinity orelse (is_integer(TimeoutMs) andalso TimeoutMs >= 0)) ->
+await(WorkflowId, TimeoutMs) ->
+    started(fun() -> with_id(WorkflowId, fun() -> do_await(WorkflowId, TimeoutMs) end) end).
+
+do_await(WorkflowId, TimeoutMs) when is_binary(WorkflowId), ?IS_TIMEOUT(TimeoutMs) ->
     Ref = make_ref(),
     %% Subscribe before reading the status: a run closing in between still reaches us.
     true = ets:insert(aion_waiters, {WorkflowId, self(), Ref}),
@@ -249,9 +283,9 @@ await(WorkflowId, TimeoutMs) when is_binary(WorkflowId),
         ets:delete_object(aion_waiters, {WorkflowId, self(), Ref}),
         receive {aion_done, Ref} -> ok after 0 -> ok end
     end;
-await(WorkflowId, TimeoutMs) when is_binary(WorkflowId) ->
+do_await(WorkflowId, TimeoutMs) when is_binary(WorkflowId) ->
     {error, {bad_argument, timeout, TimeoutMs}};
-await(_WorkflowId, _TimeoutMs) ->
+do_await(_WorkflowId, _TimeoutMs) ->
     {error, not_found}.
 
 closed_outcome(WorkflowId) ->
@@ -281,12 +315,15 @@ outcome(WorkflowId) ->
 %% `result', `error', `details' (cancelled), `reason' (terminated) or `deadline'
 %% (timed out).
 -spec describe(workflow_id()) -> {ok, map()} | {error, not_found | error_reason()}.
-describe(WorkflowId) when is_binary(WorkflowId) ->
+describe(WorkflowId) ->
+    started(fun() -> with_id(WorkflowId, fun() -> do_describe(WorkflowId) end) end).
+
+do_describe(WorkflowId) when is_binary(WorkflowId) ->
     case aion_flow_ffi:nif_engine_describe(aion_engine:store(), WorkflowId) of
         {ok, Summary} -> {ok, with_blocked(Summary)};
         {error, Reason} -> store_error(Reason)
     end;
-describe(_WorkflowId) ->
+do_describe(_WorkflowId) ->
     {error, not_found}.
 
 %% @doc The run's recorded history, oldest first: one map per event with `seq', `type'
@@ -300,12 +337,15 @@ history(WorkflowId) ->
 %% by continue-as-new stay readable; `WorkflowStarted.continued_from' links each run to
 %% the one before.
 -spec history(workflow_id(), binary() | null) -> {ok, [map()]} | {error, not_found | {store, binary()}}.
-history(WorkflowId, RunId) when is_binary(WorkflowId), is_binary(RunId) orelse RunId =:= null ->
+history(WorkflowId, RunId) ->
+    started(fun() -> with_id(WorkflowId, fun() -> do_history(WorkflowId, RunId) end) end).
+
+do_history(WorkflowId, RunId) when is_binary(WorkflowId), is_binary(RunId) orelse RunId =:= null ->
     case aion_flow_ffi:nif_engine_history(aion_engine:store(), WorkflowId, RunId) of
         {ok, Events} -> {ok, Events};
         {error, Reason} -> store_error(Reason)
     end;
-history(_WorkflowId, _RunId) ->
+do_history(_WorkflowId, _RunId) ->
     {error, not_found}.
 
 %% @doc Asks workflow `WorkflowId' to cancel; see `cancel/2'.
@@ -322,12 +362,15 @@ cancel(WorkflowId) ->
 %% did not take the request within 5 s; it stays queued and is recorded at the process's
 %% next wait).
 -spec cancel(workflow_id(), term()) -> ok | {error, error_reason()}.
-cancel(WorkflowId, Reason) when is_binary(WorkflowId) ->
+cancel(WorkflowId, Reason) ->
+    started(fun() -> with_id(WorkflowId, fun() -> do_cancel(WorkflowId, Reason) end) end).
+
+do_cancel(WorkflowId, Reason) when is_binary(WorkflowId) ->
     case encode_payload(Reason) of
         {ok, ReasonJson} -> cancel_run(WorkflowId, ReasonJson);
         {error, _} = Error -> Error
     end;
-cancel(_WorkflowId, _Reason) ->
+do_cancel(_WorkflowId, _Reason) ->
     {error, not_found}.
 
 cancel_run(WorkflowId, ReasonJson) ->
@@ -341,14 +384,19 @@ cancel_run(WorkflowId, ReasonJson) ->
 %% (the process did not take it within 5 s; it stays queued).
 -spec signal(workflow_id(), binary(), term()) -> ok | {error, error_reason()}.
 signal(WorkflowId, Name, Payload) ->
+    started(fun() -> with_id(WorkflowId, fun() -> do_signal(WorkflowId, Name, Payload) end) end).
+
+do_signal(WorkflowId, Name, Payload) ->
+    case signal_json(Name, Payload) of
+        {ok, Json} -> deliver_signal(WorkflowId, Name, Json, null);
+        {error, _} = Error -> Error
+    end.
+
+%% A signal's name checked and its payload encoded.
+signal_json(Name, Payload) ->
     case valid_name(Name) of
-        true ->
-            case encode_payload(Payload) of
-                {ok, Json} -> deliver_signal(WorkflowId, Name, Json, null);
-                {error, _} = Error -> Error
-            end;
-        false ->
-            {error, {bad_argument, name, Name}}
+        true -> encode_payload(Payload);
+        false -> {error, {bad_argument, name, Name}}
     end.
 
 %% @doc Delivers an encoded signal under `SignalId' (`null', or an id the target records
@@ -365,19 +413,28 @@ deliver_signal(_WorkflowId, _Name, _Json, _SignalId) ->
 -spec signal_with_start(binary(), term(), binary(), term(), map()) ->
     {ok, workflow_id()} | {error, error_reason()}.
 signal_with_start(Type, Input, Name, Payload, Opts) ->
-    Started = case start_workflow(Type, Input, Opts) of
-        {ok, Id} -> {ok, Id};
-        {error, {already_started, Id}} -> {ok, Id};
-        Error -> Error
-    end,
-    case Started of
-        {ok, WorkflowId} ->
-            case signal(WorkflowId, Name, Payload) of
-                ok -> {ok, WorkflowId};
-                SignalError -> SignalError
+    started(fun() -> do_signal_with_start(Type, Input, Name, Payload, Opts) end).
+
+do_signal_with_start(Type, Input, Name, Payload, Opts) ->
+    %% The signal is checked first: a bad one must not leave a started workflow behind.
+    case signal_json(Name, Payload) of
+        {ok, Json} ->
+            Started = case start_workflow(Type, Input, Opts) of
+                {ok, Id} -> {ok, Id};
+                {error, {already_started, Id}} -> {ok, Id};
+                Error -> Error
+            end,
+            case Started of
+                {ok, WorkflowId} ->
+                    case deliver_signal(WorkflowId, Name, Json, null) of
+                        ok -> {ok, WorkflowId};
+                        SignalError -> SignalError
+                    end;
+                StartError ->
+                    StartError
             end;
-        StartError ->
-            StartError
+        {error, _} = Error ->
+            Error
     end.
 
 %% @doc Asks workflow `WorkflowId' query `Name' with `Args'; see `query/4' (5 s timeout).
@@ -393,7 +450,10 @@ query(WorkflowId, Name, Args) ->
 %% crashed or tried to run workflow commands; the workflow is not affected).
 -spec query(workflow_id(), binary(), term(), timeout()) -> {ok, term()} | {error, term()}.
 query(WorkflowId, Name, Args, TimeoutMs) ->
-    request(WorkflowId, Name, Args, TimeoutMs, unknown_query,
+    started(fun() -> with_id(WorkflowId, fun() -> do_query(WorkflowId, Name, Args, TimeoutMs) end) end).
+
+do_query(WorkflowId, Name, Args, TimeoutMs) ->
+    request(WorkflowId, Name, Args, TimeoutMs,
             fun(From, Ref, ArgsJson) -> {aion_query, From, Ref, Name, ArgsJson} end).
 
 %% @doc Sends update `Name' with `Args' to workflow `WorkflowId': the validator the
@@ -404,17 +464,19 @@ query(WorkflowId, Name, Args, TimeoutMs) ->
 %% `timeout'.
 -spec update(workflow_id(), binary(), term(), timeout()) -> {ok, term()} | {error, term()}.
 update(WorkflowId, Name, Args, TimeoutMs) ->
+    started(fun() -> with_id(WorkflowId, fun() -> do_update(WorkflowId, Name, Args, TimeoutMs) end) end).
+
+do_update(WorkflowId, Name, Args, TimeoutMs) ->
     UpdateId = uuid(),
-    request(WorkflowId, Name, Args, TimeoutMs, unknown_update,
+    request(WorkflowId, Name, Args, TimeoutMs,
             fun(From, Ref, ArgsJson) -> {aion_update, From, Ref, UpdateId, Name, ArgsJson} end).
 
 %% A query or an update: checks the arguments, then asks the live process.
-request(WorkflowId, _Name, _Args, _TimeoutMs, _Unknown, _Message) when not is_binary(WorkflowId) ->
+request(WorkflowId, _Name, _Args, _TimeoutMs, _Message) when not is_binary(WorkflowId) ->
     {error, not_found};
-request(_WorkflowId, _Name, _Args, TimeoutMs, _Unknown, _Message)
-        when TimeoutMs =/= infinity, not (is_integer(TimeoutMs) andalso TimeoutMs >= 0) ->
+request(_WorkflowId, _Name, _Args, TimeoutMs, _Message) when not ?IS_TIMEOUT(TimeoutMs) ->
     {error, {bad_argument, timeout, TimeoutMs}};
-request(WorkflowId, Name, Args, TimeoutMs, Unknown, Message) ->
+request(WorkflowId, Name, Args, TimeoutMs, Message) ->
     case valid_name(Name) of
         true ->
             case encode_payload(Args) of
@@ -422,7 +484,7 @@ request(WorkflowId, Name, Args, TimeoutMs, Unknown, Message) ->
                 {error, _} = Error -> Error
             end;
         false ->
-            {error, Unknown}
+            {error, {bad_argument, name, Name}}
     end.
 
 %% A request only a live workflow process can answer (query, update).
@@ -465,7 +527,10 @@ push(WorkflowId, Item) ->
 %% with `Reason' is recorded, running activities are told to stop; no compensation runs.
 %% Errors: `not_found', `not_running' (already closed), `{invalid_input, Why}'.
 -spec terminate(workflow_id(), term()) -> ok | {error, error_reason()}.
-terminate(WorkflowId, Reason) when is_binary(WorkflowId) ->
+terminate(WorkflowId, Reason) ->
+    started(fun() -> with_id(WorkflowId, fun() -> do_terminate(WorkflowId, Reason) end) end).
+
+do_terminate(WorkflowId, Reason) when is_binary(WorkflowId) ->
     case encode_payload(Reason) of
         {ok, ReasonJson} ->
             Result = terminate_run(WorkflowId, ReasonJson, 500),
@@ -474,7 +539,7 @@ terminate(WorkflowId, Reason) when is_binary(WorkflowId) ->
         {error, _} = Error ->
             Error
     end;
-terminate(_WorkflowId, _Reason) ->
+do_terminate(_WorkflowId, _Reason) ->
     {error, not_found}.
 
 %% Stops the run's process, then records the termination as the run's only writer; a
@@ -551,7 +616,10 @@ flush_inbox_wakes() ->
 %% `recorded_at', `type' and its fields). `aion_replay:check/2' and `make replay' read it.
 %% Errors: `not_found', `{file, Reason}'.
 -spec export_history(workflow_id(), file:filename_all()) -> ok | {error, not_found | {file, term()} | {store, binary()}}.
-export_history(WorkflowId, Path) when is_binary(WorkflowId) ->
+export_history(WorkflowId, Path) ->
+    started(fun() -> with_id(WorkflowId, fun() -> do_export_history(WorkflowId, Path) end) end).
+
+do_export_history(WorkflowId, Path) when is_binary(WorkflowId) ->
     case aion_flow_ffi:nif_engine_export(aion_engine:store(), WorkflowId, null) of
         {ok, Document} ->
             case file:write_file(Path, Document) of
@@ -561,7 +629,7 @@ export_history(WorkflowId, Path) when is_binary(WorkflowId) ->
         {error, Reason} ->
             store_error(Reason)
     end;
-export_history(_WorkflowId, _Path) ->
+do_export_history(_WorkflowId, _Path) ->
     {error, not_found}.
 
 %% @doc Summaries (as `describe/1') of the runs matching `Filter', oldest first.
@@ -569,7 +637,10 @@ export_history(_WorkflowId, _Path) ->
 %% `blocked', `completed', `failed', `cancelled', `terminated', `timed_out') and
 %% `type => binary()'. `running' lists the runs that are not blocked.
 -spec list(map()) -> {ok, [map()]} | {error, error_reason()}.
-list(Filter) when is_map(Filter) ->
+list(Filter) ->
+    started(fun() -> do_list(Filter) end).
+
+do_list(Filter) when is_map(Filter) ->
     case maps:keys(maps:without([status, type], Filter)) of
         [] ->
             Status = maps:get(status, Filter, null),
@@ -595,7 +666,7 @@ list(Filter) when is_map(Filter) ->
         [Key | _] ->
             {error, {bad_option, Key}}
     end;
-list(Filter) ->
+do_list(Filter) ->
     {error, {bad_option, Filter}}.
 
 %% A running summary shows as blocked when the run cannot go on.

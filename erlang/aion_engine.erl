@@ -20,6 +20,7 @@
 
 -export([start_link/0]).
 -export([store/0]).
+-export([running/0]).
 -export([register/3]).
 -export([register/4]).
 -export([watch/2]).
@@ -47,6 +48,11 @@
 -spec start_link() -> {ok, pid()} | {error, term()}.
 start_link() ->
     gen_server:start_link({local, ?MODULE}, ?MODULE, [], []).
+
+%% @doc Whether the engine runs (the application is started).
+-spec running() -> boolean().
+running() ->
+    persistent_term:get(?STORE_KEY, undefined) =/= undefined andalso is_pid(whereis(?MODULE)).
 
 %% @doc The open store resource. Raises `{aion_not_started, Hint}' when the application
 %% is not running.

@@ -145,7 +145,21 @@ errors_are_tagged_and_names_are_checked() ->
     ?assertEqual({ok, lists:duplicate(10, true)}, aion:await(Named, 10000)),
     ?assertEqual([<<"WorkflowStarted">>, <<"WorkflowCompleted">>], aion_test_support:types(Named)),
     ?assertEqual({error, {bad_argument, timeout, soon}}, aion:update(Id, <<"u">>, 1, soon)),
-    ?assertEqual({error, unknown_query}, aion:query(Id, <<>>, 1, 100)),
+    ?assertEqual({error, {bad_argument, name, <<>>}}, aion:query(Id, <<>>, 1, 100)),
+    ?assertEqual({error, {bad_argument, name, "u"}}, aion:update(Id, "u", 1, 100)),
+    ?assertEqual({error, {bad_argument, timeout, 1 bsl 32}}, aion:await(Id, 1 bsl 32)),
+    ?assertEqual({error, {bad_argument, timeout, 1 bsl 32}}, aion:query(Id, <<"q">>, 1, 1 bsl 32)),
+    ?assertEqual({error, not_found}, aion:describe(<<255, 0>>)),
+    ?assertEqual({error, not_found}, aion:signal(Long, <<"go">>, 1)),
+    ?assertMatch({error, {bad_option, {parent_id, <<>>}}},
+                 aion:start_workflow(<<"owner_waiter">>, 1, #{parent_id => <<>>})),
+    %% signal_with_start checks the signal before it starts anything.
+    SwsId = <<"sws-", (key())/binary>>,
+    ?assertEqual({error, {bad_argument, name, "go"}},
+                 aion:signal_with_start(<<"owner_waiter">>, 1, "go", 1, #{workflow_id => SwsId})),
+    ?assertMatch({error, {invalid_input, _}},
+                 aion:signal_with_start(<<"owner_waiter">>, 1, <<"go">>, {bad}, #{workflow_id => SwsId})),
+    ?assertEqual({error, not_found}, aion:describe(SwsId)),
     ?assertMatch({error, {invalid_input, _}}, aion:signal(Id, <<"go">>, {tuple})),
     ?assertMatch({error, {payload_too_large, _, _}},
                  aion:signal(Id, <<"go">>, binary:copy(<<"x">>, 3 * 1024 * 1024))),
@@ -153,6 +167,26 @@ errors_are_tagged_and_names_are_checked() ->
     ?assertEqual({ok, <<"done">>}, aion:await(Id, 10000)),
     ?assertEqual({error, not_running}, aion:signal(Id, <<"go">>, 1)),
     ?assertEqual({error, not_running}, aion:cancel(Id)).
+
+%% Without the application every call answers `{error, not_started}'.
+not_started_test() ->
+    _ = application:stop(aion),
+    Id = <<"x">>,
+    _ = [?assertEqual({error, not_started}, Call())
+         || Call <- [fun() -> aion:start_workflow(<<"t">>, 1, #{}) end,
+                     fun() -> aion:await(Id, 10) end,
+                     fun() -> aion:describe(Id) end,
+                     fun() -> aion:history(Id) end,
+                     fun() -> aion:list(#{}) end,
+                     fun() -> aion:cancel(Id) end,
+                     fun() -> aion:terminate(Id, r) end,
+                     fun() -> aion:signal(Id, <<"s">>, 1) end,
+                     fun() -> aion:signal_with_start(<<"t">>, 1, <<"s">>, 1, #{}) end,
+                     fun() -> aion:query(Id, <<"q">>, 1) end,
+                     fun() -> aion:update(Id, <<"u">>, 1, 10) end,
+                     fun() -> aion:export_history(Id, "/tmp/x") end,
+                     fun() -> aion:register_workflow(<<"t">>, {aion_owner_flows, waiter}) end,
+                     fun() -> aion:register_activity(<<"a">>, {aion_owner_flows, echo}) end]].
 
 %% The run command boundary answers anything that is not a command with an error.
 run_commands_are_typed_test() ->
