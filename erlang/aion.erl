@@ -354,13 +354,14 @@ cancel(WorkflowId) ->
     cancel(WorkflowId, null).
 
 %% @doc Asks workflow `WorkflowId' to cancel, and returns once the request is durable in
-%% its history. Everything the workflow was waiting on is cancelled (its awaits return
-%% `{error, cancelled}', running activities are sent `{aion_cancel, Ordinal, Attempt}' and
-%% killed after `cancel_grace_ms'); the code may then run compensation, and the run closes
-%% as `cancelled' when it returns. Errors: `not_found', `not_running' (already closed),
-%% `{invalid_input, Why}' (`Reason' is not JSON-compatible), `timeout' (the run's process
-%% did not take the request within 5 s; it stays queued and is recorded at the process's
-%% next wait).
+%% its inbox (the run records it at its next step; a run with no process — blocked, or its
+%% type not registered — when it next runs). Everything the workflow was waiting on is
+%% cancelled (its awaits return `{error, cancelled}', running activities are sent
+%% `{aion_cancel, Ordinal, Attempt}' and killed after `cancel_grace_ms'); the code may then
+%% run compensation, and the run closes as `cancelled' when it returns. A second request
+%% records nothing. Errors: `not_found', `not_running' (already closed),
+%% `{invalid_input, Why}' (`Reason' is not JSON-compatible),
+%% `{payload_too_large, Size, Limit}', `not_started'.
 -spec cancel(workflow_id(), term()) -> ok | {error, error_reason()}.
 cancel(WorkflowId, Reason) ->
     started(fun() -> with_id(WorkflowId, fun() -> do_cancel(WorkflowId, Reason) end) end).
@@ -377,11 +378,13 @@ cancel_run(WorkflowId, ReasonJson) ->
     push(WorkflowId, {cancel, ReasonJson}).
 
 %% @doc Sends signal `Name' with `Payload' to workflow `WorkflowId' and returns once it is
-%% durable in the workflow's history, whether or not the workflow's process is awake (a
-%% workflow asleep in a timer, or whose type is not registered yet, gets it when it runs).
-%% The workflow reads it with `aion_flow:receive_signal/1,2'. Errors: `not_found',
-%% `not_running' (closed), `{invalid_input, Why}', `{bad_argument, name, Name}', `timeout'
-%% (the process did not take it within 5 s; it stays queued).
+%% durable in the workflow's inbox, whether or not the workflow's process is awake (a
+%% workflow asleep in a timer, blocked, or whose type is not registered yet, records it
+%% when it runs); it never waits on the workflow's process. Every signal acknowledged
+%% `ok' ends up in the run's history, once, before the run closes. The workflow reads it
+%% with `aion_flow:receive_signal/1,2'. Errors: `not_found', `not_running' (closed),
+%% `{invalid_input, Why}', `{payload_too_large, Size, Limit}',
+%% `{bad_argument, name, Name}', `not_started'.
 -spec signal(workflow_id(), binary(), term()) -> ok | {error, error_reason()}.
 signal(WorkflowId, Name, Payload) ->
     started(fun() -> with_id(WorkflowId, fun() -> do_signal(WorkflowId, Name, Payload) end) end).
