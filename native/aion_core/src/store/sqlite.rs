@@ -152,7 +152,7 @@ impl SqliteStore {
         }
         if inbox_through > 0 {
             tx.prepare_cached("DELETE FROM inbox WHERE workflow_id = ?1 AND id <= ?2")?
-                .execute(params![req.workflow_id, inbox_through as i64])?;
+                .execute(params![req.workflow_id, sql_int(inbox_through)])?;
         }
         if InboxRule::of(req) == InboxRule::MustBeEmpty {
             let waiting: bool = tx
@@ -208,6 +208,12 @@ impl SqliteStore {
         }
         Ok(())
     }
+}
+
+/// `n` as an SQLite integer: a bound above `i64::MAX` means "everything", as in the
+/// in-memory store (a plain cast would wrap to a negative number).
+fn sql_int(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 /// Whether the run `request` names already has events (an earlier run of the workflow).
@@ -382,7 +388,7 @@ impl EventStore for SqliteStore {
                         through,
                     } => {
                         sp.prepare_cached("DELETE FROM inbox WHERE workflow_id = ?1 AND id <= ?2")?
-                            .execute(params![workflow_id, *through as i64])?;
+                            .execute(params![workflow_id, sql_int(*through)])?;
                         0
                     }
                 };
@@ -415,7 +421,7 @@ impl EventStore for SqliteStore {
         let mut stmt = conn.prepare_cached(
             "SELECT body FROM events WHERE workflow_id = ?1 AND run_id = ?2 AND seq >= ?3 ORDER BY seq",
         )?;
-        let bodies = stmt.query_map(params![workflow_id, run, from_seq as i64], |r| {
+        let bodies = stmt.query_map(params![workflow_id, run, sql_int(from_seq)], |r| {
             r.get::<_, String>(0)
         })?;
         bodies
