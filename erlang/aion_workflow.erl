@@ -116,8 +116,7 @@ run(Parent, WorkflowId) ->
         {error, {Kind, _} = Reason} when Kind =:= store; Kind =:= stale_head ->
             exit({aion_durability, Reason});
         {error, Reason} ->
-            ?LOG_ERROR(#{what => run_unreadable, workflow_id => WorkflowId, reason => Reason},
-                       #{aion => workflow}),
+            %% Logged once, as `workflow_blocked', by the engine.
             exit({aion_blocked, null, {unreadable, Reason}})
     end.
 
