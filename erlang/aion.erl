@@ -117,11 +117,20 @@ with_id(WorkflowId, Fun) ->
         false -> {error, not_found}
     end.
 
-%% Runs `Fun' if the application is running, else answers `{error, not_started}'.
+%% Runs `Fun' if the application is running, else answers `{error, not_started}'. While
+%% the application's tree restarts (after a crash of the engine), waits for it, up to
+%% about 5 s, and runs `Fun' again if it found the engine closed (nothing was done then).
 started(Fun) ->
-    case aion_engine:running() of
+    started(Fun, 50).
+
+started(Fun, Tries) ->
+    Result = case aion_engine:running() of
         true -> Fun();
         false -> {error, not_started}
+    end,
+    case Result =:= {error, not_started} andalso Tries > 0 andalso is_pid(whereis(aion_sup)) of
+        true -> timer:sleep(100), started(Fun, Tries - 1);
+        false -> Result
     end.
 
 %% @private Whether `Name' is a valid id, type or name: a UTF-8 binary of 1 to 255 bytes.
@@ -515,6 +524,12 @@ ask(WorkflowId, Request, TimeoutMs) ->
 %% the entry in the history, in order, when it next steps.
 -spec push(workflow_id(), tuple()) -> ok | {error, error_reason()}.
 push(WorkflowId, Item) ->
+    case ets:member(aion_ending, WorkflowId) of
+        true -> {error, not_running};
+        false -> push_durably(WorkflowId, Item)
+    end.
+
+push_durably(WorkflowId, Item) ->
     Tag = aion_flow_ffi:tag(),
     case aion_flow_ffi:nif_engine_push(aion_engine:store(), WorkflowId, Item, aion_flow_ffi:now_ms(), Tag) of
         {ok, Tag} ->
@@ -595,12 +610,8 @@ claimed_run(WorkflowId, Fun) ->
         false ->
             {error, claimed};
         true ->
-            try aion_flow_ffi:nif_run_open(aion_engine:store(), WorkflowId) of
-                {ok, {Run, Type, _Input, RunId, _Deadline}} ->
-                    ok = aion_run_ctx:put(aion_run_ctx:new(Run, WorkflowId, RunId, Type, self())),
-                    Fun(Run);
-                {error, Reason} ->
-                    store_error(Reason)
+            try
+                owned(WorkflowId, Fun, 100)
             after
                 aion_run_ctx:erase(),
                 aion_engine:release_run(WorkflowId),
@@ -608,6 +619,24 @@ claimed_run(WorkflowId, Fun) ->
                 %% the inbox itself; this caller's mailbox keeps nothing of it.
                 flush_inbox_wakes()
             end
+    end.
+
+%% `Fun(Run)' on the run read afresh, again while the store refuses it as stale (an append
+%% of the process that ran it before was still on its way) or because its inbox received
+%% something meanwhile — all while holding the claim, so no process starts in between.
+owned(WorkflowId, Fun, Tries) ->
+    case aion_flow_ffi:nif_run_open(aion_engine:store(), WorkflowId) of
+        {ok, {Run, Type, _Input, RunId, _Deadline}} ->
+            ok = aion_run_ctx:put(aion_run_ctx:new(Run, WorkflowId, RunId, Type, self())),
+            try
+                Fun(Run)
+            catch
+                exit:{aion_durability, {Busy, _}}
+                        when (Busy =:= stale_head orelse Busy =:= inbox_pending) andalso Tries > 0 ->
+                    owned(WorkflowId, Fun, Tries - 1)
+            end;
+        {error, Reason} ->
+            store_error(Reason)
     end.
 
 flush_inbox_wakes() ->
@@ -686,6 +715,7 @@ with_blocked(Summary) ->
 %% `{stale_head, Detail}', `{internal, Detail}', ...) as it is.
 store_error({not_found, _}) -> {error, not_found};
 store_error({not_running, _}) -> {error, not_running};
+store_error({not_started, _}) -> {error, not_started};
 store_error(Reason) -> {error, Reason}.
 
 %% @doc A fresh random (v4) UUID.

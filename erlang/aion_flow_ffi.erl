@@ -516,6 +516,10 @@ time_out(Run, Deadline) ->
 %% the end is in the history — then the end, and stops what the end stops.
 -spec end_run(reference(), terminated | timed_out, json()) -> ok | {error, wire_error()}.
 end_run(Run, Kind, Json) ->
+    %% While it ends, the run takes no new inbox entries (`aion:push/2' answers
+    %% `not_running'): a stream of signals cannot keep it from ending.
+    Id = aion_run_ctx:workflow_id(),
+    true = ets:insert(aion_ending, {Id}),
     try take_inbox(Run) of
         ok ->
             Tag = tag(),
@@ -525,6 +529,8 @@ end_run(Run, Kind, Json) ->
             end
     catch
         exit:{aion_durability, Reason} -> {error, Reason}
+    after
+        ets:delete(aion_ending, Id)
     end.
 
 run_attempt({Ordinal, Attempt, Name, InputJson, Timeout, TaskQueue}) ->

@@ -20,7 +20,7 @@ start_link() ->
 init([]) ->
     _ = [ets:new(T, [named_table, public, Type, {read_concurrency, true}])
          || {T, Type} <- [{aion_registry, set}, {aion_runs, set},
-                          {aion_waiters, bag}, {aion_blocked, set}]],
+                          {aion_waiters, bag}, {aion_blocked, set}, {aion_ending, set}]],
     Children = [
         #{id => aion_engine, start => {aion_engine, start_link, []}},
         #{id => aion_activity_pool, start => {aion_activity_pool, start_link, []}},

@@ -25,9 +25,12 @@ start_link() ->
 %% @doc Starts the process of run `WorkflowId'; it loads its history and replays.
 -spec start_run(binary()) -> {ok, pid()} | {error, term()}.
 start_run(WorkflowId) ->
-    case supervisor:start_child(?MODULE, [WorkflowId]) of
+    try supervisor:start_child(?MODULE, [WorkflowId]) of
         {ok, Pid} -> aion_engine:watch(WorkflowId, Pid), {ok, Pid};
         Other -> Other
+    catch
+        %% The tree is restarting: the supervisor resumes every run when it is back.
+        exit:{noproc, _} -> {error, not_started}
     end.
 
 %% @private

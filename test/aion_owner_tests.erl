@@ -19,6 +19,7 @@ with(Store, Tests) ->
 owner_test_() ->
     with(sqlite, [fun pairs_of_workflows_signal_each_other_at_the_same_moment/0,
                   fun an_acknowledged_signal_is_never_lost_when_the_run_closes/0,
+                  fun terminate_is_not_starved_by_a_signal_storm/0,
                   fun killing_the_run_never_gives_two_live_attempts/0,
                   fun a_crash_in_workflow_code_blocks_the_run_until_fixed/0,
                   fun on_crash_fail_keeps_fail_fast/0,
@@ -73,6 +74,28 @@ an_acknowledged_signal_is_never_lost_when_the_run_closes() ->
              ?assertEqual([], [A || A <- Other, A =/= {error, not_running}]),
              ?assertEqual(Ok, length(aion_test_support:events(Id, <<"SignalReceived">>)))
          end || Id <- Ids].
+
+%% Clients signalling as fast as they can do not keep a terminate from ending the run: it
+%% holds the run while it records what came and then the end.
+terminate_is_not_starved_by_a_signal_storm() ->
+    Id = aion_test_support:start_run(<<"owner_interleave">>, #{}),
+    aion_test_support:waiting_in_receive(Id),
+    Self = self(),
+    Blast = fun Loop(N) ->
+        case aion:signal(Id, <<"s">>, N) of
+            ok -> Loop(N + 1);
+            {error, not_running} -> Self ! {blasted, N}
+        end
+    end,
+    _ = [spawn_link(fun() -> Blast(0) end) || _ <- [1, 2, 3, 4]],
+    timer:sleep(200),
+    {Micros, Result} = timer:tc(fun() -> aion:terminate(Id, <<"enough">>) end),
+    ?assertEqual(ok, Result),
+    Acked = lists:sum([receive {blasted, N} -> N end || _ <- [1, 2, 3, 4]]),
+    ?assert(Micros < 5000000),
+    %% Every acknowledged signal was recorded before the end.
+    ?assertEqual(Acked, length(aion_test_support:events(Id, <<"SignalReceived">>))),
+    ?assertMatch([_], aion_test_support:events(Id, <<"WorkflowTerminated">>)).
 
 killing_the_run_never_gives_two_live_attempts() ->
     K = key(),
@@ -244,6 +267,10 @@ registrations_survive_an_engine_crash() ->
              [{_, Before}] = ets:lookup(aion_runs, Id),
              Victim = whereis(Name),
              exit(Victim, kill),
+             %% Calls made while the tree restarts wait for it: nothing is refused as
+             %% `not_running' and no caller gets an exception.
+             ?assertMatch({ok, #{status := running}}, aion:describe(Id)),
+             ?assertEqual(ok, aion:signal(Id, <<"early">>, 1)),
              wait_until(fun() -> is_pid(whereis(Name)) andalso whereis(Name) =/= Victim
                                      andalso is_pid(whereis(aion_workflow_sup)) end, 10000),
              ?assertMatch({ok, _}, aion_engine:lookup(workflow, <<"owner_waiter">>)),
@@ -256,7 +283,8 @@ registrations_survive_an_engine_crash() ->
              end, 10000),
              aion_test_support:waiting_in_receive(Id),
              ok = aion:signal(Id, <<"go">>, 8),
-             ?assertEqual({ok, 8}, aion:await(Id, 10000))
+             ?assertEqual({ok, 8}, aion:await(Id, 10000)),
+             ?assertEqual(1, length(aion_test_support:events(Id, <<"SignalReceived">>)) - 1)
          end || Name <- [aion_engine, aion_activity_pool, aion_workflow_sup]],
     %% A run process shut down from outside is replayed too.
     Id2 = aion_test_support:start_run(<<"owner_waiter">>, #{}),

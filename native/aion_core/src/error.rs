@@ -21,6 +21,8 @@ pub enum Error {
     },
     /// The run is not running (already closed, or never opened).
     NotRunning(String),
+    /// The engine is closed (the application stopped, or the engine is restarting).
+    NotStarted(String),
     /// An append named a head the run's history no longer has: another writer (or an
     /// earlier incarnation of the owner) appended first. Reload the run and try again.
     StaleHead(String),
@@ -57,6 +59,7 @@ impl Error {
         match self {
             Error::NonDeterminism { .. } => "non_determinism",
             Error::NotRunning(_) => "not_running",
+            Error::NotStarted(_) => "not_started",
             Error::StaleHead(_) => "stale_head",
             Error::InboxPending(_) => "inbox_pending",
             Error::Durability(_) => "store",
@@ -83,6 +86,7 @@ impl Error {
                 format!("payload of {size} bytes is larger than the limit of {limit} bytes")
             }
             Error::NotRunning(d)
+            | Error::NotStarted(d)
             | Error::StaleHead(d)
             | Error::InboxPending(d)
             | Error::Durability(d)

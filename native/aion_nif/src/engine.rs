@@ -49,13 +49,13 @@ pub(crate) struct EngineResource {
 impl Resource for EngineResource {}
 
 impl EngineResource {
-    /// The open engine, or [`Error::NotRunning`] once closed.
+    /// The open engine, or [`Error::NotStarted`] once closed.
     pub(crate) fn open(&self) -> Result<Arc<EngineInner>, Error> {
         self.inner
             .read()
             .map_err(|_| Error::Internal("engine lock poisoned".into()))?
             .clone()
-            .ok_or_else(|| Error::NotRunning("the aion engine is closed".into()))
+            .ok_or_else(|| Error::NotStarted("the aion engine is closed".into()))
     }
 }
 

@@ -3,7 +3,8 @@
 //!
 //! An error is `{error, Reason}` with `Reason` a tagged tuple whose first element is the
 //! error's kind ([`Error::kind`]) as an atom: `{invalid_input, Detail}`,
-//! `{not_found, Detail}`, `{not_running, Detail}`, `{already_exists, Detail}`,
+//! `{not_found, Detail}`, `{not_running, Detail}`, `{not_started, Detail}`,
+//! `{already_exists, Detail}`,
 //! `{stale_head, Detail}`, `{inbox_pending, Detail}`, `{store, Detail}`, `{corrupt, Detail}`,
 //! `{internal, Detail}`,
 //! `{payload_too_large, Size, Limit}` and
