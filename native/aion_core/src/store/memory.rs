@@ -32,50 +32,79 @@ struct State {
 }
 
 impl State {
-    /// Applies one group of appends to copies of the entries it touches and keeps them
-    /// only if every request is accepted.
+    /// Applies one group of appends, all or nothing: every request is checked first (against
+    /// the summaries the group's earlier requests leave), then the events are added. Only
+    /// summaries are copied while checking, never histories.
     fn append(&mut self, group: &[AppendRequest], inbox_through: u64) -> Result<u64, Error> {
-        let mut staged: HashMap<String, Entry> = HashMap::new();
+        struct Staged {
+            record: WorkflowRecord,
+            created: bool,
+            through: u64,
+        }
+        let mut staged: HashMap<&str, Staged> = HashMap::new();
+        let mut new_runs: Vec<(&str, &str)> = Vec::new();
         let mut created = self.created;
         for (i, req) in group.iter().enumerate() {
-            let mut entry = match staged.remove(&req.workflow_id) {
-                Some(e) => e,
-                None => self
-                    .entries
-                    .get(&req.workflow_id)
-                    .cloned()
-                    .unwrap_or_default(),
+            let id = req.workflow_id.as_str();
+            let entry = self.entries.get(id);
+            let current = match staged.get(id) {
+                Some(s) => Some(&s.record),
+                None => entry.and_then(|e| e.record.as_ref()),
             };
-            let record = apply_append(entry.record.as_ref(), req)?;
-            let new_run = entry
-                .record
-                .as_ref()
-                .is_some_and(|r| r.run_id != req.run_id);
-            if new_run && entry.runs.contains_key(&req.run_id) {
-                return Err(Error::AlreadyExists(format!(
-                    "{} had a run {} already",
-                    req.workflow_id, req.run_id
-                )));
+            let record = apply_append(current, req)?;
+            if current.is_some_and(|r| r.run_id != req.run_id) {
+                let seen = entry.is_some_and(|e| e.runs.contains_key(&req.run_id))
+                    || new_runs.contains(&(id, req.run_id.as_str()));
+                if seen {
+                    return Err(Error::AlreadyExists(format!(
+                        "{} had a run {} already",
+                        req.workflow_id, req.run_id
+                    )));
+                }
+                new_runs.push((id, req.run_id.as_str()));
             }
-            if entry.record.is_none() {
+            let previous = staged.get(id).map_or(0, |s| s.through);
+            let through = previous.max(if i == 0 { inbox_through } else { 0 });
+            let waiting = entry.is_some_and(|e| e.inbox.iter().any(|x| x.id > through));
+            if InboxRule::of(req) == InboxRule::MustBeEmpty && waiting {
+                return Err(inbox_not_taken(&req.workflow_id));
+            }
+            let is_new = current.is_none() || staged.get(id).is_some_and(|s| s.created);
+            staged.insert(
+                id,
+                Staged {
+                    record,
+                    created: is_new,
+                    through,
+                },
+            );
+        }
+        for req in group {
+            let Some(stage) = staged.remove(req.workflow_id.as_str()) else {
+                // An earlier request of this workflow in the group already set its final
+                // summary and inbox; this one only adds its events.
+                let entry = self.entries.entry(req.workflow_id.clone()).or_default();
+                entry
+                    .runs
+                    .entry(req.run_id.clone())
+                    .or_default()
+                    .extend(req.events.iter().cloned());
+                continue;
+            };
+            let entry = self.entries.entry(req.workflow_id.clone()).or_default();
+            if entry.record.is_none() && stage.created {
                 created += 1;
                 entry.order = created;
             }
-            let through = if i == 0 { inbox_through } else { 0 };
-            entry.inbox.retain(|e| e.id > through);
-            if InboxRule::of(req) == InboxRule::MustBeEmpty && !entry.inbox.is_empty() {
-                return Err(inbox_not_taken(&req.workflow_id));
-            }
+            entry.inbox.retain(|e| e.id > stage.through);
             entry
                 .runs
                 .entry(req.run_id.clone())
                 .or_default()
                 .extend(req.events.iter().cloned());
-            entry.record = Some(record);
-            staged.insert(req.workflow_id.clone(), entry);
+            entry.record = Some(stage.record);
         }
         self.created = created;
-        self.entries.extend(staged);
         Ok(0)
     }
 
