@@ -230,7 +230,6 @@ encode_payload(Term) ->
     case aion_flow_ffi:json_encode(Term) of
         {ok, Json} when byte_size(Json) > Limit -> {error, {payload_too_large, byte_size(Json), Limit}};
         {ok, Json} -> {ok, Json};
-        {error, {invalid_input, _} = Reason} -> {error, Reason};
         {error, _} = Error -> Error
     end.
 
@@ -275,7 +274,7 @@ create_error(_Id, Reason) ->
 await(WorkflowId, TimeoutMs) ->
     started(fun() -> with_id(WorkflowId, fun() -> do_await(WorkflowId, TimeoutMs) end) end).
 
-do_await(WorkflowId, TimeoutMs) when is_binary(WorkflowId), ?IS_TIMEOUT(TimeoutMs) ->
+do_await(WorkflowId, TimeoutMs) when ?IS_TIMEOUT(TimeoutMs) ->
     Ref = make_ref(),
     %% Subscribe before reading the status: a run closing in between still reaches us.
     true = ets:insert(aion_waiters, {WorkflowId, self(), Ref}),
@@ -292,10 +291,8 @@ do_await(WorkflowId, TimeoutMs) when is_binary(WorkflowId), ?IS_TIMEOUT(TimeoutM
         ets:delete_object(aion_waiters, {WorkflowId, self(), Ref}),
         receive {aion_done, Ref} -> ok after 0 -> ok end
     end;
-do_await(WorkflowId, TimeoutMs) when is_binary(WorkflowId) ->
-    {error, {bad_argument, timeout, TimeoutMs}};
-do_await(_WorkflowId, _TimeoutMs) ->
-    {error, not_found}.
+do_await(_WorkflowId, TimeoutMs) ->
+    {error, {bad_argument, timeout, TimeoutMs}}.
 
 closed_outcome(WorkflowId) ->
     case outcome(WorkflowId) of
@@ -327,13 +324,11 @@ outcome(WorkflowId) ->
 describe(WorkflowId) ->
     started(fun() -> with_id(WorkflowId, fun() -> do_describe(WorkflowId) end) end).
 
-do_describe(WorkflowId) when is_binary(WorkflowId) ->
+do_describe(WorkflowId) ->
     case aion_flow_ffi:nif_engine_describe(aion_engine:store(), WorkflowId) of
         {ok, Summary} -> {ok, with_blocked(Summary)};
         {error, Reason} -> store_error(Reason)
-    end;
-do_describe(_WorkflowId) ->
-    {error, not_found}.
+    end.
 
 %% @doc The run's recorded history, oldest first: one map per event with `seq', `type'
 %% (the event name as a binary, e.g. `<<"ActivityCompleted">>'), `recorded_at' and the
@@ -349,7 +344,7 @@ history(WorkflowId) ->
 history(WorkflowId, RunId) ->
     started(fun() -> with_id(WorkflowId, fun() -> do_history(WorkflowId, RunId) end) end).
 
-do_history(WorkflowId, RunId) when is_binary(WorkflowId), is_binary(RunId) orelse RunId =:= null ->
+do_history(WorkflowId, RunId) when is_binary(RunId); RunId =:= null ->
     case aion_flow_ffi:nif_engine_history(aion_engine:store(), WorkflowId, RunId) of
         {ok, Events} -> {ok, Events};
         {error, Reason} -> store_error(Reason)
@@ -375,16 +370,11 @@ cancel(WorkflowId) ->
 cancel(WorkflowId, Reason) ->
     started(fun() -> with_id(WorkflowId, fun() -> do_cancel(WorkflowId, Reason) end) end).
 
-do_cancel(WorkflowId, Reason) when is_binary(WorkflowId) ->
+do_cancel(WorkflowId, Reason) ->
     case encode_payload(Reason) of
-        {ok, ReasonJson} -> cancel_run(WorkflowId, ReasonJson);
+        {ok, ReasonJson} -> push(WorkflowId, {cancel, ReasonJson});
         {error, _} = Error -> Error
-    end;
-do_cancel(_WorkflowId, _Reason) ->
-    {error, not_found}.
-
-cancel_run(WorkflowId, ReasonJson) ->
-    push(WorkflowId, {cancel, ReasonJson}).
+    end.
 
 %% @doc Sends signal `Name' with `Payload' to workflow `WorkflowId' and returns once it is
 %% durable in the workflow's inbox, whether or not the workflow's process is awake (a
@@ -484,8 +474,6 @@ do_update(WorkflowId, Name, Args, TimeoutMs) ->
             fun(From, Ref, ArgsJson) -> {aion_update, From, Ref, UpdateId, Name, ArgsJson} end).
 
 %% A query or an update: checks the arguments, then asks the live process.
-request(WorkflowId, _Name, _Args, _TimeoutMs, _Message) when not is_binary(WorkflowId) ->
-    {error, not_found};
 request(_WorkflowId, _Name, _Args, TimeoutMs, _Message) when not ?IS_TIMEOUT(TimeoutMs) ->
     {error, {bad_argument, timeout, TimeoutMs}};
 request(WorkflowId, Name, Args, TimeoutMs, Message) ->
@@ -548,7 +536,7 @@ push_durably(WorkflowId, Item) ->
 terminate(WorkflowId, Reason) ->
     started(fun() -> with_id(WorkflowId, fun() -> do_terminate(WorkflowId, Reason) end) end).
 
-do_terminate(WorkflowId, Reason) when is_binary(WorkflowId) ->
+do_terminate(WorkflowId, Reason) ->
     case encode_payload(Reason) of
         {ok, ReasonJson} ->
             Result = terminate_run(WorkflowId, ReasonJson, 500),
@@ -556,9 +544,7 @@ do_terminate(WorkflowId, Reason) when is_binary(WorkflowId) ->
             Result;
         {error, _} = Error ->
             Error
-    end;
-do_terminate(_WorkflowId, _Reason) ->
-    {error, not_found}.
+    end.
 
 %% Stops the run's process, then records the termination as the run's only writer; a
 %% process that starts in between (a resume), or another caller terminating it at the same
@@ -617,7 +603,7 @@ claimed_run(WorkflowId, Fun) ->
                 aion_engine:release_run(WorkflowId),
                 %% A push meanwhile woke us as the run's owner: the run's process reads
                 %% the inbox itself; this caller's mailbox keeps nothing of it.
-                flush_inbox_wakes()
+                aion_flow_ffi:flush_inbox_wakes()
             end
     end.
 
@@ -639,9 +625,6 @@ owned(WorkflowId, Fun, Tries) ->
             store_error(Reason)
     end.
 
-flush_inbox_wakes() ->
-    receive aion_inbox -> flush_inbox_wakes() after 0 -> ok end.
-
 %% @doc Writes the current run's history of workflow `WorkflowId' to `Path' as an
 %% `aion-history' JSON document (format version 1: `format', `version', `workflow_id',
 %% `run_id', `workflow_type', and `events', each event exactly as stored: `seq',
@@ -651,7 +634,7 @@ flush_inbox_wakes() ->
 export_history(WorkflowId, Path) ->
     started(fun() -> with_id(WorkflowId, fun() -> do_export_history(WorkflowId, Path) end) end).
 
-do_export_history(WorkflowId, Path) when is_binary(WorkflowId) ->
+do_export_history(WorkflowId, Path) ->
     case aion_flow_ffi:nif_engine_export(aion_engine:store(), WorkflowId, null) of
         {ok, Document} ->
             case file:write_file(Path, Document) of
@@ -660,9 +643,7 @@ do_export_history(WorkflowId, Path) when is_binary(WorkflowId) ->
             end;
         {error, Reason} ->
             store_error(Reason)
-    end;
-do_export_history(_WorkflowId, _Path) ->
-    {error, not_found}.
+    end.
 
 %% @doc Summaries (as `describe/1') of the runs matching `Filter', oldest first.
 %% `Filter' may hold `status => S' (any status `describe/1' reports: `running',

@@ -40,8 +40,8 @@
 -export([await_step/2]).
 -export([step_answer/3]).
 -export([wait_event/2]).
--export([record_cancel/2]).
 -export([take_inbox/1]).
+-export([flush_inbox_wakes/0]).
 -export([end_run/3]).
 -export([run_command/4]).
 -export([arm_deadline/1]).
@@ -477,17 +477,6 @@ more_results(RunId, Left) ->
 arm_deadline(Deadline) ->
     aion_clock:wake_at(Deadline, {aion_execution_deadline, Deadline}).
 
-%% @doc Records a cancellation request and stops the attempts it cancels.
--spec record_cancel(reference(), json()) -> ok | {error, not_running | wire_error()}.
-record_cancel(Run, ReasonJson) ->
-    Tag = tag(),
-    case nif_run_request_cancel(Run, ReasonJson, now_ms(), Tag) of
-        {ok, {done, _, _}} -> ok;
-        {ok, {recording, Stop, Children}} -> ok = wait_durable(Tag), apply_stop(Stop, Children);
-        {error, {not_running, _}} -> {error, not_running};
-        {error, _} = Error -> Error
-    end.
-
 %% @doc Records what waits in the run's durable inbox (signals, cancellation requests,
 %% children's closes) with one append, and stops what a cancellation among them cancelled.
 %% Every `aion_inbox' wake already in the mailbox is covered by this read.
@@ -501,6 +490,9 @@ take_inbox(Run) ->
         {error, Reason} -> exit({aion_durability, Reason})
     end.
 
+%% @doc Drops the `aion_inbox' wakes in the caller's mailbox: they only say "read the
+%% inbox", which the caller does (or, not being the run's process, leaves to it).
+-spec flush_inbox_wakes() -> ok.
 flush_inbox_wakes() ->
     receive aion_inbox -> flush_inbox_wakes() after 0 -> ok end.
 
