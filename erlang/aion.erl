@@ -32,6 +32,7 @@
 -export([deliver_signal/4]).
 -export([push/2]).
 -export([valid_name/1]).
+-export([closing/1]).
 
 -type workflow_id() :: binary().
 -type status() :: running | completed | failed | cancelled | terminated | timed_out | blocked.
@@ -303,14 +304,26 @@ closed_outcome(WorkflowId) ->
 %% The caller-facing outcome of a workflow from its summary, or `running'.
 outcome(WorkflowId) ->
     case describe(WorkflowId) of
-        {ok, #{status := completed, result := Result}} -> {ok, Result};
-        {ok, #{status := failed, error := Error}} -> {error, {failed, Error}};
-        {ok, #{status := cancelled, details := Details}} -> {error, {cancelled, Details}};
-        {ok, #{status := terminated, reason := Reason}} -> {error, {terminated, Reason}};
-        {ok, #{status := timed_out}} -> {error, timed_out};
-        {ok, _RunningOrBlocked} -> running;
-        {error, _} = Error -> Error
+        {ok, Summary} ->
+            case closing(Summary) of
+                open -> running;
+                {completed, Result} -> {ok, Result};
+                {timed_out, _Deadline} -> {error, timed_out};
+                {Status, Value} -> {error, {Status, Value}}
+            end;
+        {error, _} = Error ->
+            Error
     end.
+
+%% @private How a summary's run closed, `{Status, Value}' (the result, error, details,
+%% reason or deadline), or `open' (running or blocked).
+-spec closing(map()) -> {completed | failed | cancelled | terminated | timed_out, term()} | open.
+closing(#{status := completed, result := Value}) -> {completed, Value};
+closing(#{status := failed, error := Value}) -> {failed, Value};
+closing(#{status := cancelled, details := Value}) -> {cancelled, Value};
+closing(#{status := terminated, reason := Value}) -> {terminated, Value};
+closing(#{status := timed_out, deadline := Value}) -> {timed_out, Value};
+closing(#{}) -> open.
 
 %% @doc A workflow's summary (its current run): `workflow_id', `type', `run_id', `status'
 %% (`running', `completed', `failed', `cancelled', `terminated', `timed_out', or `blocked'
@@ -489,7 +502,7 @@ request(WorkflowId, Name, Args, TimeoutMs, Message) ->
 
 %% A request only a live workflow process can answer (query, update).
 ask(WorkflowId, Request, TimeoutMs) ->
-    case live_process(WorkflowId) of
+    case aion_engine:live_run(WorkflowId) of
         {ok, Pid} ->
             Ref = erlang:monitor(process, Pid),
             Pid ! Request(self(), Ref),
@@ -552,7 +565,7 @@ do_terminate(WorkflowId, Reason) ->
 terminate_run(_WorkflowId, _ReasonJson, 0) ->
     {error, timeout};
 terminate_run(WorkflowId, ReasonJson, Tries) ->
-    case live_process(WorkflowId) of
+    case aion_engine:live_run(WorkflowId) of
         {ok, Pid} -> _ = supervisor:terminate_child(aion_workflow_sup, Pid);
         none -> ok
     end,
@@ -570,16 +583,6 @@ end_run(Run, ReasonJson) ->
         {error, {Busy, _} = Stale} when Busy =:= stale_head; Busy =:= inbox_pending ->
             exit({aion_durability, Stale});
         {error, Reason} -> store_error(Reason)
-    end.
-
-live_process(WorkflowId) ->
-    case ets:lookup(aion_runs, WorkflowId) of
-        [{_, Pid}] ->
-            case is_process_alive(Pid) of
-                true -> {ok, Pid};
-                false -> none
-            end;
-        [] -> none
     end.
 
 %% Runs `Fun(Run)' on the workflow's current run as its only writer, while no process

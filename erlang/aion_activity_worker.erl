@@ -56,7 +56,7 @@ run(Name, InputJson) ->
     case aion_engine:lookup(activity, Name) of
         {ok, Callback} ->
             {ok, Input} = aion_flow_ffi:json_decode(InputJson),
-            try call(Callback, Input) of
+            try aion_engine:call(Callback, Input) of
                 {ok, Result} -> {ok, Result};
                 {error, {terminal, Reason}} -> {error, error_type(Reason), format(Reason), false};
                 {error, Reason} -> {error, error_type(Reason), format(Reason), true};
@@ -71,10 +71,6 @@ run(Name, InputJson) ->
         error ->
             {error, <<"unknown_activity">>, <<"no activity registered as ", Name/binary>>, true}
     end.
-
-%% `{M, F}', or a fun registered by the test harness's mocks.
-call({fn, Fun}, Input) -> Fun(Input);
-call({M, F}, Input) -> M:F(Input).
 
 %% A result that is not JSON-compatible, nests too deep or is larger than
 %% `max_payload_bytes' is a terminal failure of type `bad_result' (it could not be

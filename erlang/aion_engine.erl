@@ -27,6 +27,8 @@
 -export([lookup/2]).
 -export([resume_all/0]).
 -export([start_run/1]).
+-export([live_run/1]).
+-export([call/2]).
 -export([claim_run/1]).
 -export([release_run/1]).
 -export([blocked/3]).
@@ -94,15 +96,29 @@ resume_all() ->
 %% @doc Starts the process of run `WorkflowId' unless one is alive already.
 -spec start_run(binary()) -> ok | {error, term()}.
 start_run(WorkflowId) ->
+    case live_run(WorkflowId) of
+        {ok, _Pid} -> ok;
+        none -> start_run_process(WorkflowId)
+    end.
+
+%% @doc The live process that owns run `WorkflowId' on this node, if any.
+-spec live_run(binary()) -> {ok, pid()} | none.
+live_run(WorkflowId) ->
     case ets:lookup(aion_runs, WorkflowId) of
-        [{_, Pid}] when is_pid(Pid) ->
+        [{_, Pid}] ->
             case is_process_alive(Pid) of
-                true -> ok;
-                false -> start_run_process(WorkflowId)
+                true -> {ok, Pid};
+                false -> none
             end;
         [] ->
-            start_run_process(WorkflowId)
+            none
     end.
+
+%% @doc Calls a registered callback (`{Module, Function}', or a test mock's `{fn, Fun}')
+%% with `Input'.
+-spec call(callback(), term()) -> term().
+call({fn, Fun}, Input) -> Fun(Input);
+call({M, F}, Input) -> M:F(Input).
 
 start_run_process(WorkflowId) ->
     case aion_workflow_sup:start_run(WorkflowId) of
@@ -202,14 +218,12 @@ notify_parent(WorkflowId) ->
 -spec closed_child(binary()) -> {ok, binary(), tuple()} | none.
 closed_child(WorkflowId) ->
     case aion:describe(WorkflowId) of
-        {ok, #{parent_id := ParentId, status := Status} = Summary} when is_binary(ParentId) ->
-            Key = maps:get(Status, #{completed => result, failed => error, cancelled => details,
-                                     terminated => reason, timed_out => deadline}, none),
-            case maps:find(Key, Summary) of
-                {ok, Value} ->
+        {ok, #{parent_id := ParentId} = Summary} when is_binary(ParentId) ->
+            case aion:closing(Summary) of
+                {Status, Value} ->
                     {ok, Json} = aion_flow_ffi:json_encode(Value),
                     {ok, ParentId, {child_closed, WorkflowId, Status, Json}};
-                error ->
+                open ->
                     none
             end;
         _ ->
@@ -221,20 +235,13 @@ closed_child(WorkflowId) ->
 %% the inbox, durable, until one does).
 -spec wake(binary()) -> ok.
 wake(WorkflowId) ->
-    case ets:lookup(aion_runs, WorkflowId) of
-        [{_, Pid}] when is_pid(Pid) ->
-            case is_process_alive(Pid) of
-                true -> Pid ! aion_inbox, ok;
-                false -> start_unless_blocked(WorkflowId)
-            end;
-        [] ->
-            start_unless_blocked(WorkflowId)
-    end.
-
-start_unless_blocked(WorkflowId) ->
-    case ets:member(aion_blocked, WorkflowId) of
-        true -> ok;
-        false -> _ = start_run(WorkflowId), ok
+    case live_run(WorkflowId) of
+        {ok, Pid} ->
+            Pid ! aion_inbox,
+            ok;
+        none ->
+            ets:member(aion_blocked, WorkflowId) orelse start_run_process(WorkflowId),
+            ok
     end.
 
 %% @private

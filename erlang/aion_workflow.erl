@@ -126,8 +126,8 @@ summary(WorkflowId) ->
         {error, _} -> #{}
     end.
 
-closed(#{status := Status}) -> Status =/= running andalso Status =/= blocked;
-closed(#{}) -> false.
+closed(Summary) ->
+    aion:closing(Summary) =/= open.
 
 %% A child whose parent closed while the policy for it was not carried out yet (the node
 %% stopped in between): carry it out now, from the parent's recorded `ChildStarted'.
@@ -238,7 +238,7 @@ close_children(Run) ->
 %% Runs the workflow code. An exception in it is a bug: the run is blocked (the code is
 %% fixed by a deploy) unless the type was registered with `on_crash => fail'.
 execute(Run, Type, {Callback, Opts}, Input) ->
-    try call(Callback, Input) of
+    try aion_engine:call(Callback, Input) of
         {ok, Result} -> {ok, Result};
         {error, Reason} -> {error, Reason};
         Other -> {error, #{<<"type">> => <<"bad_return">>, <<"message">> => aion_flow_ffi:printed(Other)}}
@@ -272,9 +272,6 @@ divergence(Run) ->
         {ok, {{non_determinism, _} = Reason, _, _}} -> Reason;
         _ -> none
     end.
-
-call({fn, Fun}, Input) -> Fun(Input);
-call({M, F}, Input) -> M:F(Input).
 
 %% A result that is not JSON-compatible (or too large) fails the run (it could not be
 %% replayed); an error reason that is not is recorded as its printed form.
