@@ -7,7 +7,7 @@ use rustler::{Atom, Encoder, Env, ResourceArc, Term};
 
 use crate::convert::{json_arg, name_arg, optional_name_arg, stamp_args, text_arg, u64_arg};
 use crate::guard::reply;
-use crate::run::{step_term, stop_term, RunResource};
+use crate::run::{children_term, step_term, stop_term, RunResource};
 
 mod atoms {
     rustler::atoms! { ok, activity, child, delivered, deliver }
@@ -258,10 +258,6 @@ pub(crate) fn nif_run_cancel_activity<'a>(
 pub(crate) fn nif_run_open_children(env: Env<'_>, resource: ResourceArc<RunResource>) -> Term<'_> {
     reply(env, || {
         let open = resource.lock()?.open_children();
-        Ok(open
-            .iter()
-            .map(|(id, policy)| (id.as_str(), policy.name()))
-            .collect::<Vec<_>>()
-            .encode(env))
+        Ok(children_term(env, &open))
     })
 }

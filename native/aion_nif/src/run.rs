@@ -139,10 +139,22 @@ pub(crate) fn stop_term<'a>(
     tag: u64,
 ) -> Result<Term<'a>, Error> {
     let state = resource.maybe_submit(run, env, stop.append, tag)?;
-    Ok((state, stop.stop, children_term(env, &stop.children)).encode(env))
+    Ok(stopped(env, state, &stop.stop, &stop.children))
 }
 
-fn children_term<'a>(env: Env<'a>, children: &[(String, ChildPolicy)]) -> Term<'a> {
+/// `{State, [{Ordinal, Attempt}], [{ChildId, Policy}]}`: whether something is being
+/// recorded, the attempts to stop and the children to apply the parent-close policy to.
+fn stopped<'a>(
+    env: Env<'a>,
+    state: impl Encoder,
+    attempts: &[(u64, u32)],
+    children: &[(String, ChildPolicy)],
+) -> Term<'a> {
+    (state, attempts, children_term(env, children)).encode(env)
+}
+
+/// `[{ChildId, Policy}]`.
+pub(crate) fn children_term<'a>(env: Env<'a>, children: &[(String, ChildPolicy)]) -> Term<'a> {
     children
         .iter()
         .map(|(id, policy)| (id.as_str(), policy.name()))
@@ -194,12 +206,7 @@ fn nif_run_take_inbox<'a>(
     reply(env, || {
         let (now, tag) = stamp_args(now, tag)?;
         let Some(engine) = &resource.engine else {
-            return Ok((
-                atoms::done(),
-                Vec::<(u64, u32)>::new(),
-                Vec::<(String, String)>::new(),
-            )
-                .encode(env));
+            return Ok(stopped(env, atoms::done(), &[], &[]));
         };
         let engine = engine.open()?;
         let mut run = resource.lock()?;
@@ -207,12 +214,7 @@ fn nif_run_take_inbox<'a>(
         let after = resource.inbox_taken.load(Ordering::SeqCst);
         let taken = run.take_inbox(&entries, after, now)?;
         if taken.through == 0 {
-            return Ok((
-                atoms::done(),
-                taken.stop,
-                children_term(env, &taken.children),
-            )
-                .encode(env));
+            return Ok(stopped(env, atoms::done(), &taken.stop, &taken.children));
         }
         resource.inbox_taken.store(taken.through, Ordering::SeqCst);
         let write = match taken.append {
@@ -226,12 +228,12 @@ fn nif_run_take_inbox<'a>(
             },
         };
         engine.submit_write(write, env.pid(), tag);
-        Ok((
+        Ok(stopped(
+            env,
             atoms::recording(),
-            taken.stop,
-            children_term(env, &taken.children),
-        )
-            .encode(env))
+            &taken.stop,
+            &taken.children,
+        ))
     })
 }
 
@@ -398,11 +400,6 @@ pub(crate) fn nif_run_continue_as_new<'a>(
             request(run.workflow_id(), &new_run_id, start),
         ];
         resource.submit_group(env, group, tag)?;
-        Ok((
-            atoms::recording(),
-            next.stop,
-            children_term(env, &next.children),
-        )
-            .encode(env))
+        Ok(stopped(env, atoms::recording(), &next.stop, &next.children))
     })
 }
