@@ -220,6 +220,8 @@ side_effect(Fun) when is_function(Fun, 0) ->
         {ok, {replayed, Json}} ->
             aion_flow_ffi:json_decode(Json);
         {ok, {live, Ordinal}} ->
+            %% The side effect acts outside the run: what the run knows must be durable.
+            ok = aion_flow_ffi:flush(aion_flow_ffi:run()),
             case aion:encode_payload(Fun()) of
                 {ok, Json} ->
                     Run = aion_flow_ffi:run(),

@@ -31,6 +31,7 @@
 -export([wait_durable/1]).
 -export([record/2]).
 -export([tag/0]).
+-export([flush/1]).
 -export([now_ms/0]).
 -export([printed/1]).
 -export([reason_text/1]).
@@ -85,7 +86,8 @@
          nif_run_activity_results/4,
          nif_run_replay_status/1,
          nif_run_open_children/1,
-         nif_run_patched/4]).
+         nif_run_patched/4,
+         nif_run_flush/2]).
 -export(?NIFS).
 -nifs(?NIFS).
 -on_load(load_nif/0).
@@ -247,6 +249,20 @@ wait_durable(Tag) ->
         {aion_durable, Tag, {error, Reason}} -> exit({aion_durability, Reason})
     end.
 
+%% @doc Makes durable what the run has recorded but kept back: attempt results, timers
+%% that fired, lost attempts. Those wait for the run's next append, so that one commit
+%% covers a step (`ActivityCompleted(i)' with `ActivityScheduled(i + 1)'); the run calls
+%% this before it waits for anything and before it runs a side effect, so nothing it acts
+%% on outside stays undurable. Exits like `wait_durable/1' when the append fails.
+-spec flush(reference()) -> ok.
+flush(Run) ->
+    Tag = tag(),
+    case nif_run_flush(Run, Tag) of
+        {ok, done} -> ok;
+        {ok, recording} -> wait_durable(Tag);
+        {error, Reason} -> exit({aion_durability, Reason})
+    end.
+
 %% @doc A fresh tag for one append.
 -spec tag() -> pos_integer().
 tag() ->
@@ -346,8 +362,7 @@ step_answer(Run, Tag, Answer) ->
             arm(now_ms() + Ms),
             ok = wait_event(Run, now_ms() + Ms),
             again;
-        {ok, recording} ->
-            ok = wait_durable(Tag),
+        {ok, again} ->
             again;
         {ok, {start, Task}} ->
             ok = wait_durable(Tag),
@@ -378,6 +393,8 @@ arm(Until) ->
 %% activities of this run are recorded too, whichever await they arrive in.
 -spec wait_event(reference(), integer() | infinity) -> ok.
 wait_event(Run, Until) ->
+    %% What the run learned and kept back (see flush/1) becomes durable before it sleeps.
+    ok = flush(Run),
     %% A run that stays idle for a while (a long sleep, a slow activity) collects its
     %% garbage once, so that a sleeping workflow holds little memory; a busy one (a wake
     %% comes quickly) does not pay for it.
@@ -399,9 +416,8 @@ wake(Run, Timeout) ->
             trace({activity_result, Ordinal, Attempt}),
             %% Record every result already waiting with this one: one append, one wait.
             Results = [{Ordinal, Attempt, OutcomeJson} | more_results(CurrentRun, ?RESULT_BATCH)],
-            Tag = tag(),
-            case nif_run_activity_results(Run, Results, now_ms(), Tag) of
-                {ok, recording} -> wait_durable(Tag);
+            %% Kept back: they become durable with the run's next append (flush/1).
+            case nif_run_activity_results(Run, Results, now_ms(), tag()) of
                 {ok, done} -> ok;
                 {error, Reason} -> exit({aion_bad_result, Reason})
             end;
@@ -690,7 +706,7 @@ nif_run_cancel_activity(Run, Ordinal, Now, Tag) -> run_command(Run, {cancel_acti
 nif_run_dispatch_activities(Run, Calls, Now, Tag) -> run_command(Run, {dispatch_activities, Calls}, Now, Tag).
 %% @private
 -spec nif_run_activity_results(reference(), [{pos_integer(), non_neg_integer(), json()}], integer(), pos_integer()) ->
-    {ok, done | recording} | {error, wire_error()}.
+    {ok, done} | {error, wire_error()}.
 nif_run_activity_results(Run, Results, Now, Tag) -> run_command(Run, {activity_results, Results}, Now, Tag).
 %% @private
 -spec nif_run_from_history(binary()) -> {ok, {reference(), binary(), binary(), json(), binary()}} | {error, wire_error()}.
@@ -698,6 +714,9 @@ nif_run_from_history(_) -> ?STUB.
 %% @private
 -spec nif_run_replay_status(reference()) -> {ok, {binary() | null, boolean(), boolean()}} | {error, wire_error()}.
 nif_run_replay_status(Run) -> run_command(Run, replay_status, 0, 0).
+%% @private
+-spec nif_run_flush(reference(), non_neg_integer()) -> {ok, done | recording} | {error, wire_error()}.
+nif_run_flush(Run, Tag) -> run_command(Run, flush, 0, Tag).
 %% @private
 -spec nif_engine_export(reference(), binary(), binary() | null) -> {ok, binary()} | {error, wire_error()}.
 nif_engine_export(_, _, _) -> ?STUB.

@@ -11,6 +11,10 @@ use crate::convert::{json_arg, name_arg, stamp_args, u64_arg};
 use crate::guard::reply;
 use crate::run::{step_term, RunResource};
 
+mod atoms {
+    rustler::atoms! { done }
+}
+
 /// `nif_run_dispatch_activity(Run, Name, InputJson, ConfigJson, NowMs, Tag)` →
 /// `{ok, {replayed, Ordinal}}` (answered from history) or `{ok, {live, Ordinal, Task | none}}`
 /// (the append is on its way: wait for `{aion_durable, Tag, ok}`, then run `Task` =
@@ -121,7 +125,9 @@ pub(crate) fn nif_run_dispatch_activities<'a>(
 }
 
 /// `nif_run_activity_results(Run, [{Ordinal, Attempt, OutcomeJson}], NowMs, Tag)` →
-/// `{ok, done | recording}`: many attempt results with one append (stale ones ignored).
+/// `{ok, done}`: records many attempt results (stale ones ignored). Only the run knows of
+/// them yet, so their events wait for the run's next append (see `run.rs`): the workflow
+/// code goes on at once.
 pub(crate) fn nif_run_activity_results<'a>(
     env: Env<'a>,
     resource: ResourceArc<RunResource>,
@@ -142,12 +148,15 @@ pub(crate) fn nif_run_activity_results<'a>(
                 ))
             })
             .collect::<Result<Vec<_>, Error>>()?;
-        let (now, tag) = stamp_args(now, tag)?;
+        let (now, _tag) = stamp_args(now, tag)?;
         let mut run = resource.lock()?;
         let mut appends = Vec::new();
         for (ordinal, attempt, outcome) in results {
             appends.extend(run.activity_result(ordinal, attempt, outcome, now)?);
         }
-        resource.maybe_submit(&run, env, Append::merge(appends), tag)
+        if let Some(append) = Append::merge(appends) {
+            resource.defer(append)?;
+        }
+        Ok(atoms::done().encode(env))
     })
 }

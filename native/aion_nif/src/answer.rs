@@ -86,7 +86,8 @@ impl Dispatched {
 
 /// What an await needs next: `{completed, ResultJson}`, `{failed, ErrorJson}`,
 /// `cancelled`, `timeout` (an enclosing deadline), `{wait, UntilMs | infinity}`,
-/// `{retry_in, Ms}`, `recording` (wait for the append, then step again),
+/// `{retry_in, Ms}`, `again` (step again at once: what the step recorded waits for the
+/// run's next append),
 /// `{start, Task}` (wait for the append, run the attempt, step again) or
 /// `{update, UpdateId, Name, ArgsJson}` (run the update's handler, step again).
 #[derive(NifTaggedEnum)]
@@ -97,7 +98,7 @@ pub(crate) enum StepAnswer {
     Timeout,
     Wait(Limit),
     RetryIn(u64),
-    Recording,
+    Again,
     Start(Task),
     Update(String, String, String),
 }
@@ -113,7 +114,7 @@ impl StepAnswer {
             Step::Timeout => StepAnswer::Timeout,
             Step::Wait { until } => StepAnswer::Wait(Limit::of(*until)),
             Step::RetryIn(ms) => StepAnswer::RetryIn(*ms),
-            Step::Record(_) => StepAnswer::Recording,
+            Step::Record(_) => StepAnswer::Again,
             Step::Start { task, .. } => StepAnswer::Start(Task::from(task)),
             Step::Update {
                 update_id,

@@ -7,6 +7,15 @@
 //! needs events written, the append goes to the commit thread and the NIF answers
 //! `recording`; the caller then waits for `{aion_durable, Tag, ok}` before it reveals
 //! anything (record before you reveal). `done` means nothing had to be written.
+//!
+//! **One durable point per step.** What only the run itself learns — an attempt's result, a
+//! timer firing, a lost attempt — is not written at once: its events wait in the run's
+//! *pending* append ([`RunResource::defer`]) and the workflow code goes on. The next append
+//! that must become durable before something leaves the run (an attempt started, a close,
+//! a signal sent, a client answered) carries them along, in order, in the same commit; and
+//! the run's process flushes them before it waits for anything ([`nif_run_flush`]). So
+//! `ActivityCompleted(i)` and `ActivityScheduled(i + 1)` share one fsync. A crash before
+//! that commit loses only what nobody outside has seen: replay redoes it.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
@@ -19,7 +28,7 @@ use aion_core::{Error, EventKind};
 use rustler::{Atom, Encoder, Env, Resource, ResourceArc, Term};
 
 use crate::answer::StepAnswer;
-use crate::convert::{json_arg, stamp_args, text_arg};
+use crate::convert::{json_arg, stamp_args, text_arg, u64_arg};
 use crate::engine::{request, EngineResource};
 use crate::guard::reply;
 
@@ -36,6 +45,9 @@ pub(crate) struct RunResource {
     frontier: AtomicBool,
     /// The last inbox entry this incarnation took (its append may still be on its way).
     inbox_taken: AtomicU64,
+    /// Events recorded in the run's state but not yet handed to the commit thread (see the
+    /// module documentation). Only touched while the run's lock is held.
+    pending: Mutex<Option<Append>>,
 }
 
 #[rustler::resource_impl]
@@ -48,7 +60,17 @@ impl RunResource {
             .map_err(|_| Error::Internal("run state lock poisoned".into()))
     }
 
-    /// Queues `append` to this run; the caller waits for `Tag`.
+    fn new(engine: Option<ResourceArc<EngineResource>>, run: Run) -> RunResource {
+        RunResource {
+            engine,
+            run: Mutex::new(run),
+            frontier: AtomicBool::new(false),
+            inbox_taken: AtomicU64::new(0),
+            pending: Mutex::new(None),
+        }
+    }
+
+    /// Queues `append` to this run, after the pending events; the caller waits for `Tag`.
     pub(crate) fn submit(
         &self,
         run: &Run,
@@ -56,6 +78,7 @@ impl RunResource {
         append: Append,
         tag: u64,
     ) -> Result<(), Error> {
+        let append = self.with_pending(append)?;
         self.submit_group(
             env,
             vec![request(run.workflow_id(), run.run_id(), append)],
@@ -63,19 +86,54 @@ impl RunResource {
         )
     }
 
+    /// Keeps `append` back until the next submit or flush (see the module documentation).
+    pub(crate) fn defer(&self, append: Append) -> Result<(), Error> {
+        self.engine_or_frontier()?;
+        let mut pending = self.pending()?;
+        *pending = match pending.take() {
+            Some(mut before) => {
+                before.events.extend(append.events);
+                Some(before)
+            }
+            None => Some(append),
+        };
+        Ok(())
+    }
+
+    /// `append` preceded by the pending events (which it continues), taking them.
+    fn with_pending(&self, append: Append) -> Result<Append, Error> {
+        Ok(match self.pending()?.take() {
+            Some(mut before) => {
+                before.events.extend(append.events);
+                before
+            }
+            None => append,
+        })
+    }
+
+    /// Takes the pending events, if any.
+    fn take_pending(&self) -> Result<Option<Append>, Error> {
+        Ok(self.pending()?.take())
+    }
+
+    fn pending(&self) -> Result<MutexGuard<'_, Option<Append>>, Error> {
+        self.pending
+            .lock()
+            .map_err(|_| Error::Internal("run pending lock poisoned".into()))
+    }
+
+    fn engine_or_frontier(&self) -> Result<&ResourceArc<EngineResource>, Error> {
+        self.engine.as_ref().ok_or_else(|| {
+            self.frontier.store(true, Ordering::SeqCst);
+            Error::NotRunning("replay reached the end of the recorded history".into())
+        })
+    }
+
     fn submit_group(&self, env: Env<'_>, group: Vec<AppendRequest>, tag: u64) -> Result<(), Error> {
-        match &self.engine {
-            Some(engine) => {
-                engine.open()?.submit(group, env.pid(), tag);
-                Ok(())
-            }
-            None => {
-                self.frontier.store(true, Ordering::SeqCst);
-                Err(Error::NotRunning(
-                    "replay reached the end of the recorded history".into(),
-                ))
-            }
-        }
+        self.engine_or_frontier()?
+            .open()?
+            .submit(group, env.pid(), tag);
+        Ok(())
     }
 
     /// `done` when `append` is `None`, else queues it and answers `recording`.
@@ -122,8 +180,12 @@ pub(crate) fn step_term<'a>(
     tag: u64,
 ) -> Result<Term<'a>, Error> {
     let answer = StepAnswer::of(&step);
-    if let Step::Record(append) | Step::Start { append, .. } = step {
-        resource.submit(run, env, append, tag)?;
+    match step {
+        // Only this run learns of it (a timer fired, an attempt was lost): step again
+        // at once; it becomes durable with the next append.
+        Step::Record(append) => resource.defer(append)?,
+        Step::Start { append, .. } => resource.submit(run, env, append, tag)?,
+        _ => {}
     }
     Ok(answer.encode(env))
 }
@@ -181,12 +243,7 @@ fn nif_run_open<'a>(
             Some(d) => d.encode(env),
             None => atoms::null().encode(env),
         };
-        let resource = ResourceArc::new(RunResource {
-            engine: Some(engine),
-            run: Mutex::new(run),
-            frontier: AtomicBool::new(false),
-            inbox_taken: AtomicU64::new(0),
-        });
+        let resource = ResourceArc::new(RunResource::new(Some(engine), run));
         Ok((resource, ty, input, run_id, deadline).encode(env))
     })
 }
@@ -217,7 +274,11 @@ fn nif_run_take_inbox<'a>(
             return Ok(stopped(env, atoms::done(), &taken.stop, &taken.children));
         }
         resource.inbox_taken.store(taken.through, Ordering::SeqCst);
-        let write = match taken.append {
+        let append = match taken.append {
+            Some(append) => Some(resource.with_pending(append)?),
+            None => resource.take_pending()?,
+        };
+        let write = match append {
             Some(append) => Write::Append {
                 group: vec![request(run.workflow_id(), run.run_id(), append)],
                 inbox_through: taken.through,
@@ -247,12 +308,7 @@ fn nif_run_from_history<'a>(env: Env<'a>, document: Term<'a>) -> Term<'a> {
         let doc = HistoryDocument::from_json(&text_arg(document, "history document")?)?;
         let run = Run::load(&doc.workflow_id, doc.events)?;
         let input = run.input().to_string();
-        let resource = ResourceArc::new(RunResource {
-            engine: None,
-            run: Mutex::new(run),
-            frontier: AtomicBool::new(false),
-            inbox_taken: AtomicU64::new(0),
-        });
+        let resource = ResourceArc::new(RunResource::new(None, run));
         Ok((
             resource,
             doc.workflow_id,
@@ -396,10 +452,36 @@ pub(crate) fn nif_run_continue_as_new<'a>(
             events: vec![next.start],
         };
         let group = vec![
-            request(run.workflow_id(), run.run_id(), next.close),
+            request(
+                run.workflow_id(),
+                run.run_id(),
+                resource.with_pending(next.close)?,
+            ),
             request(run.workflow_id(), &new_run_id, start),
         ];
         resource.submit_group(env, group, tag)?;
         Ok(stopped(env, atoms::recording(), &next.stop, &next.children))
+    })
+}
+
+/// `nif_run_flush(Run, Tag) -> {ok, done | recording}`: hands the run's pending events (an
+/// attempt's result, a timer firing: what only the run has seen so far) to the commit
+/// thread; `recording` means wait for `Tag`. The run's process calls it before it waits
+/// for anything, so that nothing it learned stays undurable while it sleeps.
+pub(crate) fn nif_run_flush<'a>(
+    env: Env<'a>,
+    resource: ResourceArc<RunResource>,
+    tag: Term<'a>,
+) -> Term<'a> {
+    reply(env, || {
+        let tag = u64_arg(tag, "tag")?;
+        let run = resource.lock()?;
+        match resource.take_pending()? {
+            Some(append) => {
+                resource.submit(&run, env, append, tag)?;
+                Ok(atoms::recording().encode(env))
+            }
+            None => Ok(atoms::done().encode(env)),
+        }
     })
 }
