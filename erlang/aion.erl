@@ -33,6 +33,7 @@
 -export([push/2]).
 -export([valid_name/1]).
 -export([closing/1]).
+-export([closed_result/1]).
 
 -type workflow_id() :: binary().
 -type status() :: running | completed | failed | cancelled | terminated | timed_out | blocked.
@@ -277,12 +278,20 @@ await(WorkflowId, TimeoutMs) ->
 
 do_await(WorkflowId, TimeoutMs) when ?IS_TIMEOUT(TimeoutMs) ->
     Ref = make_ref(),
-    %% Subscribe before reading the status: a run closing in between still reaches us.
+    %% Subscribe before looking: a run closing in between still reaches us. A run with a
+    %% live process is open (its process stops owning it before it tells waiters), and its
+    %% process sends the outcome; otherwise the store says.
     true = ets:insert(aion_waiters, {WorkflowId, self(), Ref}),
     try
-        case outcome(WorkflowId) of
+        Now = case aion_engine:live_run(WorkflowId) of
+            {ok, _Pid} -> running;
+            none -> outcome(WorkflowId)
+        end,
+        case Now of
             running ->
-                receive {aion_done, Ref} -> closed_outcome(WorkflowId)
+                receive
+                    {aion_done, Ref, Outcome} -> Outcome;
+                    {aion_done, Ref} -> closed_outcome(WorkflowId)
                 after TimeoutMs -> {error, timeout}
                 end;
             Outcome ->
@@ -290,7 +299,8 @@ do_await(WorkflowId, TimeoutMs) when ?IS_TIMEOUT(TimeoutMs) ->
         end
     after
         ets:delete_object(aion_waiters, {WorkflowId, self(), Ref}),
-        receive {aion_done, Ref} -> ok after 0 -> ok end
+        receive {aion_done, Ref} -> ok after 0 -> ok end,
+        receive {aion_done, Ref, _} -> ok after 0 -> ok end
     end;
 do_await(_WorkflowId, TimeoutMs) ->
     {error, {bad_argument, timeout, TimeoutMs}}.
@@ -307,13 +317,18 @@ outcome(WorkflowId) ->
         {ok, Summary} ->
             case closing(Summary) of
                 open -> running;
-                {completed, Result} -> {ok, Result};
-                {timed_out, _Deadline} -> {error, timed_out};
-                {Status, Value} -> {error, {Status, Value}}
+                Closing -> closed_result(Closing)
             end;
         {error, _} = Error ->
             Error
     end.
+
+%% @private The caller-facing outcome of a run that closed `{Status, Value}'.
+-spec closed_result({completed | failed | cancelled | terminated | timed_out, term()}) ->
+    {ok, term()} | {error, term()}.
+closed_result({completed, Result}) -> {ok, Result};
+closed_result({timed_out, _Deadline}) -> {error, timed_out};
+closed_result({Status, Value}) -> {error, {Status, Value}}.
 
 %% @private How a summary's run closed, `{Status, Value}' (the result, error, details,
 %% reason or deadline), or `open' (running or blocked).

@@ -35,6 +35,7 @@
 -export([blocked_reason/1]).
 -export([unblocked/1]).
 -export([notify/1]).
+-export([notify/3]).
 -export([wake/1]).
 -export([closed_child/1]).
 -export([retry_later/1]).
@@ -195,22 +196,43 @@ retry_later(WorkflowId) ->
 %% workflow, pushes its close to its parent's inbox (the parent records it).
 -spec notify(binary()) -> ok.
 notify(WorkflowId) ->
+    release_run(WorkflowId),
     [Pid ! {aion_done, Ref} || {_, Pid, Ref} <- ets:lookup(aion_waiters, WorkflowId)],
     notify_parent(WorkflowId),
     gen_server:cast(?MODULE, {closed, WorkflowId}).
 
+%% @doc `notify/1' from the run's own process, which knows how the run closed: `Closing' is
+%% `{Status, ValueJson}' (see `aion_flow_ffi:nif_run_closing/1'), `ParentId' its parent's
+%% id or `null'. Waiters get the outcome with the message and the parent's inbox gets the
+%% close, without reading the store. The process stops owning the run first, so that an
+%% `aion:await/2' that still finds it live is sure to be told.
+-spec notify(binary(), {atom(), binary()}, binary() | null) -> ok.
+notify(WorkflowId, {Status, ValueJson}, ParentId) ->
+    release_run(WorkflowId),
+    case ets:lookup(aion_waiters, WorkflowId) of
+        [] -> ok;
+        Waiters ->
+            {ok, Value} = aion_flow_ffi:json_decode(ValueJson),
+            Outcome = aion:closed_result({Status, Value}),
+            [Pid ! {aion_done, Ref, Outcome} || {_, Pid, Ref} <- Waiters]
+    end,
+    is_binary(ParentId) andalso
+        tell_parent(WorkflowId, ParentId, {child_closed, WorkflowId, Status, ValueJson}),
+    gen_server:cast(?MODULE, {closed, WorkflowId}).
+
 notify_parent(WorkflowId) ->
     case closed_child(WorkflowId) of
-        {ok, ParentId, Item} ->
-            case aion:push(ParentId, Item) of
-                ok -> ok;
-                {error, Reason} when Reason =:= not_found; Reason =:= not_running -> ok;
-                {error, Reason} ->
-                    ?LOG_WARNING(#{what => child_close_not_delivered, workflow_id => WorkflowId,
-                                   parent_id => ParentId, reason => Reason}, #{aion => engine})
-            end;
-        none ->
-            ok
+        {ok, ParentId, Item} -> tell_parent(WorkflowId, ParentId, Item);
+        none -> ok
+    end.
+
+tell_parent(WorkflowId, ParentId, Item) ->
+    case aion:push(ParentId, Item) of
+        ok -> ok;
+        {error, Reason} when Reason =:= not_found; Reason =:= not_running -> ok;
+        {error, Reason} ->
+            ?LOG_WARNING(#{what => child_close_not_delivered, workflow_id => WorkflowId,
+                           parent_id => ParentId, reason => Reason}, #{aion => engine})
     end.
 
 %% @doc `{ok, ParentId, Item}' when `WorkflowId' is a closed child workflow: the inbox item

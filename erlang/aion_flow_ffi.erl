@@ -87,7 +87,8 @@
          nif_run_replay_status/1,
          nif_run_open_children/1,
          nif_run_patched/4,
-         nif_run_flush/2]).
+         nif_run_flush/2,
+         nif_run_closing/1]).
 -export(?NIFS).
 -nifs(?NIFS).
 -on_load(load_nif/0).
@@ -717,6 +718,10 @@ nif_run_replay_status(Run) -> run_command(Run, replay_status, 0, 0).
 %% @private
 -spec nif_run_flush(reference(), non_neg_integer()) -> {ok, done | recording} | {error, wire_error()}.
 nif_run_flush(Run, Tag) -> run_command(Run, flush, 0, Tag).
+%% @private
+-spec nif_run_closing(reference()) ->
+    {ok, {open | {atom(), binary()}, binary() | null}} | {error, wire_error()}.
+nif_run_closing(Run) -> run_command(Run, closing, 0, 0).
 %% @private
 -spec nif_engine_export(reference(), binary(), binary() | null) -> {ok, binary()} | {error, wire_error()}.
 nif_engine_export(_, _, _) -> ?STUB.

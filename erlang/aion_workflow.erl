@@ -92,16 +92,16 @@ run(Parent, WorkflowId) ->
                     ok = aion_run_ctx:put(aion_run_ctx:new(Run, WorkflowId, RunId, Type, Parent)),
                     DeadlineArmed =:= undefined orelse
                         aion_run_ctx:set_deadline_armed(DeadlineArmed),
-                    Summary = summary(WorkflowId),
-                    case closed(Summary) of
-                        true ->
+                    {ok, {Closing, ParentId}} = aion_flow_ffi:nif_run_closing(Run),
+                    case Closing of
+                        {_Status, _ValueJson} ->
                             %% Closed by an earlier incarnation that stopped before it told
                             %% anyone: carry out what the close causes (again; each effect
                             %% is idempotent) instead of running the code.
                             close_children(Run),
-                            aion_engine:notify(WorkflowId);
-                        false ->
-                            ok = parent_close_policy(WorkflowId, Summary),
+                            aion_engine:notify(WorkflowId, Closing, ParentId);
+                        open ->
+                            ok = parent_close_policy(WorkflowId, ParentId),
                             ok = reconcile_children(Run, WorkflowId),
                             ok = aion_flow_ffi:take_inbox(Run),
                             {ok, Input} = aion_flow_ffi:json_decode(InputJson),
@@ -131,12 +131,12 @@ closed(Summary) ->
 
 %% A child whose parent closed while the policy for it was not carried out yet (the node
 %% stopped in between): carry it out now, from the parent's recorded `ChildStarted'.
-parent_close_policy(WorkflowId, #{parent_id := ParentId}) when is_binary(ParentId) ->
+parent_close_policy(WorkflowId, ParentId) when is_binary(ParentId) ->
     case closed(summary(ParentId)) of
         true -> aion_flow_ffi:apply_stop([], [{WorkflowId, recorded_policy(ParentId, WorkflowId)}]);
         false -> ok
     end;
-parent_close_policy(_WorkflowId, _Summary) ->
+parent_close_policy(_WorkflowId, null) ->
     ok.
 
 recorded_policy(ParentId, ChildId) ->
@@ -192,7 +192,8 @@ step(_Parent, Run, WorkflowId, Type, Outcome) ->
             ok = aion_flow_ffi:wait_durable(Tag),
             ?LOG_INFO(#{what => workflow_closed, outcome => Kind}),
             close_children(Run),
-            aion_engine:notify(WorkflowId),
+            {ok, {Closing, ParentId}} = aion_flow_ffi:nif_run_closing(Run),
+            aion_engine:notify(WorkflowId, Closing, ParentId),
             aion_flow_messages:refuse_pending();
         {ok, replayed} ->
             ok;

@@ -23,7 +23,7 @@ use std::sync::{Mutex, MutexGuard};
 use aion_core::event::Vocabulary;
 use aion_core::history::HistoryDocument;
 use aion_core::replay::{Append, ChildPolicy, Recorded, Run, Step, Stop};
-use aion_core::store::{AppendRequest, Write};
+use aion_core::store::{closing, AppendRequest, Write};
 use aion_core::{Error, EventKind};
 use rustler::{Atom, Encoder, Env, Resource, ResourceArc, Term};
 
@@ -33,7 +33,7 @@ use crate::engine::{request, EngineResource};
 use crate::guard::reply;
 
 mod atoms {
-    rustler::atoms! { ok, null, done, recording, replayed, terminated, timed_out }
+    rustler::atoms! { ok, null, done, open, recording, replayed, terminated, timed_out }
 }
 
 /// One run's replay state, bound to the engine whose store holds its history, or
@@ -483,5 +483,29 @@ pub(crate) fn nif_run_flush<'a>(
             }
             None => Ok(atoms::done().encode(env)),
         }
+    })
+}
+
+/// `nif_run_closing(Run) -> {ok, {open | {Status, ValueJson}, ParentId | null}}`: how the run
+/// closed (`completed`, `failed`, `cancelled`, `terminated`, `timed_out` or
+/// `continued_as_new`, with the result, error, details, reason, deadline or successor as
+/// JSON) — known from its own history, so telling waiters and a parent needs no read —
+/// and its parent workflow's id.
+pub(crate) fn nif_run_closing(env: Env<'_>, resource: ResourceArc<RunResource>) -> Term<'_> {
+    reply(env, || {
+        let run = resource.lock()?;
+        let closing = match run.close_event().and_then(closing) {
+            Some((status, value)) => {
+                let status = Atom::from_str(env, status.as_str())
+                    .map_err(|_| Error::Internal("cannot make a status atom".into()))?;
+                (status, value.to_string()).encode(env)
+            }
+            None => atoms::open().encode(env),
+        };
+        let parent = match run.parent_id() {
+            Some(parent) => parent.encode(env),
+            None => atoms::null().encode(env),
+        };
+        Ok((closing, parent).encode(env))
     })
 }

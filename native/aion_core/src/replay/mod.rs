@@ -244,6 +244,8 @@ pub struct Run {
     now: i64,
     rng: rng::Rng,
     closed: bool,
+    /// The event that closed the run, once applied.
+    close_event: Option<EventKind>,
     diverged: Option<Error>,
 }
 
@@ -316,6 +318,7 @@ impl Run {
             now: first.recorded_at,
             rng: rng::Rng::seeded(run_id),
             closed: false,
+            close_event: None,
             diverged: None,
         };
         for event in history {
@@ -368,6 +371,11 @@ impl Run {
     /// Whether the run has a closing event.
     pub fn is_closed(&self) -> bool {
         self.closed
+    }
+
+    /// The event that closed the run (recorded or just recorded), if it is closed.
+    pub fn close_event(&self) -> Option<&EventKind> {
+        self.close_event.as_ref()
     }
     /// Whether a cancellation has been requested.
     pub fn is_cancel_requested(&self) -> bool {
@@ -878,6 +886,7 @@ impl Run {
             | EventKind::WorkflowTimedOut { .. }
             | EventKind::WorkflowContinuedAsNew { .. } => {
                 self.closed = true;
+                self.close_event = Some(event.kind.clone());
             }
         }
         self.head = event.seq;

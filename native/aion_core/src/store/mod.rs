@@ -460,6 +460,12 @@ fn new_run_record(
     })
 }
 
+/// How a closing event closes its run: the status, and the value the summary keeps
+/// (result, error, details, reason, deadline or successor). `None` for other events.
+pub fn closing(kind: &EventKind) -> Option<(Status, Value)> {
+    Status::after(kind).map(|status| (status, closing_payload(kind)))
+}
+
 /// What the summary keeps of a closing event.
 fn closing_payload(kind: &EventKind) -> Value {
     match kind {
