@@ -88,7 +88,8 @@
          nif_run_open_children/1,
          nif_run_patched/4,
          nif_run_flush/2,
-         nif_run_closing/1]).
+         nif_run_closing/1,
+         nif_run_inbox_waiting/1]).
 -export(?NIFS).
 -nifs(?NIFS).
 -on_load(load_nif/0).
@@ -500,11 +501,16 @@ arm_deadline(Deadline) ->
 -spec take_inbox(reference()) -> ok.
 take_inbox(Run) ->
     flush_inbox_wakes(),
-    Tag = tag(),
-    case nif_run_take_inbox(Run, now_ms(), Tag) of
-        {ok, {done, _, _}} -> ok;
-        {ok, {recording, Stop, Children}} -> ok = wait_durable(Tag), apply_stop(Stop, Children);
-        {error, Reason} -> exit({aion_durability, Reason})
+    %% Known from memory, without a store read, in the common case: nothing waits.
+    case nif_run_inbox_waiting(Run) of
+        {ok, false} -> ok;
+        _ ->
+            Tag = tag(),
+            case nif_run_take_inbox(Run, now_ms(), Tag) of
+                {ok, {done, _, _}} -> ok;
+                {ok, {recording, Stop, Children}} -> ok = wait_durable(Tag), apply_stop(Stop, Children);
+                {error, Reason} -> exit({aion_durability, Reason})
+            end
     end.
 
 %% @doc Drops the `aion_inbox' wakes in the caller's mailbox: they only say "read the
@@ -722,6 +728,9 @@ nif_run_flush(Run, Tag) -> run_command(Run, flush, 0, Tag).
 -spec nif_run_closing(reference()) ->
     {ok, {open | {atom(), binary()}, binary() | null}} | {error, wire_error()}.
 nif_run_closing(Run) -> run_command(Run, closing, 0, 0).
+%% @private
+-spec nif_run_inbox_waiting(reference()) -> {ok, boolean()} | {error, wire_error()}.
+nif_run_inbox_waiting(Run) -> run_command(Run, inbox_waiting, 0, 0).
 %% @private
 -spec nif_engine_export(reference(), binary(), binary() | null) -> {ok, binary()} | {error, wire_error()}.
 nif_engine_export(_, _, _) -> ?STUB.

@@ -6,7 +6,7 @@
 //!
 //! `Command` is a rustler tagged enum: an atom for a command without arguments (`now`,
 //! `random`, `uuid`, `side_effect`, `open_children`, `replay_status`, `cancel_requested`,
-//! `flush`, `closing`),
+//! `flush`, `closing`, `inbox_waiting`),
 //! `{Tag, Arg, ...}` otherwise (`{dispatch_activity, Name, InputJson, ConfigJson}`,
 //! `{activity_step, Ordinal}`, ...; the arguments of each are documented on the function
 //! that carries it out, in `activity.rs`, `timer.rs`, `determinism.rs`,
@@ -35,7 +35,8 @@ use crate::determinism::{
 use crate::guard::error_term;
 use crate::run::{
     nif_run_cancel_requested, nif_run_closing, nif_run_complete, nif_run_continue_as_new,
-    nif_run_end, nif_run_flush, nif_run_replay_status, nif_run_request_cancel, RunResource,
+    nif_run_end, nif_run_flush, nif_run_inbox_waiting, nif_run_replay_status,
+    nif_run_request_cancel, RunResource,
 };
 use crate::timer::{
     nif_run_scope_enter, nif_run_scope_exit, nif_run_timer_cancel, nif_run_timer_start,
@@ -79,6 +80,7 @@ enum Command<'a> {
     ReplayStatus,
     Flush,
     Closing,
+    InboxWaiting,
 }
 
 /// `nif_run_command(Run, Command, NowMs, Tag) -> {ok, Answer} | {error, Reason}`: carries
@@ -175,5 +177,6 @@ fn run_command<'a>(
         Command::ReplayStatus => nif_run_replay_status(env, r),
         Command::Flush => nif_run_flush(env, r, tag),
         Command::Closing => nif_run_closing(env, r),
+        Command::InboxWaiting => nif_run_inbox_waiting(env, r),
     }
 }

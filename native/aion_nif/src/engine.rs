@@ -1,8 +1,9 @@
 //! The engine resource: one open store plus its group-commit writer thread, and the NIFs
 //! that read the store (`describe`, `history`, `list`) or create workflows.
 
+use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use aion_core::event::{ChildStatus, Vocabulary};
@@ -36,6 +37,84 @@ mod atoms {
 pub(crate) struct EngineInner {
     pub(crate) store: Arc<dyn EventStore>,
     queue: CommitQueue,
+    inbox: Arc<InboxHeads>,
+}
+
+/// Which workflows have something in their inbox, kept in memory so that a run learns
+/// "nothing waits" — at start and before it closes, the common case — without reading the
+/// store. Loaded at open; the commit thread keeps it up to date before it tells anyone a
+/// write is durable, so a run woken by a push always finds the push here. The store stays
+/// the authority: a close is refused there while entries wait.
+#[derive(Default)]
+struct InboxHeads {
+    /// The newest entry's number, per workflow with entries.
+    newest: Mutex<HashMap<String, u64>>,
+}
+
+/// An inbox change a write makes: an entry pushed (its number is the write's result), or
+/// the entries up to a number taken.
+enum InboxNote {
+    Pushed(String),
+    Taken(String, u64),
+}
+
+impl InboxHeads {
+    fn load(store: &dyn EventStore) -> Result<InboxHeads, Error> {
+        Ok(InboxHeads {
+            newest: Mutex::new(store.inbox_heads()?.into_iter().collect()),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, u64>> {
+        // A panic while holding it cannot leave the map half-updated (each update is
+        // one insert or remove), so a poisoned lock is still usable.
+        self.newest.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// What `write` will change in the inboxes once durable, if anything.
+    fn note(write: &Write) -> Option<InboxNote> {
+        match write {
+            Write::Inbox(push) => Some(InboxNote::Pushed(push.workflow_id.clone())),
+            Write::Append {
+                group,
+                inbox_through,
+            } if *inbox_through > 0 => group
+                .first()
+                .map(|first| InboxNote::Taken(first.workflow_id.clone(), *inbox_through)),
+            Write::Ack {
+                workflow_id,
+                through,
+            } => Some(InboxNote::Taken(workflow_id.clone(), *through)),
+            Write::Append { .. } => None,
+        }
+    }
+
+    /// Applies `note` once its write is durable (`result`: the write's outcome).
+    fn written(&self, note: InboxNote, result: &Result<u64, Error>) {
+        let Ok(value) = result else { return };
+        match note {
+            InboxNote::Pushed(workflow_id) => {
+                let mut newest = self.lock();
+                let head = newest.entry(workflow_id).or_insert(0);
+                *head = (*head).max(*value);
+            }
+            InboxNote::Taken(workflow_id, through) => self.taken(&workflow_id, through),
+        }
+    }
+
+    fn taken(&self, workflow_id: &str, through: u64) {
+        let mut newest = self.lock();
+        if newest.get(workflow_id).is_some_and(|head| *head <= through) {
+            newest.remove(workflow_id);
+        }
+    }
+
+    /// Whether `workflow_id`'s inbox may hold entries after number `after`.
+    fn waiting(&self, workflow_id: &str, after: u64) -> bool {
+        self.lock()
+            .get(workflow_id)
+            .is_some_and(|head| *head > after)
+    }
 }
 
 /// The engine as the BEAM holds it. [`nif_engine_close`] empties it at once, so the store
@@ -66,11 +145,22 @@ impl EngineInner {
         self.submit_write(Write::group(group), pid, tag);
     }
 
+    /// Whether `workflow_id`'s inbox may hold entries after number `after` (see
+    /// [`InboxHeads`]).
+    pub(crate) fn inbox_waiting(&self, workflow_id: &str, after: u64) -> bool {
+        self.inbox.waiting(workflow_id, after)
+    }
+
     /// Queues any write; answers as [`EngineInner::submit`].
     pub(crate) fn submit_write(&self, write: Write, pid: LocalPid, tag: u64) {
+        let inbox = self.inbox.clone();
+        let note = InboxHeads::note(&write);
         self.queue.submit_write(
             write,
             Box::new(move |result| {
+                if let Some(note) = note {
+                    inbox.written(note, &result);
+                }
                 let mut env = OwnedEnv::new();
                 // The pid may be gone (the run was killed); nothing to tell then.
                 let _ = env.send_and_clear(&pid, |env| {
@@ -113,8 +203,13 @@ fn nif_engine_open<'a>(env: Env<'a>, kind: Term<'a>, dir: Term<'a>) -> Term<'a> 
                 )))
             }
         };
+        let inbox = Arc::new(InboxHeads::load(&*store)?);
         let queue = CommitQueue::start(store.clone())?;
-        let inner = Arc::new(EngineInner { store, queue });
+        let inner = Arc::new(EngineInner {
+            store,
+            queue,
+            inbox,
+        });
         Ok(ResourceArc::new(EngineResource {
             inner: RwLock::new(Some(inner)),
         })

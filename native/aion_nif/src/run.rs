@@ -509,3 +509,21 @@ pub(crate) fn nif_run_closing(env: Env<'_>, resource: ResourceArc<RunResource>) 
         Ok((closing, parent).encode(env))
     })
 }
+
+/// `nif_run_inbox_waiting(Run) -> {ok, boolean()}`: whether the workflow's inbox may hold
+/// entries this run has not taken, answered from memory (see `engine.rs`): `false` lets
+/// the run skip reading its inbox (`nif_run_take_inbox`, a store read on a dirty
+/// scheduler).
+pub(crate) fn nif_run_inbox_waiting(env: Env<'_>, resource: ResourceArc<RunResource>) -> Term<'_> {
+    reply(env, || {
+        let Some(engine) = &resource.engine else {
+            return Ok(false.encode(env));
+        };
+        let run = resource.lock()?;
+        let after = resource.inbox_taken.load(Ordering::SeqCst);
+        Ok(engine
+            .open()?
+            .inbox_waiting(run.workflow_id(), after)
+            .encode(env))
+    })
+}

@@ -179,6 +179,15 @@ impl EventStore for MemoryStore {
             .map_or_else(Vec::new, |e| e.inbox.clone()))
     }
 
+    fn inbox_heads(&self) -> Result<Vec<(String, u64)>, Error> {
+        let state = self.inner.read().map_err(|_| poisoned())?;
+        Ok(state
+            .entries
+            .iter()
+            .filter_map(|(id, e)| e.inbox.last().map(|last| (id.clone(), last.id)))
+            .collect())
+    }
+
     fn read(
         &self,
         workflow_id: &str,

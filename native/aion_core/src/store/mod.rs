@@ -258,6 +258,10 @@ pub trait EventStore: Send + Sync {
     /// The entries waiting in `workflow_id`'s inbox, oldest first.
     fn inbox(&self, workflow_id: &str) -> Result<Vec<InboxEntry>, Error>;
 
+    /// Every workflow whose inbox holds entries, with its newest entry's number (read once
+    /// at boot, to know which runs have something waiting without reading each inbox).
+    fn inbox_heads(&self) -> Result<Vec<(String, u64)>, Error>;
+
     /// Applies every group of the batch, each group all-or-nothing, and makes them durable
     /// with one commit. Returns one result per group, in order.
     fn append_batch(&self, batch: &[Vec<AppendRequest>]) -> Vec<Result<(), Error>> {

@@ -473,11 +473,17 @@ impl Builder {
         self.view.clear();
         self.inbox.clear();
         self.pushed = ids.0.len();
+        let heads: HashMap<String, u64> = store.inbox_heads()?.into_iter().collect();
         for id in IDS {
             if let Some(record) = store.workflow(id)? {
                 self.view.insert(id.to_string(), record);
             }
             let entries = store.inbox(id)?;
+            assert_eq!(
+                heads.get(id).copied(),
+                entries.last().map(|e| e.id),
+                "inbox head of {id}"
+            );
             let ordinals = entries.iter().map(|e| ids.ordinal(e.id)).collect();
             self.inbox.insert(id.to_string(), ordinals);
         }

@@ -458,6 +458,16 @@ impl EventStore for SqliteStore {
         .collect()
     }
 
+    fn inbox_heads(&self) -> Result<Vec<(String, u64)>, Error> {
+        let conn = self.reader()?;
+        let mut stmt =
+            conn.prepare_cached("SELECT workflow_id, max(id) FROM inbox GROUP BY workflow_id")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+        })?;
+        rows.map(|row| Ok(row?)).collect()
+    }
+
     fn list(&self, filter: &ListFilter) -> Result<Vec<WorkflowRecord>, Error> {
         let conn = self.reader()?;
         let mut stmt = conn.prepare_cached(&format!(
