@@ -235,24 +235,41 @@ encode_payload(Term) ->
         {error, _} = Error -> Error
     end.
 
+%% The run is built in memory and handed to its new process, which runs the code at once:
+%% `WorkflowStarted' becomes durable with the run's first append (its first command, or
+%% its close), and the process says so; only then is the start acknowledged.
 create(Type, Id, InputJson, OptsJson) ->
-    Tag = aion_flow_ffi:tag(),
-    Now = aion_flow_ffi:now_ms(),
-    case aion_flow_ffi:nif_engine_create(aion_engine:store(), Id, Type, InputJson, uuid(), OptsJson, Now, Tag) of
-        {ok, Tag} ->
-            receive
-                {aion_durable, Tag, ok} ->
-                    case aion_engine:start_run(Id) of
-                        ok -> {ok, Id};
-                        {error, Reason} -> {error, {store, aion_flow_ffi:printed(Reason)}}
-                    end;
-                {aion_durable, Tag, {error, Reason}} ->
-                    create_error(Id, Reason)
-            after ?START_TIMEOUT ->
-                {error, timeout}
+    RunId = uuid(),
+    case aion_flow_ffi:nif_run_new(aion_engine:store(), Id, Type, InputJson, RunId, OptsJson,
+                                   aion_flow_ffi:now_ms()) of
+        {ok, {Run, Deadline}} ->
+            Ref = make_ref(),
+            case aion_engine:start_new_run(Id, {Run, Type, InputJson, RunId, Deadline}, {self(), Ref}) of
+                {ok, Pid} -> wait_started(Id, RunId, Pid, Ref);
+                {error, Reason} -> {error, {store, aion_flow_ffi:printed(Reason)}}
             end;
         {error, Reason} ->
             create_error(Id, Reason)
+    end.
+
+wait_started(Id, RunId, Pid, Ref) ->
+    Monitor = erlang:monitor(process, Pid),
+    receive
+        {aion_started, Ref, Result} ->
+            erlang:demonitor(Monitor, [flush]),
+            case Result of
+                ok -> {ok, Id};
+                {error, Reason} -> create_error(Id, Reason)
+            end;
+        {'DOWN', Monitor, process, Pid, _} ->
+            %% Stopped before it said: the store knows whether the start is durable.
+            case describe(Id) of
+                {ok, #{run_id := RunId}} -> {ok, Id};
+                _ -> {error, {store, <<"the workflow's process stopped before its start was durable">>}}
+            end
+    after ?START_TIMEOUT ->
+        erlang:demonitor(Monitor, [flush]),
+        {error, timeout}
     end.
 
 create_error(Id, {already_exists, _}) ->

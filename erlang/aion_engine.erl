@@ -27,6 +27,7 @@
 -export([lookup/2]).
 -export([resume_all/0]).
 -export([start_run/1]).
+-export([start_new_run/3]).
 -export([live_run/1]).
 -export([call/2]).
 -export([claim_run/1]).
@@ -120,6 +121,13 @@ live_run(WorkflowId) ->
 -spec call(callback(), term()) -> term().
 call({fn, Fun}, Input) -> Fun(Input);
 call({M, F}, Input) -> M:F(Input).
+
+%% @doc Starts the process of a new workflow's run (see `aion_workflow:start_link/2'):
+%% `New' is what `aion_flow_ffi:nif_run_new/7' built, `Starter' `{Pid, Ref}' is told
+%% `{aion_started, Ref, ok | {error, Reason}}' once `WorkflowStarted' is durable or refused.
+-spec start_new_run(binary(), tuple(), {pid(), reference()}) -> {ok, pid()} | {error, term()}.
+start_new_run(WorkflowId, New, Starter) ->
+    aion_workflow_sup:start_run(WorkflowId, {new, New, Starter}).
 
 start_run_process(WorkflowId) ->
     case aion_workflow_sup:start_run(WorkflowId) of

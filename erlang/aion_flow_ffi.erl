@@ -32,6 +32,7 @@
 -export([record/2]).
 -export([tag/0]).
 -export([flush/1]).
+-export([started/1]).
 -export([now_ms/0]).
 -export([printed/1]).
 -export([reason_text/1]).
@@ -49,7 +50,7 @@
 
 %% Native functions (the Rust library), exported and declared as NIFs from one list.
 -define(NIFS, [nif_json_encode/1, nif_json_decode/1, nif_json_encode_dirty/1, nif_json_decode_dirty/1,
-       nif_engine_open/2, nif_engine_close/1, nif_engine_create/8, nif_engine_describe/2,
+       nif_engine_open/2, nif_engine_close/1, nif_run_new/7, nif_engine_describe/2,
        nif_engine_history/3, nif_engine_list/3, nif_engine_export/3, nif_engine_push/5,
        nif_run_open/2, nif_run_from_history/1, nif_run_take_inbox/3, nif_run_command/4,
        nif_run_command_dirty/4]).
@@ -247,8 +248,24 @@ record(_Run, Call) ->
 -spec wait_durable(non_neg_integer()) -> ok.
 wait_durable(Tag) ->
     receive
-        {aion_durable, Tag, ok} -> ok;
-        {aion_durable, Tag, {error, Reason}} -> exit({aion_durability, Reason})
+        {aion_durable, Tag, ok} ->
+            _ = started(ok),
+            ok;
+        {aion_durable, Tag, {error, Reason}} ->
+            case started({error, Reason}) of
+                ok -> exit({aion_durability, Reason});
+                told -> exit({aion_start_refused, Reason})
+            end
+    end.
+
+%% @doc A new workflow's process tells its starter (`aion:start_workflow/3', waiting) how
+%% its first append went: that append holds `WorkflowStarted'. Answers `told' when it did
+%% so now, `ok' when there was nobody to tell.
+-spec started(ok | {error, term()}) -> ok | told.
+started(Result) ->
+    case erase(aion_starter) of
+        undefined -> ok;
+        {Pid, Ref} -> Pid ! {aion_started, Ref, Result}, told
     end.
 
 %% @doc Makes durable what the run has recorded but kept back: attempt results, timers
@@ -592,9 +609,9 @@ nif_engine_open(_, _) -> ?STUB.
 -spec nif_engine_close(reference()) -> {ok, closed} | {error, wire_error()}.
 nif_engine_close(_) -> ?STUB.
 %% @private
--spec nif_engine_create(reference(), binary(), binary(), json(), binary(), integer() | null,
-                        integer(), pos_integer()) -> {ok, pos_integer()} | {error, wire_error()}.
-nif_engine_create(_, _, _, _, _, _, _, _) -> ?STUB.
+-spec nif_run_new(reference(), binary(), binary(), json(), binary(), json(), integer()) ->
+    {ok, {reference(), integer() | null}} | {error, wire_error()}.
+nif_run_new(_, _, _, _, _, _, _) -> ?STUB.
 %% @private
 -spec nif_engine_describe(reference(), binary()) -> {ok, map()} | {error, wire_error()}.
 nif_engine_describe(_, _) -> ?STUB.

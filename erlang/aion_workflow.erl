@@ -29,8 +29,8 @@
 %% How often a run whose close met new inbox entries replays at once.
 -define(INBOX_RETRIES, 20).
 
--export([start_link/1]).
--export([init/2]).
+-export([start_link/1, start_link/2]).
+-export([init/2, init/3]).
 -export([system/2]).
 -export([system_continue/3, system_terminate/4, system_get_state/1, system_replace_state/2,
          system_code_change/4]).
@@ -40,15 +40,40 @@
 start_link(WorkflowId) ->
     proc_lib:start_link(?MODULE, init, [self(), WorkflowId]).
 
+%% @doc Starts the process of a new workflow, whose run `New' (`{Run, Type, InputJson,
+%% RunId, Deadline}', see `aion_flow_ffi:nif_run_new/7') is built in memory: the code runs
+%% at once and `WorkflowStarted' becomes durable with its first append, after which
+%% `Starter' (`{Pid, Ref}') is told `{aion_started, Ref, ok}' — or `{aion_started, Ref,
+%% {error, Reason}}' when the store refuses it (the id is taken). Nothing leaves the run
+%% before that append is durable.
+-spec start_link(binary(), {new, tuple(), {pid(), reference()}}) -> {ok, pid()}.
+start_link(WorkflowId, New) ->
+    proc_lib:start_link(?MODULE, init, [self(), WorkflowId, New]).
+
 %% @private
 -spec init(pid(), binary()) -> ok.
 init(Parent, WorkflowId) ->
+    init(Parent, WorkflowId, replay).
+
+%% @private
+-spec init(pid(), binary(), replay | {new, tuple(), {pid(), reference()}}) -> ok.
+init(Parent, WorkflowId, How) ->
     proc_lib:init_ack(Parent, {ok, self()}),
     case aion_engine:claim_run(WorkflowId) of
         true ->
             try
-                own(Parent, WorkflowId, ?INBOX_RETRIES)
+                case How of
+                    replay ->
+                        own(Parent, WorkflowId, ?INBOX_RETRIES);
+                    {new, New, Starter} ->
+                        put(aion_starter, Starter),
+                        begin_run(Parent, WorkflowId, New, new)
+                end
             catch
+                %% A new workflow whose start the store refused (its id is taken): the
+                %% starter has been told; nothing of it exists.
+                exit:{aion_start_refused, _} ->
+                    ok;
                 %% The store refused or failed an append: the in-memory state is ahead of
                 %% the history. Stop here and let the engine replay the run after a
                 %% backoff, rather than restart at once (a failing disk would spin).
@@ -56,13 +81,30 @@ init(Parent, WorkflowId) ->
                     ?LOG_WARNING(#{what => run_retry, reason => Reason}),
                     aion_engine:retry_later(WorkflowId);
                 exit:{aion_blocked, Type, Why} ->
-                    aion_engine:blocked(WorkflowId, Type, Why)
+                    blocked(WorkflowId, Type, Why)
             after
                 aion_run_ctx:erase(),
                 aion_engine:release_run(WorkflowId)
             end;
         false ->
+            case How of
+                {new, _, {Pid, Ref}} -> Pid ! {aion_started, Ref, {error, {already_exists, WorkflowId}}};
+                replay -> ok
+            end,
             ok
+    end.
+
+%% A new workflow blocked before its first append (its code crashed at once): its start
+%% (and what it kept back) is made durable first, so that there is a run to retry.
+blocked(WorkflowId, Type, Why) ->
+    try
+        get(aion_starter) =/= undefined andalso aion_flow_ffi:flush(aion_run_ctx:run()),
+        aion_engine:blocked(WorkflowId, Type, Why)
+    catch
+        exit:{aion_start_refused, _} -> ok;
+        exit:{aion_durability, Reason} ->
+            ?LOG_WARNING(#{what => run_retry, reason => Reason}),
+            aion_engine:retry_later(WorkflowId)
     end.
 
 %% Runs the run as its owner. Attempts belong to their run: none of the previous
@@ -82,16 +124,32 @@ own(Parent, WorkflowId, Tries) ->
 
 run(Parent, WorkflowId) ->
     case aion_flow_ffi:nif_run_open(aion_engine:store(), WorkflowId) of
-        {ok, {Run, Type, InputJson, RunId, Deadline}} ->
-            logger:set_process_metadata(#{workflow_id => WorkflowId, run_id => RunId,
-                                          type => Type, aion => workflow}),
-            case aion_engine:lookup(workflow, Type) of
-                {ok, Callback} ->
-                    %% The execution deadline spans a continue-as-new chain: keep it armed.
-                    DeadlineArmed = aion_run_ctx:deadline_armed(),
-                    ok = aion_run_ctx:put(aion_run_ctx:new(Run, WorkflowId, RunId, Type, Parent)),
-                    DeadlineArmed =:= undefined orelse
-                        aion_run_ctx:set_deadline_armed(DeadlineArmed),
+        {ok, Loaded} ->
+            begin_run(Parent, WorkflowId, Loaded, replay);
+        {error, {Kind, _} = Reason} when Kind =:= store; Kind =:= stale_head ->
+            exit({aion_durability, Reason});
+        {error, Reason} ->
+            %% Logged once, as `workflow_blocked', by the engine.
+            exit({aion_blocked, null, {unreadable, Reason}})
+    end.
+
+%% Runs the code of run `Run': replaying its history (`replay'), or a new workflow's run
+%% that nothing has been recorded of yet (`new').
+begin_run(Parent, WorkflowId, {Run, Type, InputJson, RunId, Deadline}, How) ->
+    logger:set_process_metadata(#{workflow_id => WorkflowId, run_id => RunId,
+                                  type => Type, aion => workflow}),
+    case aion_engine:lookup(workflow, Type) of
+        {ok, Callback} ->
+            %% The execution deadline spans a continue-as-new chain: keep it armed.
+            DeadlineArmed = aion_run_ctx:deadline_armed(),
+            ok = aion_run_ctx:put(aion_run_ctx:new(Run, WorkflowId, RunId, Type, Parent)),
+            DeadlineArmed =:= undefined orelse
+                aion_run_ctx:set_deadline_armed(DeadlineArmed),
+            case How of
+                new ->
+                    %% No history, no children, no inbox yet.
+                    go(Parent, Run, WorkflowId, Type, Callback, InputJson, Deadline);
+                replay ->
                     {ok, {Closing, ParentId}} = aion_flow_ffi:nif_run_closing(Run),
                     case Closing of
                         {_Status, _ValueJson} ->
@@ -104,20 +162,21 @@ run(Parent, WorkflowId) ->
                             ok = parent_close_policy(WorkflowId, ParentId),
                             ok = reconcile_children(Run, WorkflowId),
                             ok = aion_flow_ffi:take_inbox(Run),
-                            {ok, Input} = aion_flow_ffi:json_decode(InputJson),
-                            case arm_deadline(Deadline) of
-                                due -> end_timed_out(Run, WorkflowId, Deadline);
-                                armed -> step(Parent, Run, WorkflowId, Type, execute(Run, Type, Callback, Input))
-                            end
-                    end;
-                error ->
-                    ?LOG_INFO(#{what => run_waits_for_type})
+                            go(Parent, Run, WorkflowId, Type, Callback, InputJson, Deadline)
+                    end
             end;
-        {error, {Kind, _} = Reason} when Kind =:= store; Kind =:= stale_head ->
-            exit({aion_durability, Reason});
-        {error, Reason} ->
-            %% Logged once, as `workflow_blocked', by the engine.
-            exit({aion_blocked, null, {unreadable, Reason}})
+        error when How =:= new ->
+            %% Unregistered since the start was checked: nothing is recorded.
+            exit({aion_start_refused, aion_flow_ffi:started({error, {unknown_workflow_type, Type}})});
+        error ->
+            ?LOG_INFO(#{what => run_waits_for_type})
+    end.
+
+go(Parent, Run, WorkflowId, Type, Callback, InputJson, Deadline) ->
+    {ok, Input} = aion_flow_ffi:json_decode(InputJson),
+    case arm_deadline(Deadline) of
+        due -> end_timed_out(Run, WorkflowId, Deadline);
+        armed -> step(Parent, Run, WorkflowId, Type, execute(Run, Type, Callback, Input))
     end.
 
 summary(WorkflowId) ->

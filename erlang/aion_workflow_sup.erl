@@ -6,7 +6,7 @@
 -behaviour(supervisor).
 
 -export([start_link/0]).
--export([start_run/1]).
+-export([start_run/1, start_run/2]).
 -export([init/1]).
 
 %% @doc Starts the supervisor, then resumes every running workflow the store holds whose
@@ -25,7 +25,16 @@ start_link() ->
 %% @doc Starts the process of run `WorkflowId'; it loads its history and replays.
 -spec start_run(binary()) -> {ok, pid()} | {error, term()}.
 start_run(WorkflowId) ->
-    try supervisor:start_child(?MODULE, [WorkflowId]) of
+    start_child(WorkflowId, [WorkflowId]).
+
+%% @doc Starts the process of a new workflow's run, built in memory (see
+%% `aion_engine:start_new_run/3').
+-spec start_run(binary(), tuple()) -> {ok, pid()} | {error, term()}.
+start_run(WorkflowId, New) ->
+    start_child(WorkflowId, [WorkflowId, New]).
+
+start_child(WorkflowId, Args) ->
+    try supervisor:start_child(?MODULE, Args) of
         {ok, Pid} -> aion_engine:watch(WorkflowId, Pid), {ok, Pid};
         Other -> Other
     catch

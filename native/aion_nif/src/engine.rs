@@ -7,14 +7,14 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use aion_core::event::{ChildStatus, Vocabulary};
-use aion_core::replay::{Append, Run};
+use aion_core::replay::Append;
 use aion_core::store::commit::CommitQueue;
 use aion_core::store::memory::MemoryStore;
 use aion_core::store::sqlite::SqliteStore;
 use aion_core::store::{
     AppendRequest, EventStore, InboxItem, InboxPush, ListFilter, Status, WorkflowRecord, Write,
 };
-use aion_core::{Error, EventKind};
+use aion_core::Error;
 use rustler::{Atom, Encoder, Env, LocalPid, OwnedEnv, Resource, ResourceArc, Term};
 use serde_json::Value;
 
@@ -238,56 +238,6 @@ fn nif_engine_close(env: Env<'_>, engine: ResourceArc<EngineResource>) -> Term<'
             drop(inner);
         }
         Ok(atoms::closed().encode(env))
-    })
-}
-
-/// `nif_engine_create(Engine, WorkflowId, Type, InputJson, RunId, OptsJson, NowMs, Tag)`:
-/// appends `WorkflowStarted` at head 0. `OptsJson` may hold `execution_deadline` (Unix ms)
-/// and `parent_id`. Returns `{ok, Tag}` at once; `{aion_durable, Tag, ok}` follows
-/// when durable, `{aion_durable, Tag, {error, <<"already_exists: ...">>}}` if the id is taken.
-// On a dirty CPU scheduler: the input may be large, and parsing it must not hold a
-// normal scheduler.
-#[rustler::nif(schedule = "DirtyCpu")]
-#[allow(clippy::too_many_arguments)] // one argument per field of the start event
-fn nif_engine_create<'a>(
-    env: Env<'a>,
-    engine: ResourceArc<EngineResource>,
-    workflow_id: Term<'a>,
-    workflow_type: Term<'a>,
-    input: Term<'a>,
-    run_id: Term<'a>,
-    opts: Term<'a>,
-    now: Term<'a>,
-    tag: Term<'a>,
-) -> Term<'a> {
-    reply(env, || {
-        let workflow_id = name_arg(workflow_id, "workflow id")?;
-        let opts = json_arg(opts, "start options")?;
-        let workflow_type = name_arg(workflow_type, "workflow type")?;
-        let input = json_arg(input, "workflow input")?;
-        let run_id = text_arg(run_id, "run id")?;
-        let (now, tag) = stamp_args(now, tag)?;
-        let mut event = Run::start_event(&workflow_type, input, &run_id, now);
-        if let EventKind::WorkflowStarted {
-            execution_deadline,
-            parent_id,
-            ..
-        } = &mut event.kind
-        {
-            *execution_deadline = opts.get("execution_deadline").and_then(Value::as_i64);
-            *parent_id = opts
-                .get("parent_id")
-                .and_then(Value::as_str)
-                .map(str::to_string);
-        }
-        let append = Append {
-            expected_head: 0,
-            events: vec![event],
-        };
-        engine
-            .open()?
-            .submit(vec![request(&workflow_id, &run_id, append)], env.pid(), tag);
-        Ok(tag.encode(env))
     })
 }
 

@@ -28,9 +28,10 @@ use aion_core::{Error, EventKind};
 use rustler::{Atom, Encoder, Env, Resource, ResourceArc, Term};
 
 use crate::answer::StepAnswer;
-use crate::convert::{json_arg, stamp_args, text_arg, u64_arg};
+use crate::convert::{i64_arg, json_arg, name_arg, stamp_args, text_arg, u64_arg};
 use crate::engine::{request, EngineResource};
 use crate::guard::reply;
+use serde_json::Value;
 
 mod atoms {
     rustler::atoms! { ok, null, done, open, recording, replayed, terminated, timed_out }
@@ -245,6 +246,61 @@ fn nif_run_open<'a>(
         };
         let resource = ResourceArc::new(RunResource::new(Some(engine), run));
         Ok((resource, ty, input, run_id, deadline).encode(env))
+    })
+}
+
+/// `nif_run_new(Engine, WorkflowId, Type, InputJson, RunId, OptsJson, NowMs)` →
+/// `{ok, {Run, Deadline | null}}`: a new workflow's run, nothing written yet.
+/// `WorkflowStarted` (with `OptsJson`'s `execution_deadline` and `parent_id`) is the
+/// run's first pending event: it becomes durable with the run's first append — the first
+/// command's, or the close — which the store refuses (`already_exists`) if the id is
+/// taken. Until that append is durable nobody is told the workflow started.
+// On a dirty CPU scheduler: the input may be large, and parsing it must not hold a
+// normal scheduler.
+#[rustler::nif(schedule = "DirtyCpu")]
+#[allow(clippy::too_many_arguments)] // one argument per field of the start event
+fn nif_run_new<'a>(
+    env: Env<'a>,
+    engine: ResourceArc<EngineResource>,
+    workflow_id: Term<'a>,
+    workflow_type: Term<'a>,
+    input: Term<'a>,
+    run_id: Term<'a>,
+    opts: Term<'a>,
+    now: Term<'a>,
+) -> Term<'a> {
+    reply(env, || {
+        let workflow_id = name_arg(workflow_id, "workflow id")?;
+        let opts = json_arg(opts, "start options")?;
+        let workflow_type = name_arg(workflow_type, "workflow type")?;
+        let input = json_arg(input, "workflow input")?;
+        let run_id = text_arg(run_id, "run id")?;
+        let now = i64_arg(now, "time")?;
+        engine.open()?;
+        let mut event = Run::start_event(&workflow_type, input, &run_id, now);
+        if let EventKind::WorkflowStarted {
+            execution_deadline,
+            parent_id,
+            ..
+        } = &mut event.kind
+        {
+            *execution_deadline = opts.get("execution_deadline").and_then(Value::as_i64);
+            *parent_id = opts
+                .get("parent_id")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+        }
+        let run = Run::load(&workflow_id, vec![event.clone()])?;
+        let deadline = match run.execution_deadline() {
+            Some(d) => d.encode(env),
+            None => atoms::null().encode(env),
+        };
+        let resource = RunResource::new(Some(engine), run);
+        resource.defer(Append {
+            expected_head: 0,
+            events: vec![event],
+        })?;
+        Ok((ResourceArc::new(resource), deadline).encode(env))
     })
 }
 
