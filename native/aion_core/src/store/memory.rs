@@ -253,4 +253,25 @@ mod tests {
     fn memory_store_passes_conformance() {
         crate::store::conformance::run_all(&|| Box::new(MemoryStore::new()));
     }
+
+    #[test]
+    fn memory_store_counts_commits_appends_and_events_and_no_disk_writes() {
+        let store = MemoryStore::new();
+        let appends = crate::store::conformance::seq10_appends("wf", "run-1", 10);
+        for request in &appends {
+            store.append(request.clone()).unwrap();
+        }
+        // A refused append is no commit.
+        assert!(store.append(appends[1].clone()).is_err());
+        assert_eq!(
+            store.stats(),
+            StoreStats {
+                commits: 12,
+                appends: 12,
+                events: 32,
+                wal_bytes: 0,
+                syncs: 0,
+            }
+        );
+    }
 }
