@@ -449,7 +449,9 @@ impl EventStore for SqliteStore {
     /// and reset after every commit), times the frame size (page size + 24-byte frame
     /// header); the 32-byte header SQLite writes when it starts the WAL over is not
     /// counted. A commit counts (and counts one sync, as `synchronous=FULL` syncs the WAL
-    /// once per commit) when it wrote at least one frame.
+    /// once per commit) when it wrote at least one frame; the extra sync of that header by
+    /// a commit that starts the WAL over (after a checkpoint copied all of it) is not
+    /// counted.
     fn stats(&self) -> StoreStats {
         self.stats
             .lock()

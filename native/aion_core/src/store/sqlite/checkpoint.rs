@@ -6,8 +6,15 @@
 //! this thread how many frames each commit wrote; the thread, on its own connection, runs
 //! a `PASSIVE` checkpoint each time [`PASSIVE_AFTER_FRAMES`] have been written (it never
 //! waits for the writer or the readers; once it has copied every frame, the writer starts
-//! the WAL over from its beginning, so the file stops growing), and a `TRUNCATE`
-//! checkpoint once no commit has come for [`IDLE`] (which empties the file).
+//! the WAL over from its beginning, so the file stops growing). Once no commit has come for
+//! [`IDLE`], it copies what is left: with a `TRUNCATE` checkpoint (which empties the file)
+//! if at least [`PASSIVE_AFTER_FRAMES`] frames were written since the file was last
+//! emptied, so it may have grown, else with a `PASSIVE` one (a store written now and then
+//! does not shrink and regrow its WAL file at every pause).
+//!
+//! `TRUNCATE` waits (the connection's busy timeout) for the writer and the readers and
+//! holds the write lock while it copies: a commit that comes then waits for it, which only
+//! happens after a pause.
 
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
@@ -76,9 +83,13 @@ fn run(conn: &Connection, commits: &Receiver<u64>) {
                 }
             }
             Err(RecvTimeoutError::Timeout) => {
-                if since_truncate > 0 && checkpoint(conn, "TRUNCATE") {
+                if since_truncate >= PASSIVE_AFTER_FRAMES {
+                    if checkpoint(conn, "TRUNCATE") {
+                        since_checkpoint = 0;
+                        since_truncate = 0;
+                    }
+                } else if since_checkpoint > 0 && checkpoint(conn, "PASSIVE") {
                     since_checkpoint = 0;
-                    since_truncate = 0;
                 }
             }
             Err(RecvTimeoutError::Disconnected) => return,
