@@ -20,6 +20,7 @@
 
 -export([start_link/0]).
 -export([store/0]).
+-export([store_stats/0]).
 -export([running/0]).
 -export([register/3]).
 -export([register/4]).
@@ -65,6 +66,24 @@ store() ->
     case persistent_term:get(?STORE_KEY, undefined) of
         undefined -> erlang:error({aion_not_started, <<"start the aion application first">>});
         Store -> Store
+    end.
+
+%% @doc What the store has written since the engine opened it: `#{commits, appends,
+%% events, wal_bytes, syncs}' (commits that wrote something, append requests accepted,
+%% events written, bytes written to SQLite's write-ahead log, fsyncs the commits waited
+%% for; the memory store counts no WAL bytes and no syncs). `{error, not_started}' when the
+%% application is not running or its engine is closed.
+-spec store_stats() -> {ok, #{commits := non_neg_integer(), appends := non_neg_integer(),
+                              events := non_neg_integer(), wal_bytes := non_neg_integer(),
+                              syncs := non_neg_integer()}} | {error, term()}.
+store_stats() ->
+    case persistent_term:get(?STORE_KEY, undefined) of
+        undefined -> {error, not_started};
+        Store ->
+            case aion_flow_ffi:nif_engine_stats(Store) of
+                {error, {not_started, _}} -> {error, not_started};
+                Result -> Result
+            end
     end.
 
 %% @doc Registers `Name' (a workflow type or an activity) as `{Module, Function}' (or, for

@@ -52,6 +52,7 @@
 -define(NIFS, [nif_json_encode/1, nif_json_decode/1, nif_json_encode_dirty/1, nif_json_decode_dirty/1,
        nif_engine_open/2, nif_engine_close/1, nif_run_new/7, nif_engine_describe/2,
        nif_engine_history/3, nif_engine_list/3, nif_engine_export/3, nif_engine_push/5,
+       nif_engine_stats/1,
        nif_run_open/2, nif_run_from_history/1, nif_run_take_inbox/3, nif_run_command/4,
        nif_run_command_dirty/4]).
 %% One function per run command, each handing its command to `nif_run_command/4' (the
@@ -621,6 +622,9 @@ nif_engine_history(_, _, _) -> ?STUB.
 %% @private
 -spec nif_engine_list(reference(), binary() | null, binary() | null) -> {ok, [map()]} | {error, wire_error()}.
 nif_engine_list(_, _, _) -> ?STUB.
+%% @private
+-spec nif_engine_stats(reference()) -> {ok, #{atom() => non_neg_integer()}} | {error, wire_error()}.
+nif_engine_stats(_) -> ?STUB.
 %% @private
 -spec nif_run_open(reference(), binary()) ->
     {ok, {reference(), binary(), json(), binary(), integer() | null}} | {error, wire_error()}.

@@ -12,6 +12,7 @@
 aion_test_() ->
     {setup, fun aion_test_support:start/0, fun aion_test_support:stop/1,
      [?T(three_activities_run_in_order_and_are_recorded),
+      ?T(store_stats_count_what_a_workflow_writes),
       ?T(retry_then_success_records_every_attempt),
       ?T(terminal_error_is_not_retried),
       ?T(non_retryable_error_type_is_not_retried),
@@ -52,6 +53,20 @@ three_activities_run_in_order_and_are_recorded() ->
     {ok, H} = aion:history(Id),
     ?assertEqual(lists:seq(1, 11), [S || #{seq := S} <- H]),
     ?assertEqual([1, 2, 3], [O || #{type := <<"ActivityScheduled">>, ordinal := O} <- H]).
+
+store_stats_count_what_a_workflow_writes() ->
+    {ok, #{commits := C0, appends := A0, events := E0, wal_bytes := W0, syncs := S0}} =
+        aion_engine:store_stats(),
+    Id = start_run(<<"three_steps">>, #{<<"tag">> => key()}),
+    ?assertEqual({ok, [10, 20, 30]}, aion:await(Id, 10000)),
+    {ok, #{commits := C1, appends := A1, events := E1, wal_bytes := W1, syncs := S1}} =
+        aion_engine:store_stats(),
+    %% Other tests' runs may commit meanwhile: this run's writes are a lower bound.
+    ?assert(E1 - E0 >= 11),
+    ?assert(A1 - A0 >= 4),
+    ?assert(C1 > C0),
+    ?assert(W1 > W0),
+    ?assertEqual(C1 - C0, S1 - S0).
 
 retry_then_success_records_every_attempt() ->
     K = key(),

@@ -30,6 +30,7 @@ mod atoms {
         workflow_id, type_ = "type", run_id, status, head, created_at, updated_at, result,
         running, closed, details, reason, deadline, parent_id,
         signal, cancel, child_closed,
+        commits, appends, events, wal_bytes, syncs,
     }
 }
 
@@ -414,6 +415,25 @@ fn nif_engine_list<'a>(
             .map(|r| record_to_term(env, r))
             .collect::<Vec<_>>()
             .encode(env))
+    })
+}
+
+/// `nif_engine_stats(Engine) -> {ok, #{commits, appends, events, wal_bytes, syncs}}`: what
+/// the store has written since it was opened (see `aion_core::store::StoreStats`).
+#[rustler::nif]
+fn nif_engine_stats(env: Env<'_>, engine: ResourceArc<EngineResource>) -> Term<'_> {
+    reply(env, || {
+        let stats = engine.open()?.store.stats();
+        let pairs = [
+            (atoms::commits(), stats.commits),
+            (atoms::appends(), stats.appends),
+            (atoms::events(), stats.events),
+            (atoms::wal_bytes(), stats.wal_bytes),
+            (atoms::syncs(), stats.syncs),
+        ]
+        .map(|(key, n)| (key.encode(env), n.encode(env)));
+        Term::map_from_pairs(env, &pairs)
+            .map_err(|_| Error::Internal("cannot encode the store's counters".into()))
     })
 }
 

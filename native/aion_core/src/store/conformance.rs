@@ -292,3 +292,67 @@ fn continue_as_new_group_starts_a_fresh_run_and_keeps_the_old(store: Box<dyn Eve
         "already_exists"
     );
 }
+
+/// The appends of one "seq10" workflow (ten activities one after the other), as the engine
+/// makes them: `WorkflowStarted`; `ActivityScheduled` + `ActivityStarted` of the first
+/// activity; for each later one `ActivityCompleted` of the previous + `ActivityScheduled` +
+/// `ActivityStarted`; the last `ActivityCompleted` with `WorkflowCompleted`. Twelve appends,
+/// each to be applied after the previous one is durable.
+pub(crate) fn seq10_appends(workflow_id: &str, run_id: &str, now: i64) -> Vec<AppendRequest> {
+    let config = serde_json::to_value(crate::retry::ActivityOptions::default()).unwrap();
+    let mut seq = 0;
+    let mut next = |kind: EventKind| {
+        seq += 1;
+        Event {
+            seq,
+            recorded_at: now + seq as i64,
+            kind,
+        }
+    };
+    let schedule = |ordinal: u64| EventKind::ActivityScheduled {
+        ordinal,
+        name: format!("step_{ordinal}"),
+        input: json!({"order_id": workflow_id, "step": ordinal, "amount": 12.5}),
+        config: config.clone(),
+    };
+    let started = |ordinal: u64| EventKind::ActivityStarted {
+        ordinal,
+        attempt: 1,
+    };
+    let completed = |ordinal: u64| EventKind::ActivityCompleted {
+        ordinal,
+        result: json!({"ok": true, "step": ordinal, "receipt": format!("{run_id}-{ordinal}")}),
+        attempt: 1,
+    };
+    let mut batches = vec![vec![next(
+        Run::start_event("order", json!({"order_id": workflow_id}), run_id, now).kind,
+    )]];
+    batches.push(vec![next(schedule(1)), next(started(1))]);
+    for ordinal in 2..=10 {
+        batches.push(vec![
+            next(completed(ordinal - 1)),
+            next(schedule(ordinal)),
+            next(started(ordinal)),
+        ]);
+    }
+    batches.push(vec![
+        next(completed(10)),
+        next(EventKind::WorkflowCompleted {
+            result: json!({"status": "shipped"}),
+        }),
+    ]);
+    let mut head = 0;
+    batches
+        .into_iter()
+        .map(|events| {
+            let expected_head = head;
+            head += events.len() as u64;
+            AppendRequest {
+                workflow_id: workflow_id.to_string(),
+                run_id: run_id.to_string(),
+                expected_head,
+                events,
+            }
+        })
+        .collect()
+}

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::sync::RwLock;
 
 use super::{
-    apply_append, check_push, inbox_not_taken, InboxEntry, InboxRule, ListFilter, WorkflowRecord,
-    Write,
+    apply_append, check_push, inbox_not_taken, InboxEntry, InboxRule, ListFilter, StoreStats,
+    WorkflowRecord, Write,
 };
 use super::{AppendRequest, EventStore, InboxPush};
 use crate::event::Event;
@@ -29,6 +29,8 @@ struct State {
     entries: HashMap<String, Entry>,
     created: u64,
     pushed: u64,
+    /// Commits, appends and events so far (nothing reaches a disk: no WAL, no syncs).
+    stats: StoreStats,
 }
 
 impl State {
@@ -150,13 +152,21 @@ impl EventStore for MemoryStore {
         let Ok(mut state) = self.inner.write() else {
             return writes.iter().map(|_| Err(poisoned())).collect();
         };
-        writes
+        let results: Vec<Result<u64, Error>> = writes
             .iter()
             .map(|write| match write {
                 Write::Append {
                     group,
                     inbox_through,
-                } => state.append(group, *inbox_through),
+                } => {
+                    let result = state.append(group, *inbox_through);
+                    if result.is_ok() {
+                        state.stats.appends += group.len() as u64;
+                        state.stats.events +=
+                            group.iter().map(|r| r.events.len() as u64).sum::<u64>();
+                    }
+                    result
+                }
                 Write::Inbox(push) => state.push(push),
                 Write::Ack {
                     workflow_id,
@@ -168,7 +178,17 @@ impl EventStore for MemoryStore {
                     Ok(0)
                 }
             })
-            .collect()
+            .collect();
+        if results.iter().any(Result::is_ok) {
+            state.stats.commits += 1;
+        }
+        results
+    }
+
+    fn stats(&self) -> StoreStats {
+        self.inner
+            .read()
+            .map_or_else(|_| StoreStats::default(), |state| state.stats)
     }
 
     fn inbox(&self, workflow_id: &str) -> Result<Vec<InboxEntry>, Error> {
@@ -241,5 +261,26 @@ mod tests {
     #[test]
     fn memory_store_passes_conformance() {
         crate::store::conformance::run_all(&|| Box::new(MemoryStore::new()));
+    }
+
+    #[test]
+    fn memory_store_counts_commits_appends_and_events_and_no_disk_writes() {
+        let store = MemoryStore::new();
+        let appends = crate::store::conformance::seq10_appends("wf", "run-1", 10);
+        for request in &appends {
+            store.append(request.clone()).unwrap();
+        }
+        // A refused append is no commit.
+        assert!(store.append(appends[1].clone()).is_err());
+        assert_eq!(
+            store.stats(),
+            StoreStats {
+                commits: 12,
+                appends: 12,
+                events: 32,
+                wal_bytes: 0,
+                syncs: 0,
+            }
+        );
     }
 }

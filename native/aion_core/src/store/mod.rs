@@ -248,6 +248,24 @@ impl ListFilter {
     }
 }
 
+/// Counters a store keeps about its own writes, cumulative since it was opened (writes
+/// made while opening, such as a schema migration, are not counted). For benchmarks and
+/// operators; every figure is counted by the store as it works, none is an estimate.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    /// [`EventStore::commit`] calls that wrote something.
+    pub commits: u64,
+    /// Append requests accepted.
+    pub appends: u64,
+    /// Events written by the accepted appends.
+    pub events: u64,
+    /// Bytes the store wrote to its write-ahead log (0 for a store without one); see the
+    /// backend for how they are counted.
+    pub wal_bytes: u64,
+    /// Durable points: each one an fsync the commit path waited for (0 without a disk).
+    pub syncs: u64,
+}
+
 /// A durable home for workflow histories. Implementations are shared between threads.
 pub trait EventStore: Send + Sync {
     /// Applies every write of the batch, each all-or-nothing, and makes them durable with
@@ -286,6 +304,9 @@ pub trait EventStore: Send + Sync {
 
     /// Summaries of the workflows passing `filter`, oldest first.
     fn list(&self, filter: &ListFilter) -> Result<Vec<WorkflowRecord>, Error>;
+
+    /// What the store has written since it was opened.
+    fn stats(&self) -> StoreStats;
 
     /// One append on its own.
     fn append(&self, request: AppendRequest) -> Result<(), Error> {

@@ -5,61 +5,49 @@
 //! is isolated by a savepoint, so one refused request never takes the others down. A torn
 //! WAL tail (a crash mid-commit) is dropped by SQLite's own recovery: those appends were
 //! never acknowledged. Corruption is looked for at open (`PRAGMA quick_check`) and on every
-//! read (each event body must parse), and reported as [`Error::Durability`].
+//! read (each event body must parse), and reported ([`Error::Durability`] at open,
+//! [`Error::Corrupt`] for a body or row that does not parse).
+//!
+//! An append writes its events and nothing else: the `workflows` row (and its status
+//! index) is written when a run starts or closes, and the head a request must match is the
+//! run's last seq in `events` (so it is right inside a transaction, after a refused
+//! request's savepoint is rolled back, and after a reopen). See [`schema`] for the layout
+//! and [`checkpoint`] for how the WAL is copied back to the database off the commit path.
 //!
 //! The data directory is locked (`aion.lock`) for as long as the store is open, so two
 //! engines can never write the same histories; the OS drops the lock when the process dies.
 //! Histories are private: the directory is made `0700` and its files `0600`, whatever the
 //! umask (SQLite gives its `-wal` and `-shm` files the database file's mode).
 
+mod checkpoint;
+mod schema;
+
 use std::fs::{File, OpenOptions, Permissions};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{ffi, params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::{
     apply_append, check_push, inbox_not_taken, AppendRequest, EventStore, InboxEntry, InboxItem,
-    InboxPush, InboxRule, ListFilter, Status, WorkflowRecord, Write,
+    InboxPush, InboxRule, ListFilter, Status, StoreStats, WorkflowRecord, Write,
 };
 use crate::event::Event;
 use crate::Error;
-
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS workflows (
-    workflow_id   TEXT NOT NULL UNIQUE,
-    workflow_type TEXT NOT NULL,
-    run_id        TEXT NOT NULL,
-    status        TEXT NOT NULL,
-    head          INTEGER NOT NULL,
-    created_at    INTEGER NOT NULL,
-    updated_at    INTEGER NOT NULL,
-    outcome       TEXT,
-    parent_id     TEXT
-);
-CREATE INDEX IF NOT EXISTS workflows_by_status ON workflows (status, workflow_type);
-CREATE TABLE IF NOT EXISTS events (
-    workflow_id TEXT NOT NULL,
-    run_id      TEXT NOT NULL,
-    seq         INTEGER NOT NULL,
-    body        TEXT NOT NULL,
-    PRIMARY KEY (workflow_id, run_id, seq)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS inbox (
-    id          INTEGER PRIMARY KEY AUTOINCREMENT,
-    workflow_id TEXT NOT NULL,
-    recorded_at INTEGER NOT NULL,
-    body        TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS inbox_by_workflow ON inbox (workflow_id, id);
-";
+use checkpoint::Checkpointer;
 
 /// A SQLite-backed [`EventStore`].
 pub struct SqliteStore {
     path: PathBuf,
+    // Dropped first: the checkpoint thread is stopped and joined before the connections
+    // close and the directory lock is released.
+    checkpointer: Checkpointer,
     writer: Mutex<Connection>,
     reader: Mutex<Connection>,
+    /// Bytes of one WAL frame: a page and its 24-byte frame header.
+    frame_bytes: u64,
+    stats: Mutex<StoreStats>,
     _lock: File,
 }
 
@@ -69,6 +57,13 @@ impl std::fmt::Debug for SqliteStore {
             .field("path", &self.path)
             .finish()
     }
+}
+
+/// A workflow as the writer sees it: its summary and the keys of its row and current run.
+struct Current {
+    workflow_key: i64,
+    run_key: i64,
+    record: WorkflowRecord,
 }
 
 impl SqliteStore {
@@ -93,8 +88,7 @@ impl SqliteStore {
             }
         }
         let writer = Self::connect(&path)?;
-        check_schema_version(&writer, &path)?;
-        writer.execute_batch(SCHEMA)?;
+        schema::prepare(&writer, &path)?;
         let check: String = writer.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
         if check != "ok" {
             return Err(Error::durability(format!(
@@ -102,11 +96,20 @@ impl SqliteStore {
                 path.display()
             )));
         }
+        // Checkpoints are the checkpoint thread's job, never a commit's.
+        writer.execute_batch("PRAGMA wal_autocheckpoint=0")?;
         let reader = Self::connect(&path)?;
+        let page_size: i64 = writer.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+        // What opening wrote (a migration, the schema) is not the commit path's work.
+        take_frames_written(&writer);
+        let checkpointer = Checkpointer::start(Self::connect(&path)?)?;
         Ok(SqliteStore {
             path,
+            checkpointer,
             writer: Mutex::new(writer),
             reader: Mutex::new(reader),
+            frame_bytes: page_size as u64 + 24,
+            stats: Mutex::new(StoreStats::default()),
             _lock: lock,
         })
     }
@@ -131,7 +134,8 @@ impl SqliteStore {
     }
 
     fn push_one(tx: &Connection, push: &InboxPush) -> Result<u64, Error> {
-        check_push(load_record(tx, &push.workflow_id)?.as_ref(), push)?;
+        let current = load_current(tx, &push.workflow_id)?;
+        check_push(current.as_ref().map(|c| &c.record), push)?;
         let body = serde_json::to_string(&push.item)
             .map_err(|e| Error::Internal(format!("cannot encode an inbox entry: {e}")))?;
         tx.prepare_cached(
@@ -142,13 +146,18 @@ impl SqliteStore {
     }
 
     fn append_one(tx: &Connection, req: &AppendRequest, inbox_through: u64) -> Result<(), Error> {
-        let current = load_record(tx, &req.workflow_id)?;
-        let record = apply_append(current.as_ref(), req)?;
-        if current.as_ref().is_some_and(|c| c.run_id != req.run_id) && run_exists(tx, req)? {
-            return Err(Error::AlreadyExists(format!(
-                "{} had a run {} already",
-                req.workflow_id, req.run_id
-            )));
+        let current = load_current(tx, &req.workflow_id)?;
+        let record = apply_append(current.as_ref().map(|c| &c.record), req)?;
+        let new_run = current
+            .as_ref()
+            .is_none_or(|c| c.record.run_id != req.run_id);
+        if let Some(c) = current.as_ref().filter(|_| new_run) {
+            if run_key(tx, c.workflow_key, &req.run_id)?.is_some() {
+                return Err(Error::AlreadyExists(format!(
+                    "{} had a run {} already",
+                    req.workflow_id, req.run_id
+                )));
+            }
         }
         if inbox_through > 0 {
             tx.prepare_cached("DELETE FROM inbox WHERE workflow_id = ?1 AND id <= ?2")?
@@ -162,51 +171,122 @@ impl SqliteStore {
                 return Err(inbox_not_taken(&req.workflow_id));
             }
         }
+        let (workflow_key, run_key) = match &current {
+            None => {
+                let workflow_key: i64 = tx
+                    .prepare_cached("SELECT coalesce(max(workflow_key), 0) + 1 FROM workflows")?
+                    .query_row([], |r| r.get(0))?;
+                (workflow_key, insert_run(tx, workflow_key, &req.run_id)?)
+            }
+            Some(c) if new_run => (c.workflow_key, insert_run(tx, c.workflow_key, &req.run_id)?),
+            Some(c) => (c.workflow_key, c.run_key),
+        };
         let mut insert = tx.prepare_cached(
-            "INSERT INTO events (workflow_id, run_id, seq, body) VALUES (?1, ?2, ?3, ?4)",
+            "INSERT INTO events (run_key, seq, recorded_at, body) VALUES (?1, ?2, ?3, ?4)",
         )?;
         for event in &req.events {
             insert.execute(params![
-                req.workflow_id,
-                req.run_id,
-                event.seq as i64,
+                run_key,
+                sql_int(event.seq),
+                event.recorded_at,
                 event.to_json()?
             ])?;
         }
         let outcome = record.outcome.as_ref().map(|v| v.to_string());
-        if current.is_none() {
-            tx.prepare_cached(
-                "INSERT INTO workflows (workflow_id, workflow_type, run_id, status, head, created_at, updated_at, outcome, parent_id)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            )?
-            .execute(params![
-                record.workflow_id,
-                record.workflow_type,
-                record.run_id,
-                record.status.as_str(),
-                record.head as i64,
-                record.created_at,
-                record.updated_at,
-                outcome,
-                record.parent_id
-            ])?;
-        } else {
-            tx.prepare_cached(
-                "UPDATE workflows SET status = ?2, head = ?3, updated_at = ?4, outcome = ?5, run_id = ?6,
-                 workflow_type = ?7, parent_id = ?8 WHERE workflow_id = ?1",
-            )?
-            .execute(params![
-                record.workflow_id,
-                record.status.as_str(),
-                record.head as i64,
-                record.updated_at,
-                outcome,
-                record.run_id,
-                record.workflow_type,
-                record.parent_id
-            ])?;
+        match &current {
+            None => {
+                tx.prepare_cached(
+                    "INSERT INTO workflows (workflow_key, workflow_id, workflow_type, run_key, status,
+                                            created_at, outcome, parent_id)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                )?
+                .execute(params![
+                    workflow_key,
+                    record.workflow_id,
+                    record.workflow_type,
+                    run_key,
+                    record.status.as_str(),
+                    record.created_at,
+                    outcome,
+                    record.parent_id
+                ])?;
+            }
+            // Only a close or a new run changes what the row holds: appends that do neither
+            // leave it (and the status index) alone.
+            Some(c) if new_run || row_changes(&c.record, &record) => {
+                tx.prepare_cached(
+                    "UPDATE workflows SET workflow_type = ?2, run_key = ?3, status = ?4,
+                     created_at = ?5, outcome = ?6, parent_id = ?7 WHERE workflow_key = ?1",
+                )?
+                .execute(params![
+                    workflow_key,
+                    record.workflow_type,
+                    run_key,
+                    record.status.as_str(),
+                    record.created_at,
+                    outcome,
+                    record.parent_id
+                ])?;
+            }
+            Some(_) => {}
         }
         Ok(())
+    }
+}
+
+/// Whether the `workflows` row must change from `old` to `new` (the head and the time of
+/// the last event are not kept in it).
+fn row_changes(old: &WorkflowRecord, new: &WorkflowRecord) -> bool {
+    (
+        &old.workflow_type,
+        old.status,
+        old.created_at,
+        &old.outcome,
+        &old.parent_id,
+    ) != (
+        &new.workflow_type,
+        new.status,
+        new.created_at,
+        &new.outcome,
+        &new.parent_id,
+    )
+}
+
+/// Adds run `run_id` of the workflow `workflow_key`; its key.
+fn insert_run(tx: &Connection, workflow_key: i64, run_id: &str) -> Result<i64, Error> {
+    tx.prepare_cached("INSERT INTO runs (workflow_key, run_id) VALUES (?1, ?2)")?
+        .execute(params![workflow_key, run_id])?;
+    Ok(tx.last_insert_rowid())
+}
+
+/// The key of run `run_id` of the workflow `workflow_key`, if it has one.
+fn run_key(conn: &Connection, workflow_key: i64, run_id: &str) -> Result<Option<i64>, Error> {
+    Ok(conn
+        .prepare_cached("SELECT run_key FROM runs WHERE workflow_key = ?1 AND run_id = ?2")?
+        .query_row(params![workflow_key, run_id], |r| r.get(0))
+        .optional()?)
+}
+
+/// The WAL frames `conn` has written since the last call: SQLite's own count of the pages
+/// its pager handed to the WAL (`SQLITE_DBSTATUS_CACHE_WRITE`, bumped in `pagerWalFrames`
+/// by exactly the number of frames written, spilled pages included), read and reset.
+fn take_frames_written(conn: &Connection) -> u64 {
+    let (mut current, mut highwater) = (0, 0);
+    // SAFETY: the handle is the open connection `conn` borrows for the whole call, and
+    // `sqlite3_db_status` only reads (and resets) a counter of that connection.
+    let rc = unsafe {
+        ffi::sqlite3_db_status(
+            conn.handle(),
+            ffi::SQLITE_DBSTATUS_CACHE_WRITE,
+            &mut current,
+            &mut highwater,
+            1,
+        )
+    };
+    if rc == ffi::SQLITE_OK {
+        u64::try_from(current).unwrap_or(0)
+    } else {
+        0
     }
 }
 
@@ -214,15 +294,6 @@ impl SqliteStore {
 /// in-memory store (a plain cast would wrap to a negative number).
 fn sql_int(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
-}
-
-/// Whether the run `request` names already has events (an earlier run of the workflow).
-fn run_exists(tx: &Connection, request: &AppendRequest) -> Result<bool, Error> {
-    Ok(tx
-        .prepare_cached(
-            "SELECT EXISTS (SELECT 1 FROM events WHERE workflow_id = ?1 AND run_id = ?2)",
-        )?
-        .query_row(params![request.workflow_id, request.run_id], |r| r.get(0))?)
 }
 
 /// Opens (creating if needed) `path` with mode `0600`, whatever the umask.
@@ -244,98 +315,44 @@ fn private(path: &Path, mode: u32) -> Result<(), Error> {
         .map_err(|e| Error::durability(format!("cannot set the mode of {}: {e}", path.display())))
 }
 
-/// The schema this code reads and writes (`PRAGMA user_version`). 2: events keyed by
-/// (workflow id, run id, seq); workflows know their parent. 3: a durable inbox per
-/// workflow; cancellations carry their `cause` (an enum) instead of being known by a
-/// message.
-const SCHEMA_VERSION: i64 = 3;
+/// A workflow's summary: its row, its current run's id, and what changes with every append
+/// (the head and `updated_at`) read from the run's last event, found through the
+/// (run_key, seq) index.
+const SELECT_CURRENT: &str = "
+SELECT w.workflow_key, w.run_key, w.workflow_id, w.workflow_type, r.run_id, w.status,
+       coalesce(e.seq, 0), w.created_at, coalesce(e.recorded_at, w.created_at), w.outcome,
+       w.parent_id
+  FROM workflows w
+  JOIN runs r ON r.run_key = w.run_key
+  LEFT JOIN events e ON e.run_key = w.run_key
+       AND e.seq = (SELECT max(seq) FROM events WHERE run_key = w.run_key)";
 
-/// Migrates a version 2 store to version 3, in one transaction: the inbox table comes with
-/// [`SCHEMA`]; cancellations recorded by version 2 (known then by their message, the one
-/// place that message is still read) get their `cause`. Rows that are not valid JSON are
-/// left as they are (reading them reports the corruption, for that run only).
-const MIGRATE_2_TO_3: &str = "
-UPDATE events SET body = json_set(body, '$.cause', 'cancel_request')
- WHERE CASE WHEN json_valid(body) THEN
-       json_extract(body, '$.type') = 'ActivityFailed'
-       AND json_extract(body, '$.error.type') = 'cancelled'
-       AND json_extract(body, '$.error.message') = 'the workflow was cancelled'
-       ELSE 0 END;
-UPDATE events SET body = json_set(body, '$.cause', 'workflow')
- WHERE CASE WHEN json_valid(body) THEN
-       json_extract(body, '$.type') = 'ActivityFailed'
-       AND json_extract(body, '$.error.type') = 'cancelled'
-       AND json_extract(body, '$.error.message') = 'cancelled by the workflow'
-       ELSE 0 END;
-UPDATE events SET body = json_set(body, '$.cause', 'cancel_request')
- WHERE CASE WHEN json_valid(body) THEN
-       json_extract(body, '$.type') = 'ChildCompleted'
-       AND json_extract(body, '$.status') = 'cancelled'
-       AND json_extract(body, '$.value') = 'the workflow was cancelled'
-       ELSE 0 END;
-PRAGMA user_version = 3;
-";
-
-/// Refuses a database written with another schema instead of misreading it (migrating one
-/// written by version 2); stamps a new one with [`SCHEMA_VERSION`].
-fn check_schema_version(conn: &Connection, path: &Path) -> Result<(), Error> {
-    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    let tables: i64 = conn.query_row(
-        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('events', 'workflows')",
-        [],
-        |r| r.get(0),
-    )?;
-    match (tables, version) {
-        (0, _) => {
-            conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
-            Ok(())
-        }
-        (_, v) if v == SCHEMA_VERSION => Ok(()),
-        (_, 2) => conn
-            .execute_batch(&format!(
-                "BEGIN IMMEDIATE; {SCHEMA} {MIGRATE_2_TO_3} COMMIT;"
-            ))
-            .map_err(|e| {
-                let _ = conn.execute_batch("ROLLBACK");
-                Error::durability(format!(
-                    "cannot migrate {} from store schema version 2: {e}",
-                    path.display()
-                ))
-            }),
-        (_, v) => Err(Error::durability(format!(
-            "{} has store schema version {v}, this aion reads version {SCHEMA_VERSION}; \
-             keep it with the aion that wrote it or start from an empty data_dir",
-            path.display()
-        ))),
-    }
-}
-
-const RECORD_COLUMNS: &str =
-    "workflow_id, workflow_type, run_id, status, head, created_at, updated_at, outcome, parent_id";
-
-fn row_to_record(
-    row: &rusqlite::Row<'_>,
-) -> rusqlite::Result<(WorkflowRecord, String, Option<String>)> {
+fn row_to_current(row: &rusqlite::Row<'_>) -> rusqlite::Result<(Current, String, Option<String>)> {
     Ok((
-        WorkflowRecord {
-            workflow_id: row.get(0)?,
-            workflow_type: row.get(1)?,
-            run_id: row.get(2)?,
-            status: Status::Running,
-            head: row.get::<_, i64>(4)? as u64,
-            created_at: row.get(5)?,
-            updated_at: row.get(6)?,
-            outcome: None,
-            parent_id: row.get(8)?,
+        Current {
+            workflow_key: row.get(0)?,
+            run_key: row.get(1)?,
+            record: WorkflowRecord {
+                workflow_id: row.get(2)?,
+                workflow_type: row.get(3)?,
+                run_id: row.get(4)?,
+                status: Status::Running,
+                head: row.get::<_, i64>(6)? as u64,
+                created_at: row.get(7)?,
+                updated_at: row.get(8)?,
+                outcome: None,
+                parent_id: row.get(10)?,
+            },
         },
-        row.get(3)?,
-        row.get(7)?,
+        row.get(5)?,
+        row.get(9)?,
     ))
 }
 
-fn finish_record(
-    (mut record, status, outcome): (WorkflowRecord, String, Option<String>),
-) -> Result<WorkflowRecord, Error> {
+fn finish_current(
+    (mut current, status, outcome): (Current, String, Option<String>),
+) -> Result<Current, Error> {
+    let record = &mut current.record;
     record.status =
         Status::parse(&status).map_err(|e| Error::Corrupt(format!("corrupt workflow row: {e}")))?;
     record.outcome = match outcome {
@@ -345,17 +362,15 @@ fn finish_record(
         ),
         None => None,
     };
-    Ok(record)
+    Ok(current)
 }
 
-fn load_record(conn: &Connection, workflow_id: &str) -> Result<Option<WorkflowRecord>, Error> {
+fn load_current(conn: &Connection, workflow_id: &str) -> Result<Option<Current>, Error> {
     let row = conn
-        .prepare_cached(&format!(
-            "SELECT {RECORD_COLUMNS} FROM workflows WHERE workflow_id = ?1"
-        ))?
-        .query_row([workflow_id], row_to_record)
+        .prepare_cached(&format!("{SELECT_CURRENT} WHERE w.workflow_id = ?1"))?
+        .query_row([workflow_id], row_to_current)
         .optional()?;
-    row.map(finish_record).transpose()
+    row.map(finish_current).transpose()
 }
 
 impl EventStore for SqliteStore {
@@ -398,10 +413,49 @@ impl EventStore for SqliteStore {
             results.push(outcome);
         }
         // The commit is the fsync: nothing above is acknowledged until it succeeds.
-        match tx.commit() {
-            Ok(()) => results,
-            Err(e) => fail_all(e.into()),
+        let committed = tx.commit();
+        let frames = take_frames_written(&conn);
+        drop(conn);
+        if frames > 0 {
+            self.checkpointer.wrote(frames);
         }
+        if let Err(e) = committed {
+            return fail_all(e.into());
+        }
+        if let Ok(mut stats) = self.stats.lock() {
+            let accepted = writes
+                .iter()
+                .zip(&results)
+                .filter_map(|(w, r)| match (w, r) {
+                    (Write::Append { group, .. }, Ok(_)) => Some(group),
+                    _ => None,
+                });
+            for group in accepted {
+                stats.appends += group.len() as u64;
+                stats.events += group.iter().map(|r| r.events.len() as u64).sum::<u64>();
+            }
+            stats.wal_bytes += frames * self.frame_bytes;
+            if frames > 0 {
+                // synchronous=FULL: a commit that wrote frames syncs the WAL once.
+                stats.commits += 1;
+                stats.syncs += 1;
+            }
+        }
+        results
+    }
+
+    /// Counted by the store as it commits. `wal_bytes` is the number of WAL frames the
+    /// writer connection wrote, as SQLite counts them (`SQLITE_DBSTATUS_CACHE_WRITE`, read
+    /// and reset after every commit), times the frame size (page size + 24-byte frame
+    /// header); the 32-byte header SQLite writes when it starts the WAL over is not
+    /// counted. A commit counts (and counts one sync, as `synchronous=FULL` syncs the WAL
+    /// once per commit) when it wrote at least one frame; the extra sync of that header by
+    /// a commit that starts the WAL over (after a checkpoint copied all of it) is not
+    /// counted.
+    fn stats(&self) -> StoreStats {
+        self.stats
+            .lock()
+            .map_or_else(|_| StoreStats::default(), |s| *s)
     }
 
     fn read(
@@ -411,26 +465,28 @@ impl EventStore for SqliteStore {
         from_seq: u64,
     ) -> Result<Vec<Event>, Error> {
         let conn = self.reader()?;
+        let Some(current) = load_current(&conn, workflow_id)? else {
+            return Ok(Vec::new());
+        };
         let run = match run_id {
-            Some(r) => r.to_string(),
-            None => match load_record(&conn, workflow_id)? {
-                Some(record) => record.run_id,
+            None => current.run_key,
+            Some(r) if r == current.record.run_id => current.run_key,
+            Some(r) => match run_key(&conn, current.workflow_key, r)? {
+                Some(key) => key,
                 None => return Ok(Vec::new()),
             },
         };
         let mut stmt = conn.prepare_cached(
-            "SELECT body FROM events WHERE workflow_id = ?1 AND run_id = ?2 AND seq >= ?3 ORDER BY seq",
+            "SELECT body FROM events WHERE run_key = ?1 AND seq >= ?2 ORDER BY seq",
         )?;
-        let bodies = stmt.query_map(params![workflow_id, run, sql_int(from_seq)], |r| {
-            r.get::<_, String>(0)
-        })?;
+        let bodies = stmt.query_map(params![run, sql_int(from_seq)], |r| r.get::<_, String>(0))?;
         bodies
             .map(|body| Event::from_json(&body?))
             .collect::<Result<Vec<_>, _>>()
     }
 
     fn workflow(&self, workflow_id: &str) -> Result<Option<WorkflowRecord>, Error> {
-        load_record(&*self.reader()?, workflow_id)
+        Ok(load_current(&*self.reader()?, workflow_id)?.map(|c| c.record))
     }
 
     fn inbox(&self, workflow_id: &str) -> Result<Vec<InboxEntry>, Error> {
@@ -471,21 +527,24 @@ impl EventStore for SqliteStore {
     fn list(&self, filter: &ListFilter) -> Result<Vec<WorkflowRecord>, Error> {
         let conn = self.reader()?;
         let mut stmt = conn.prepare_cached(&format!(
-            "SELECT {RECORD_COLUMNS} FROM workflows
-             WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR workflow_type = ?2)
-             ORDER BY rowid"
+            "{SELECT_CURRENT}
+             WHERE (?1 IS NULL OR w.status = ?1) AND (?2 IS NULL OR w.workflow_type = ?2)
+             ORDER BY w.workflow_key"
         ))?;
         let rows = stmt.query_map(
             params![filter.status.map(Status::as_str), filter.workflow_type],
-            row_to_record,
+            row_to_current,
         )?;
-        rows.map(|r| finish_record(r?)).collect()
+        rows.map(|r| Ok(finish_current(r?)?.record)).collect()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::conformance;
+    use crate::store::memory::MemoryStore;
+    use schema::SCHEMA_VERSION;
 
     #[test]
     fn sqlite_store_passes_conformance() {
@@ -556,8 +615,206 @@ mod tests {
         assert_eq!(cancelled, vec![Some(crate::event::Cause::CancelRequest)]);
         assert!(store.inbox("mig-signal").unwrap().is_empty());
         drop(store);
-        // Opening again finds version 3 and changes nothing.
+        // Opening again finds the current version and changes nothing.
         SqliteStore::open(dir.path()).unwrap();
+    }
+
+    /// Writes `memory`'s workflows, runs, events and inbox entries into a new store in
+    /// `dir` laid out as schema version 3 wrote them.
+    fn write_version_3_store(dir: &Path, memory: &MemoryStore, runs: &[(&str, &str)]) {
+        let conn = Connection::open(dir.join("aion.db")).unwrap();
+        conn.execute_batch(&format!("{} PRAGMA user_version = 3;", schema::SCHEMA_V3))
+            .unwrap();
+        for r in memory.list(&ListFilter::default()).unwrap() {
+            conn.execute(
+                "INSERT INTO workflows (workflow_id, workflow_type, run_id, status, head,
+                 created_at, updated_at, outcome, parent_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![
+                    r.workflow_id,
+                    r.workflow_type,
+                    r.run_id,
+                    r.status.as_str(),
+                    r.head as i64,
+                    r.created_at,
+                    r.updated_at,
+                    r.outcome.as_ref().map(|v| v.to_string()),
+                    r.parent_id
+                ],
+            )
+            .unwrap();
+            for entry in memory.inbox(&r.workflow_id).unwrap() {
+                conn.execute(
+                    "INSERT INTO inbox (id, workflow_id, recorded_at, body) VALUES (?1, ?2, ?3, ?4)",
+                    params![
+                        entry.id as i64,
+                        r.workflow_id,
+                        entry.recorded_at,
+                        serde_json::to_string(&entry.item).unwrap()
+                    ],
+                )
+                .unwrap();
+            }
+        }
+        for (workflow_id, run_id) in runs {
+            for event in memory.read(workflow_id, Some(run_id), 1).unwrap() {
+                conn.execute(
+                    "INSERT INTO events (workflow_id, run_id, seq, body) VALUES (?1, ?2, ?3, ?4)",
+                    params![
+                        workflow_id,
+                        run_id,
+                        event.seq as i64,
+                        event.to_json().unwrap()
+                    ],
+                )
+                .unwrap();
+            }
+        }
+    }
+
+    /// Checks that `a` and `b` hold the same workflows, histories and inboxes.
+    fn assert_same_contents(a: &dyn EventStore, b: &dyn EventStore, runs: &[(&str, &str)]) {
+        let all = ListFilter::default();
+        assert_eq!(a.list(&all).unwrap(), b.list(&all).unwrap());
+        for status in [Status::Running, Status::Completed, Status::ContinuedAsNew] {
+            let filter = ListFilter {
+                status: Some(status),
+                workflow_type: None,
+            };
+            assert_eq!(a.list(&filter).unwrap(), b.list(&filter).unwrap());
+        }
+        for (workflow_id, run_id) in runs {
+            assert_eq!(
+                a.workflow(workflow_id).unwrap(),
+                b.workflow(workflow_id).unwrap()
+            );
+            assert_eq!(
+                a.read(workflow_id, Some(run_id), 1).unwrap(),
+                b.read(workflow_id, Some(run_id), 1).unwrap()
+            );
+            assert_eq!(
+                a.read(workflow_id, None, 3).unwrap(),
+                b.read(workflow_id, None, 3).unwrap()
+            );
+            assert_eq!(a.inbox(workflow_id).unwrap(), b.inbox(workflow_id).unwrap());
+        }
+    }
+
+    #[test]
+    fn store_written_by_schema_version_3_is_migrated_with_identical_histories() {
+        // Workflows of every shape version 3 holds: closed, half way, just started, a child,
+        // one continued as new (two runs), one with an inbox entry waiting; created in an
+        // order that is not their ids' order.
+        let memory = MemoryStore::new();
+        let seq10 = |id: &str, run: &str, appends: usize, at: i64| {
+            let mut requests = conformance::seq10_appends(id, run, at);
+            requests.truncate(appends);
+            for request in requests {
+                memory.append(request).unwrap();
+            }
+        };
+        seq10("wf-c", "run-c", 12, 1_000);
+        seq10("wf-a", "run-a", 5, 2_000);
+        seq10("wf-b", "run-b", 1, 3_000);
+        let mut child = conformance::start_request("wf-child");
+        if let crate::EventKind::WorkflowStarted { parent_id, .. } = &mut child.events[0].kind {
+            *parent_id = Some("wf-a".into());
+        }
+        memory.append(child).unwrap();
+        memory
+            .commit(&[Write::Inbox(InboxPush {
+                workflow_id: "wf-a".into(),
+                recorded_at: 2_500,
+                item: InboxItem::Cancel {
+                    reason: serde_json::json!("enough"),
+                },
+            })])
+            .pop()
+            .unwrap()
+            .unwrap();
+        seq10("wf-new", "run-1", 3, 4_000);
+        let mut next = conformance::seq10_appends("wf-new", "run-2", 5_000);
+        if let crate::EventKind::WorkflowStarted { continued_from, .. } =
+            &mut next[0].events[0].kind
+        {
+            *continued_from = Some("run-1".into());
+        }
+        let close = AppendRequest {
+            workflow_id: "wf-new".into(),
+            run_id: "run-1".into(),
+            expected_head: 6,
+            events: vec![Event {
+                seq: 7,
+                recorded_at: 4_900,
+                kind: crate::EventKind::WorkflowContinuedAsNew {
+                    input: serde_json::json!(2),
+                    new_run_id: "run-2".into(),
+                },
+            }],
+        };
+        memory
+            .append_batch(&[vec![close, next.remove(0)]])
+            .pop()
+            .unwrap()
+            .unwrap();
+        memory.append(next.remove(0)).unwrap();
+        let runs = [
+            ("wf-c", "run-c"),
+            ("wf-a", "run-a"),
+            ("wf-b", "run-b"),
+            ("wf-child", "run-1"),
+            ("wf-new", "run-1"),
+            ("wf-new", "run-2"),
+        ];
+
+        let dir = tempfile::tempdir().unwrap();
+        write_version_3_store(dir.path(), &memory, &runs);
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let version: i64 = store
+            .reader()
+            .unwrap()
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        assert_same_contents(&memory, &store, &runs);
+        // The migrated heads are the ones appends are checked against.
+        for request in conformance::seq10_appends("wf-a", "run-a", 2_000).drain(5..7) {
+            memory.append(request.clone()).unwrap();
+            store.append(request).unwrap();
+        }
+        let stale = conformance::seq10_appends("wf-b", "run-b", 3_000).remove(2);
+        assert_eq!(store.append(stale).unwrap_err().kind(), "stale_head");
+        drop(store);
+        let store = SqliteStore::open(dir.path()).unwrap();
+        assert_same_contents(&memory, &store, &runs);
+    }
+
+    #[test]
+    fn checkpoints_run_off_the_commit_path_and_empty_the_wal_when_idle() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let autocheckpoint: i64 = store
+            .writer
+            .lock()
+            .unwrap()
+            .query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(autocheckpoint, 0);
+        // More frames than one passive checkpoint waits for.
+        run_seq10(&store, 200, 20);
+        assert!(store.stats().wal_bytes / store.frame_bytes > checkpoint::PASSIVE_AFTER_FRAMES);
+        // The checkpoint thread empties the WAL once no commit has come for a while.
+        let deadline = std::time::Instant::now() + checkpoint::IDLE * 20;
+        while checkpoint::wal_len(&store.path) > 0 && std::time::Instant::now() < deadline {
+            std::thread::sleep(checkpoint::IDLE / 10);
+        }
+        assert_eq!(checkpoint::wal_len(&store.path), 0);
+        assert_eq!(store.read("wf-none", None, 1).unwrap(), vec![]);
+        assert_eq!(store.list(&ListFilter::default()).unwrap().len(), 200);
+        // Dropping the store stops the thread and releases the directory.
+        drop(store);
+        let store = SqliteStore::open(dir.path()).unwrap();
+        assert_eq!(store.list(&ListFilter::default()).unwrap().len(), 200);
     }
 
     #[test]
@@ -579,6 +836,90 @@ mod tests {
         assert!(err.to_string().contains("in use"), "{err}");
     }
 
+    /// Runs `workflows` seq10 workflows (see [`conformance::seq10_appends`]), `concurrent` at
+    /// a time: each store commit carries the next append of every workflow in flight, as the
+    /// group-commit writer batches them. Ids are random UUIDs, as the engine makes them.
+    fn run_seq10(store: &SqliteStore, workflows: usize, concurrent: usize) {
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut random = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut uuid = move || {
+            let (a, b) = (random(), random());
+            format!(
+                "{:08x}-{:04x}-4{:03x}-a{:03x}-{:012x}",
+                a >> 32,
+                (a >> 16) & 0xffff,
+                a & 0xfff,
+                b >> 52,
+                b & 0xffff_ffff_ffff
+            )
+        };
+        let mut started = 0;
+        while started < workflows {
+            let wave: Vec<Vec<AppendRequest>> = (0..concurrent.min(workflows - started))
+                .map(|_| conformance::seq10_appends(&uuid(), &uuid(), 1_700_000_000_000))
+                .collect();
+            started += wave.len();
+            for step in 0..wave[0].len() {
+                let writes: Vec<Write> = wave
+                    .iter()
+                    .map(|appends| Write::group(vec![appends[step].clone()]))
+                    .collect();
+                for result in store.commit(&writes) {
+                    result.unwrap();
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn seq10_workload_writes_at_most_60_kib_of_wal_per_workflow() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let (workflows, concurrent) = (200, 20);
+        run_seq10(&store, workflows, concurrent);
+        let stats = store.stats();
+        let per_workflow = stats.wal_bytes / workflows as u64;
+        println!(
+            "seq10 x {workflows} ({concurrent} at a time): {stats:?}; \
+             WAL bytes per workflow: {per_workflow} ({:.1} KiB)",
+            per_workflow as f64 / 1024.0
+        );
+        assert_eq!(stats.appends, 12 * workflows as u64);
+        assert_eq!(stats.events, 32 * workflows as u64);
+        assert_eq!(stats.commits, (12 * workflows / concurrent) as u64);
+        assert_eq!(stats.syncs, stats.commits);
+        assert!(
+            per_workflow <= 60 * 1024,
+            "{per_workflow} bytes per workflow"
+        );
+    }
+
+    /// `cargo test --release -p aion_core seq10_wal_bytes_by_concurrency -- --ignored
+    /// --nocapture`: WAL bytes per seq10 workflow for several numbers of runs in flight.
+    #[test]
+    #[ignore = "a measurement, not a check"]
+    fn seq10_wal_bytes_by_concurrency() {
+        for concurrent in [1, 5, 20, 50, 100] {
+            let dir = tempfile::tempdir().unwrap();
+            let store = SqliteStore::open(dir.path()).unwrap();
+            let workflows = 200;
+            run_seq10(&store, workflows, concurrent);
+            let stats = store.stats();
+            println!(
+                "{concurrent:>3} in flight: {:>7} WAL bytes per workflow, {:>5} per commit \
+                 ({} commits)",
+                stats.wal_bytes / workflows as u64,
+                stats.wal_bytes / stats.commits,
+                stats.commits
+            );
+        }
+    }
+
     #[test]
     fn corrupt_event_body_is_reported_not_skipped() {
         let dir = tempfile::tempdir().unwrap();
@@ -589,7 +930,8 @@ mod tests {
             .lock()
             .unwrap()
             .execute(
-                "UPDATE events SET body = '{\"seq\": 1' WHERE workflow_id = 'wf-1'",
+                "UPDATE events SET body = '{\"seq\": 1' WHERE run_key =
+                 (SELECT run_key FROM workflows WHERE workflow_id = 'wf-1')",
                 [],
             )
             .unwrap();
