@@ -240,8 +240,8 @@ encode_payload(Term) ->
 %% its close), and the process says so; only then is the start acknowledged.
 create(Type, Id, InputJson, OptsJson) ->
     RunId = uuid(),
-    case aion_flow_ffi:nif_run_new(aion_engine:store(), Id, Type, InputJson, RunId, OptsJson,
-                                   aion_flow_ffi:now_ms()) of
+    case aion_flow_ffi:new_run(aion_engine:store(), Id, Type, InputJson, RunId, OptsJson,
+                              aion_flow_ffi:now_ms()) of
         {ok, {Run, Deadline}} ->
             Ref = make_ref(),
             case aion_engine:start_new_run(Id, {Run, Type, InputJson, RunId, Deadline}, {self(), Ref}) of

@@ -33,6 +33,7 @@
 -export([tag/0]).
 -export([flush/1]).
 -export([started/1]).
+-export([new_run/7]).
 -export([now_ms/0]).
 -export([printed/1]).
 -export([reason_text/1]).
@@ -50,7 +51,7 @@
 
 %% Native functions (the Rust library), exported and declared as NIFs from one list.
 -define(NIFS, [nif_json_encode/1, nif_json_decode/1, nif_json_encode_dirty/1, nif_json_decode_dirty/1,
-       nif_engine_open/2, nif_engine_close/1, nif_run_new/7, nif_engine_describe/2,
+       nif_engine_open/2, nif_engine_close/1, nif_run_new/7, nif_run_new_dirty/7, nif_engine_describe/2,
        nif_engine_history/3, nif_engine_list/3, nif_engine_export/3, nif_engine_push/5,
        nif_engine_stats/1,
        nif_run_open/2, nif_run_from_history/1, nif_run_take_inbox/3, nif_run_command/4,
@@ -613,6 +614,20 @@ nif_engine_close(_) -> ?STUB.
 -spec nif_run_new(reference(), binary(), binary(), json(), binary(), json(), integer()) ->
     {ok, {reference(), integer() | null}} | {error, wire_error()}.
 nif_run_new(_, _, _, _, _, _, _) -> ?STUB.
+%% @private
+-spec nif_run_new_dirty(reference(), binary(), binary(), json(), binary(), json(), integer()) ->
+    {ok, {reference(), integer() | null}} | {error, wire_error()}.
+nif_run_new_dirty(_, _, _, _, _, _, _) -> ?STUB.
+
+%% @doc A new workflow's run (see `nif_run_new/7'), built on a dirty scheduler when its
+%% input is large.
+-spec new_run(reference(), binary(), binary(), json(), binary(), json(), integer()) ->
+    {ok, {reference(), integer() | null}} | {error, wire_error()}.
+new_run(Store, Id, Type, InputJson, RunId, OptsJson, Now)
+  when is_binary(InputJson), byte_size(InputJson) > ?DIRTY_BYTES ->
+    nif_run_new_dirty(Store, Id, Type, InputJson, RunId, OptsJson, Now);
+new_run(Store, Id, Type, InputJson, RunId, OptsJson, Now) ->
+    nif_run_new(Store, Id, Type, InputJson, RunId, OptsJson, Now).
 %% @private
 -spec nif_engine_describe(reference(), binary()) -> {ok, map()} | {error, wire_error()}.
 nif_engine_describe(_, _) -> ?STUB.

@@ -255,9 +255,7 @@ fn nif_run_open<'a>(
 /// run's first pending event: it becomes durable with the run's first append — the first
 /// command's, or the close — which the store refuses (`already_exists`) if the id is
 /// taken. Until that append is durable nobody is told the workflow started.
-// On a dirty CPU scheduler: the input may be large, and parsing it must not hold a
-// normal scheduler.
-#[rustler::nif(schedule = "DirtyCpu")]
+#[rustler::nif]
 #[allow(clippy::too_many_arguments)] // one argument per field of the start event
 fn nif_run_new<'a>(
     env: Env<'a>,
@@ -268,6 +266,39 @@ fn nif_run_new<'a>(
     run_id: Term<'a>,
     opts: Term<'a>,
     now: Term<'a>,
+) -> Term<'a> {
+    new_run(
+        env,
+        engine,
+        [workflow_id, workflow_type, input, run_id, opts, now],
+    )
+}
+
+/// `nif_run_new_dirty(...)`: `nif_run_new` on a dirty CPU scheduler, for a large input
+/// (parsing it must not hold a normal scheduler; `aion` chooses by the input's size).
+#[rustler::nif(schedule = "DirtyCpu")]
+#[allow(clippy::too_many_arguments)] // one argument per field of the start event
+fn nif_run_new_dirty<'a>(
+    env: Env<'a>,
+    engine: ResourceArc<EngineResource>,
+    workflow_id: Term<'a>,
+    workflow_type: Term<'a>,
+    input: Term<'a>,
+    run_id: Term<'a>,
+    opts: Term<'a>,
+    now: Term<'a>,
+) -> Term<'a> {
+    new_run(
+        env,
+        engine,
+        [workflow_id, workflow_type, input, run_id, opts, now],
+    )
+}
+
+fn new_run<'a>(
+    env: Env<'a>,
+    engine: ResourceArc<EngineResource>,
+    [workflow_id, workflow_type, input, run_id, opts, now]: [Term<'a>; 6],
 ) -> Term<'a> {
     reply(env, || {
         let workflow_id = name_arg(workflow_id, "workflow id")?;
