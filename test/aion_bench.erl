@@ -52,14 +52,20 @@ main(Only) ->
     end,
     Run = fun(S) -> Names =:= [] orelse lists:member(S, Names) end,
     Print = fun(Line) -> io:format("~s~n", [Line]) end,
-    _ = [Print(scenario(S, Store)) || Store <- [sqlite, memory], S <- [seq10, conc10, fanout1000], Run(S)],
-    _ = [Print(F()) || {S, F} <- [{sleep100k, fun() -> sleepers(100000) end},
-                                  {seq10_counts, fun() -> seq10_counts(100) end},
-                                  {recover10k, fun() -> recover10k(10000) end},
-                                  {replay20k, fun() -> replay20k(20000) end},
-                                  {timerlag, fun() -> timerlag(100000) end}],
-                       Run(S)],
-    erlang:halt(0).
+    try
+        _ = [Print(scenario(S, Store)) || Store <- [sqlite, memory], S <- [seq10, conc10, fanout1000], Run(S)],
+        _ = [Print(F()) || {S, F} <- [{sleep100k, fun() -> sleepers(100000) end},
+                                      {seq10_counts, fun() -> seq10_counts(100) end},
+                                      {recover10k, fun() -> recover10k(10000) end},
+                                      {replay20k, fun() -> replay20k(20000) end},
+                                      {timerlag, fun() -> timerlag(100000) end}],
+                           Run(S)],
+        erlang:halt(0)
+    catch Class:Reason:Stack ->
+        %% Halting closes the ports: a node started by a scenario halts when its stdin closes.
+        io:format(standard_error, "benchmark failed: ~p:~p~n~p~n", [Class, Reason, Stack]),
+        erlang:halt(1)
+    end.
 
 fanout(#{<<"n">> := N}) ->
     {ok, Results} = aion_flow:all([{activity, <<"noop">>, I, #{}} || I <- lists:seq(1, N)]),
@@ -234,7 +240,8 @@ stats_delta(undefined, _, _) ->
     <<"aion_engine:store_stats/0 not available">>;
 stats_delta(Before, After, Runs) ->
     maps:from_list([{atom_to_binary(K), round2((maps:get(K, After) - maps:get(K, Before)) / Runs)}
-                    || K <- [commits, appends, events, wal_bytes, syncs]]).
+                    || K <- [commits, appends, events, wal_bytes, syncs],
+                       is_map_key(K, Before), is_map_key(K, After)]).
 
 %% strace -f attached to this node's OS process (every thread: schedulers, dirty
 %% schedulers, the store's writer thread); started only once every thread is traced.
