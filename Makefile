@@ -1,5 +1,5 @@
-# aion: `make demo` runs the demo, `make test` runs every test, `make bench` the benchmarks,
-# `make replay HISTORY=file|dir|a,b WORKFLOW=module:function` checks recorded histories
+# aion: `make demo` runs the demo, `make test` runs every test, `make bench` the benchmarks
+# (`make bench ONLY=timerlag` some of them), `make replay HISTORY=file|dir|a,b WORKFLOW=module:function` checks recorded histories
 # against the current code (add EXTRA_PA=dir for where your workflow modules are built).
 # Each target first installs what is missing (Erlang/OTP + rebar3 from Debian, the pinned
 # Gleam compiler from npm), so both work on a fresh Debian machine as root.
@@ -35,9 +35,13 @@ test: test-deps
 	$(REBAR) as test compile
 	$(REBAR) eunit
 
+# ONLY=name[,name] runs some scenarios (see test/aion_bench.erl). strace (Debian) counts
+# the seq10_counts scenario's system calls; without it that line says "not installed".
 bench: build
+	@command -v strace >/dev/null 2>&1 || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq strace >/dev/null) || true
 	$(REBAR) as test compile
-	erl -noshell -pa _build/test/lib/aion/ebin -pa _build/test/lib/aion/test -eval 'aion_bench:main()'
+	erl -noshell -pa _build/test/lib/aion/ebin -pa _build/test/lib/aion/test -eval 'aion_bench:main("$(ONLY)")'
 
 replay: build
 	@[ -n "$(HISTORY)" ] && [ -n "$(WORKFLOW)" ] || { echo "usage: make replay HISTORY=path[,path|dir] WORKFLOW=module:function [EXTRA_PA=dir]"; exit 2; }
