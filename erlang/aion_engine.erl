@@ -389,12 +389,17 @@ handle_info({'DOWN', Ref, process, _Pid, Reason}, State) when is_map_key(Ref, St
     end,
     {noreply, State1};
 handle_info({retry, Id}, State) ->
-    case start_run(Id) of
-        ok -> ok;
-        {error, Reason} ->
-            ?LOG_ERROR(#{what => resume_failed, workflow_id => Id, reason => Reason},
-                       #{aion => engine})
-    end,
+    %% From a separate process: the engine never waits on the run supervisor (which may be
+    %% busy shutting thousands of runs down when the application stops).
+    _ = spawn(fun() ->
+        case start_run(Id) of
+            ok -> ok;
+            {error, not_started} -> ok;
+            {error, Reason} ->
+                ?LOG_ERROR(#{what => resume_failed, workflow_id => Id, reason => Reason},
+                           #{aion => engine})
+        end
+    end),
     {noreply, State};
 handle_info(_Info, State) ->
     {noreply, State}.

@@ -38,8 +38,11 @@ start_child(WorkflowId, Args) ->
         {ok, Pid} -> aion_engine:watch(WorkflowId, Pid), {ok, Pid};
         Other -> Other
     catch
-        %% The tree is restarting: the supervisor resumes every run when it is back.
-        exit:{noproc, _} -> {error, not_started}
+        %% The tree is restarting or stopping (the supervisor is gone, or went while we
+        %% asked): it resumes every run when it is back.
+        exit:{Reason, _} when Reason =:= noproc; Reason =:= shutdown; Reason =:= normal;
+                              element(1, Reason) =:= shutdown ->
+            {error, not_started}
     end.
 
 %% @private
