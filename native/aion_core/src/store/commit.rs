@@ -83,7 +83,19 @@ impl Drop for CommitQueue {
 }
 
 fn writer_loop(store: Arc<dyn EventStore>, receiver: Receiver<Job>) {
-    while let Ok(first) = receiver.recv() {
+    loop {
+        let first = match receiver.try_recv() {
+            Ok(job) => job,
+            Err(mpsc::TryRecvError::Empty) => {
+                // Nothing waits: the store may do its housekeeping now.
+                store.idle();
+                match receiver.recv() {
+                    Ok(job) => job,
+                    Err(_) => return,
+                }
+            }
+            Err(mpsc::TryRecvError::Disconnected) => return,
+        };
         let mut jobs = vec![first];
         while jobs.len() < MAX_BATCH {
             match receiver.try_recv() {

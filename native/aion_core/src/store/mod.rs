@@ -308,6 +308,11 @@ pub trait EventStore: Send + Sync {
     /// What the store has written since it was opened.
     fn stats(&self) -> StoreStats;
 
+    /// Called by the commit thread when no write waits (after the answers of the last
+    /// commit are sent): housekeeping that must run on the writer but not hold up a
+    /// commit. Nothing by default.
+    fn idle(&self) {}
+
     /// One append on its own.
     fn append(&self, request: AppendRequest) -> Result<(), Error> {
         self.append_batch(&[vec![request]])
