@@ -737,6 +737,10 @@ store_error(Reason) -> {error, Reason}.
 %% @doc A fresh random (v4) UUID.
 -spec uuid() -> binary().
 uuid() ->
-    <<A:32, B:16, _:4, C:12, _:2, D:14, E:48>> = rand:bytes(16),
-    iolist_to_binary(io_lib:format("~8.16.0b-~4.16.0b-4~3.16.0b-~4.16.0b-~12.16.0b",
-                                   [A, B, C, D bor 16#8000, E])).
+    <<A:48, _:4, B:12, _:2, C:62>> = rand:bytes(16),
+    <<S1:8/binary, S2:4/binary, S3:4/binary, S4:4/binary, S5:12/binary>> =
+        << <<(hex_digit(N))>> || <<N:4>> <= <<A:48, 4:4, B:12, 2:2, C:62>> >>,
+    <<S1/binary, $-, S2/binary, $-, S3/binary, $-, S4/binary, $-, S5/binary>>.
+
+hex_digit(N) when N < 10 -> $0 + N;
+hex_digit(N) -> $a + N - 10.

@@ -163,9 +163,25 @@ window(_Run, [], [], Done, _Limit, Mode) ->
         every -> {ok, Results};
         _ -> {ok, [V || {ok, V} <- Results]}
     end;
+window(Run, [], Pending, Done, Limit, Mode) when Mode =/= first ->
+    %% Nothing more to dispatch, and every result is taken in turn until the first
+    %% failure: take all that have settled at once.
+    settle_all(Run, Pending, Done, Limit, Mode, next_settled(Run, Pending));
 window(Run, Queue, Pending, Done, Limit, Mode) ->
     {Index, Result} = next(Run, Pending),
     settle(Run, Queue, lists:keydelete(Index, 1, Pending), Done, Limit, Mode, Index, Result).
+
+%% Settles a batch of results in history order (only its last can be a failure).
+settle_all(Run, Pending, Done, Limit, Mode, Batch) ->
+    Taken = maps:from_list(Batch),
+    Rest = [P || {Index, _} = P <- Pending, not is_map_key(Index, Taken)],
+    case {Mode, lists:last([{none, ok} | Batch])} of
+        {fail_fast, {_, {error, _} = Error}} ->
+            cancel_all(Run, Rest),
+            Error;
+        _ ->
+            window(Run, [], Rest, maps:merge(Done, Taken), Limit, Mode)
+    end.
 
 settle(Run, Queue, Pending, Done, Limit, Mode, Index, Result) ->
     case {Mode, Result} of
@@ -252,6 +268,31 @@ next(Run, Pending) ->
             end;
         {error, Reason} ->
             exit({aion_select_failed, Reason})
+    end.
+
+%% Every one of `Pending' that has settled, in history order, up to the first failure:
+%% `[{Index, Result}]' (empty when what the run needed first was done: ask again).
+next_settled(Run, Pending) ->
+    Items = [select_item(Item) || {_, Item} <- Pending],
+    Indexed = list_to_tuple(Pending),
+    Tag = aion_flow_ffi:tag(),
+    case aion_flow_ffi:nif_run_select_settled(Run, Items, aion_flow_ffi:now_ms(), Tag) of
+        {ok, Answers} ->
+            case take_settled(Run, Tag, Indexed, Answers) of
+                [] -> next_settled(Run, Pending);
+                Batch -> Batch
+            end;
+        {error, Reason} ->
+            exit({aion_select_failed, Reason})
+    end.
+
+take_settled(_Run, _Tag, _Indexed, []) ->
+    [];
+take_settled(Run, Tag, Indexed, [{Position, Step} | More]) ->
+    {Index, Item} = element(Position + 1, Indexed),
+    case aion_flow_ffi:step_answer(Run, Tag, {ok, Step}) of
+        {done, Result} -> [{Index, outcome(Item, Result)} | take_settled(Run, Tag, Indexed, More)];
+        again -> []
     end.
 
 select_item({activity, Ordinal}) -> {activity, Ordinal};

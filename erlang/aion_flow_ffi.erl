@@ -84,6 +84,7 @@
          nif_run_child_step/4,
          nif_run_child_completed/6,
          nif_run_select/4,
+         nif_run_select_settled/4,
          nif_run_cancel_activity/4,
          nif_run_dispatch_activities/4,
          nif_run_activity_results/4,
@@ -739,6 +740,10 @@ nif_run_child_completed(Run, Ordinal, Status, ValueJson, Now, Tag) -> run_comman
 -spec nif_run_select(reference(), [{activity | child, pos_integer()}], integer(), pos_integer()) ->
     {ok, {non_neg_integer(), term()}} | {error, wire_error()}.
 nif_run_select(Run, Items, Now, Tag) -> run_command(Run, {select, Items}, Now, Tag).
+%% @private
+-spec nif_run_select_settled(reference(), [{activity | child, pos_integer()}], integer(), pos_integer()) ->
+    {ok, [{non_neg_integer(), term()}]} | {error, wire_error()}.
+nif_run_select_settled(Run, Items, Now, Tag) -> run_command(Run, {select_settled, Items}, Now, Tag).
 %% @private
 -spec nif_run_cancel_activity(reference(), pos_integer(), integer(), pos_integer()) ->
     {ok, tuple()} | {error, wire_error()}.

@@ -152,6 +152,9 @@ fan_out_all_race_settled_and_map() ->
     ?assertMatch([#{ordinal := 1, error := #{<<"type">> := <<"cancelled">>}}], events(Race, <<"ActivityFailed">>)),
     Fail = start_run(<<"fan">>, #{<<"mode">> => <<"all_fail">>, <<"key">> => key()}),
     ?assertEqual({ok, <<"failed on refuse">>}, aion:await(Fail, 5000)),
+    %% Fan-outs take the results that have settled in batches: their histories replay.
+    ?assertEqual(ok, aion_replay:check(Fail, {aion_comm_flows, fan})),
+    ?assertEqual(ok, aion_replay:check(Race, {aion_comm_flows, fan})),
     ?assertMatch([#{error := #{<<"type">> := <<"cancelled">>}}],
                  [E || E = #{ordinal := 1} <- events(Fail, <<"ActivityFailed">>)]),
     ?assertEqual({ok, <<"settled">>}, aion:await(start_run(<<"fan">>, #{<<"mode">> => <<"settled">>, <<"key">> => key()}), 5000)),
@@ -176,4 +179,5 @@ fan_out_of_children() ->
 thousand_wide_fan_out_completes() ->
     Id = start_run(<<"fan">>, #{<<"mode">> => <<"all">>, <<"n">> => 1000}),
     ?assertEqual({ok, lists:seq(1, 1000)}, aion:await(Id, 60000)),
-    ?assertEqual(1000, length(events(Id, <<"ActivityCompleted">>))).
+    ?assertEqual(1000, length(events(Id, <<"ActivityCompleted">>))),
+    ?assertEqual(ok, aion_replay:check(Id, {aion_comm_flows, fan})).

@@ -25,8 +25,8 @@ use crate::activity::{
 };
 use crate::communication::{
     nif_run_accept_update, nif_run_cancel_activity, nif_run_child_completed, nif_run_child_step,
-    nif_run_complete_update, nif_run_open_children, nif_run_select, nif_run_send_signal,
-    nif_run_signal_delivered, nif_run_signal_step, nif_run_start_child,
+    nif_run_complete_update, nif_run_open_children, nif_run_select, nif_run_select_settled,
+    nif_run_send_signal, nif_run_signal_delivered, nif_run_signal_step, nif_run_start_child,
 };
 use crate::determinism::{
     nif_run_now, nif_run_patched, nif_run_random, nif_run_side_effect, nif_run_side_effect_record,
@@ -71,6 +71,7 @@ enum Command<'a> {
     ChildStep(Term<'a>),
     ChildCompleted(Term<'a>, Term<'a>, Term<'a>),
     Select(Vec<(Atom, u64)>),
+    SelectSettled(Vec<(Atom, u64)>),
     OpenChildren,
     Complete(Atom, Term<'a>),
     RequestCancel(Term<'a>),
@@ -166,6 +167,7 @@ fn run_command<'a>(
             nif_run_child_completed(env, r, ordinal, status, value, now, tag)
         }
         Command::Select(items) => nif_run_select(env, r, items, now, tag),
+        Command::SelectSettled(items) => nif_run_select_settled(env, r, items, now, tag),
         Command::OpenChildren => nif_run_open_children(env, r),
         Command::Complete(kind, value) => nif_run_complete(env, r, kind, value, now, tag),
         Command::RequestCancel(reason) => nif_run_request_cancel(env, r, reason, now, tag),

@@ -214,25 +214,54 @@ pub(crate) fn nif_run_select<'a>(
     tag: Term<'a>,
 ) -> Term<'a> {
     reply(env, || {
-        let items = items
-            .into_iter()
-            .map(|(kind, ordinal)| {
-                if kind == atoms::activity() {
-                    Ok(Awaitable::Activity(ordinal))
-                } else if kind == atoms::child() {
-                    Ok(Awaitable::Child(ordinal))
-                } else {
-                    Err(Error::InvalidInput(
-                        "a select item is {activity | child, Ordinal}".into(),
-                    ))
-                }
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let items = awaitables(items)?;
         let (now, tag) = stamp_args(now, tag)?;
         let mut run = resource.lock()?;
         let (index, step) = run.select(&items, now)?;
         Ok((index, step_term(&resource, &run, env, step, tag)?).encode(env))
     })
+}
+
+/// `nif_run_select_settled(Run, [{activity | child, Ordinal}], NowMs, Tag) ->
+/// {ok, [{Index, Step}]}`: every item that has settled, in history order, up to and
+/// including the first that is not a success — what `nif_run_select` would answer call
+/// after call, in one call (a fan-out of N then costs O(N) instead of O(N²)); while none
+/// has, the one answer of `nif_run_select`.
+pub(crate) fn nif_run_select_settled<'a>(
+    env: Env<'a>,
+    resource: ResourceArc<RunResource>,
+    items: Vec<(Atom, u64)>,
+    now: Term<'a>,
+    tag: Term<'a>,
+) -> Term<'a> {
+    reply(env, || {
+        let items = awaitables(items)?;
+        let (now, tag) = stamp_args(now, tag)?;
+        let mut run = resource.lock()?;
+        let steps = run.select_settled(&items, now)?;
+        let mut answers = Vec::with_capacity(steps.len());
+        for (index, step) in steps {
+            answers.push((index, step_term(&resource, &run, env, step, tag)?).encode(env));
+        }
+        Ok(answers.encode(env))
+    })
+}
+
+fn awaitables(items: Vec<(Atom, u64)>) -> Result<Vec<Awaitable>, Error> {
+    items
+        .into_iter()
+        .map(|(kind, ordinal)| {
+            if kind == atoms::activity() {
+                Ok(Awaitable::Activity(ordinal))
+            } else if kind == atoms::child() {
+                Ok(Awaitable::Child(ordinal))
+            } else {
+                Err(Error::InvalidInput(
+                    "a select item is {activity | child, Ordinal}".into(),
+                ))
+            }
+        })
+        .collect()
 }
 
 /// `nif_run_cancel_activity(Run, Ordinal, NowMs, Tag)` →

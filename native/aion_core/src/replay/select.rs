@@ -49,6 +49,40 @@ impl Run {
         Ok((0, Step::Wait { until }))
     }
 
+    /// Every item of `items` that has settled, in history order, each with its step — up to
+    /// and including the first that is not a success (an error, a cancellation, a
+    /// timeout, or work to do first such as an update's handler): what a caller that
+    /// consumes each result in turn until the first failure (`all`, `settled`) would get
+    /// from [`Run::select`] call after call, in one call. The prefix observed never
+    /// depends on how many outcomes had arrived (replay observes the same one). While
+    /// none has settled, the one answer of [`Run::select`].
+    pub fn select_settled(
+        &mut self,
+        items: &[Awaitable],
+        now: i64,
+    ) -> Result<Vec<(usize, Step)>, Error> {
+        self.check_usable()?;
+        let mut settled: Vec<(u64, usize)> = items
+            .iter()
+            .enumerate()
+            .filter_map(|(i, item)| self.outcome_seq(*item).map(|seq| (seq, i)))
+            .collect();
+        if settled.is_empty() {
+            return Ok(vec![self.select(items, now)?]);
+        }
+        settled.sort_unstable();
+        let mut steps = Vec::with_capacity(settled.len());
+        for (_, index) in settled {
+            let step = self.step(items[index], now)?;
+            let success = matches!(step, Step::Done(Ok(_)));
+            steps.push((index, step));
+            if !success {
+                break;
+            }
+        }
+        Ok(steps)
+    }
+
     fn step(&mut self, item: Awaitable, now: i64) -> Result<Step, Error> {
         match item {
             Awaitable::Activity(ordinal) => self.activity_step(ordinal, now),

@@ -897,6 +897,65 @@ fn select_picks_the_first_settled_in_history_order() {
 }
 
 #[test]
+fn select_settled_gives_every_result_in_history_order_up_to_the_first_failure() {
+    let mut run = run_with(started());
+    let ordinals: Vec<u64> = ["a", "b", "c", "d"]
+        .iter()
+        .map(|name| live_ordinal(&mut run, name))
+        .collect();
+    let items: Vec<_> = ordinals.iter().map(|o| Awaitable::Activity(*o)).collect();
+    assert_eq!(
+        run.select_settled(&items, 1).unwrap(),
+        vec![(0, Step::Wait { until: None })]
+    );
+    let fail = |message: &str| AttemptOutcome::Failed {
+        error_type: "boom".into(),
+        message: message.into(),
+        retryable: false,
+    };
+    run.activity_result(ordinals[2], 1, AttemptOutcome::Completed(json!("c")), 2)
+        .unwrap();
+    run.activity_result(ordinals[0], 1, AttemptOutcome::Completed(json!("a")), 3)
+        .unwrap();
+    run.activity_result(ordinals[3], 1, fail("d"), 4).unwrap();
+    run.activity_result(ordinals[1], 1, AttemptOutcome::Completed(json!("b")), 5)
+        .unwrap();
+    let steps = run.select_settled(&items, 6).unwrap();
+    // c, a (successes, in the order they were recorded), then d's failure; b (recorded
+    // after it) is not observed.
+    assert_eq!(
+        steps.iter().map(|(i, _)| *i).collect::<Vec<_>>(),
+        vec![2, 0, 3]
+    );
+    assert_eq!(steps[0].1, Step::Done(Ok(json!("c"))));
+    assert!(matches!(&steps[2].1, Step::Done(Err(e)) if e["message"] == "d"));
+    // The same, call after call, from select.
+    let mut again = run_with(started());
+    for name in ["a", "b", "c", "d"] {
+        live_ordinal(&mut again, name);
+    }
+    again
+        .activity_result(ordinals[2], 1, AttemptOutcome::Completed(json!("c")), 2)
+        .unwrap();
+    again
+        .activity_result(ordinals[0], 1, AttemptOutcome::Completed(json!("a")), 3)
+        .unwrap();
+    again.activity_result(ordinals[3], 1, fail("d"), 4).unwrap();
+    let mut pending = items.clone();
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        let (index, step) = again.select(&pending, 6).unwrap();
+        seen.push((
+            items.iter().position(|i| *i == pending[index]).unwrap(),
+            step,
+        ));
+        pending.remove(index);
+    }
+    assert_eq!(seen, steps);
+    assert_eq!(again.now(), run.now());
+}
+
+#[test]
 fn merged_appends_continue_the_first_head() {
     let mut run = run_with(started());
     let mut appends = Vec::new();
