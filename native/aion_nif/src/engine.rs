@@ -15,7 +15,7 @@ use aion_core::store::{
     AppendRequest, EventStore, InboxItem, InboxPush, ListFilter, Status, WorkflowRecord, Write,
 };
 use aion_core::Error;
-use rustler::{Atom, Encoder, Env, LocalPid, OwnedEnv, Resource, ResourceArc, Term};
+use rustler::{Atom, Encoder, Env, OwnedEnv, Resource, ResourceArc, Term};
 use serde_json::Value;
 
 use crate::convert::{
@@ -39,6 +39,8 @@ pub(crate) struct EngineInner {
     pub(crate) store: Arc<dyn EventStore>,
     queue: CommitQueue,
     inbox: Arc<InboxHeads>,
+    /// Whether writes are applied on the calling thread (the in-memory store).
+    inline: bool,
 }
 
 /// Which workflows have something in their inbox, kept in memory so that a run learns
@@ -140,10 +142,10 @@ impl EngineResource {
 }
 
 impl EngineInner {
-    /// Queues `group` (applied all-or-nothing); when it is durable (or refused) the writer
-    /// thread sends `{aion_durable, Tag, ok | {error, Msg}}` to `pid`.
-    pub(crate) fn submit(&self, group: Vec<AppendRequest>, pid: LocalPid, tag: u64) {
-        self.submit_write(Write::group(group), pid, tag);
+    /// Queues `group` (applied all-or-nothing); when it is durable (or refused) the calling
+    /// process (of `env`) is sent `{aion_durable, Tag, ok | {error, Reason}}`.
+    pub(crate) fn submit(&self, env: Env<'_>, group: Vec<AppendRequest>, tag: u64) {
+        self.submit_write(env, Write::group(group), tag);
     }
 
     /// Whether `workflow_id`'s inbox may hold entries after number `after` (see
@@ -152,10 +154,25 @@ impl EngineInner {
         self.inbox.waiting(workflow_id, after)
     }
 
-    /// Queues any write; answers as [`EngineInner::submit`].
-    pub(crate) fn submit_write(&self, write: Write, pid: LocalPid, tag: u64) {
-        let inbox = self.inbox.clone();
+    /// Queues any write; answers as [`EngineInner::submit`]. The in-memory store (nothing
+    /// to make durable, nothing to batch) applies it at once, on the calling thread, and
+    /// the answer is sent from here: no hand-off to the writer thread and back.
+    pub(crate) fn submit_write(&self, env: Env<'_>, write: Write, tag: u64) {
         let note = InboxHeads::note(&write);
+        if self.inline {
+            let result = self
+                .store
+                .commit(std::slice::from_ref(&write))
+                .pop()
+                .unwrap_or_else(|| Err(Error::Internal("the store returned no result".into())));
+            if let Some(note) = note {
+                self.inbox.written(note, &result);
+            }
+            let _ = env.send(&env.pid(), durable(env, tag, result));
+            return;
+        }
+        let pid = env.pid();
+        let inbox = self.inbox.clone();
         self.queue.submit_write(
             write,
             Box::new(move |result| {
@@ -164,16 +181,19 @@ impl EngineInner {
                 }
                 let mut env = OwnedEnv::new();
                 // The pid may be gone (the run was killed); nothing to tell then.
-                let _ = env.send_and_clear(&pid, |env| {
-                    let outcome = match result {
-                        Ok(_) => atoms::ok().encode(env),
-                        Err(e) => crate::guard::error_term(env, &e),
-                    };
-                    (atoms::aion_durable(), tag, outcome).encode(env)
-                });
+                let _ = env.send_and_clear(&pid, |env| durable(env, tag, result));
             }),
         );
     }
+}
+
+/// `{aion_durable, Tag, ok | {error, Reason}}`.
+fn durable(env: Env<'_>, tag: u64, result: Result<u64, Error>) -> Term<'_> {
+    let outcome = match result {
+        Ok(_) => atoms::ok().encode(env),
+        Err(e) => crate::guard::error_term(env, &e),
+    };
+    (atoms::aion_durable(), tag, outcome).encode(env)
 }
 
 /// The request appending `append` to run `run_id` of `workflow_id`.
@@ -210,6 +230,7 @@ fn nif_engine_open<'a>(env: Env<'a>, kind: Term<'a>, dir: Term<'a>) -> Term<'a> 
             store,
             queue,
             inbox,
+            inline: kind == "memory",
         });
         Ok(ResourceArc::new(EngineResource {
             inner: RwLock::new(Some(inner)),
@@ -269,7 +290,7 @@ fn nif_engine_push<'a>(
         };
         engine
             .open()?
-            .submit_write(Write::Inbox(push), env.pid(), tag);
+            .submit_write(env, Write::Inbox(push), tag);
         Ok(tag.encode(env))
     })
 }

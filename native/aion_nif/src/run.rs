@@ -133,7 +133,7 @@ impl RunResource {
     fn submit_group(&self, env: Env<'_>, group: Vec<AppendRequest>, tag: u64) -> Result<(), Error> {
         self.engine_or_frontier()?
             .open()?
-            .submit(group, env.pid(), tag);
+            .submit(env, group, tag);
         Ok(())
     }
 
@@ -375,7 +375,7 @@ fn nif_run_take_inbox<'a>(
                 through: taken.through,
             },
         };
-        engine.submit_write(write, env.pid(), tag);
+        engine.submit_write(env, write, tag);
         Ok(stopped(
             env,
             atoms::recording(),
