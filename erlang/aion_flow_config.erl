@@ -6,6 +6,8 @@
 %% @doc Checks activity options (see `aion_flow:activity/3') and encodes them as JSON.
 %% Returns `{error, {bad_option, What}}' naming the first bad key or value.
 -spec activity_options(map()) -> {ok, binary()} | {error, {bad_option, term()}}.
+activity_options(Opts) when map_size(Opts) =:= 0 ->
+    {ok, <<"{}">>};
 activity_options(Opts) ->
     try
         Config = maps:fold(fun activity_option/3, #{}, Opts),

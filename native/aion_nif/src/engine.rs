@@ -288,9 +288,7 @@ fn nif_engine_push<'a>(
             recorded_at: now,
             item,
         };
-        engine
-            .open()?
-            .submit_write(env, Write::Inbox(push), tag);
+        engine.open()?.submit_write(env, Write::Inbox(push), tag);
         Ok(tag.encode(env))
     })
 }

@@ -131,9 +131,7 @@ impl RunResource {
     }
 
     fn submit_group(&self, env: Env<'_>, group: Vec<AppendRequest>, tag: u64) -> Result<(), Error> {
-        self.engine_or_frontier()?
-            .open()?
-            .submit(env, group, tag);
+        self.engine_or_frontier()?.open()?.submit(env, group, tag);
         Ok(())
     }
 
