@@ -143,6 +143,31 @@ impl SqliteStore {
             .map_err(|_| Error::Internal("sqlite reader lock poisoned".into()))
     }
 
+    /// Applies one write inside the current savepoint: an append group (the entry's
+    /// number is 0), an inbox push (its number) or an acknowledgement (0).
+    fn apply_write(tx: &Connection, write: &Write) -> Result<u64, Error> {
+        Ok(match write {
+            Write::Append {
+                group,
+                inbox_through,
+            } => {
+                for (i, req) in group.iter().enumerate() {
+                    Self::append_one(tx, req, if i == 0 { *inbox_through } else { 0 })?;
+                }
+                0
+            }
+            Write::Inbox(push) => Self::push_one(tx, push)?,
+            Write::Ack {
+                workflow_id,
+                through,
+            } => {
+                tx.prepare_cached("DELETE FROM inbox WHERE workflow_id = ?1 AND id <= ?2")?
+                    .execute(params![workflow_id, sql_int(*through)])?;
+                0
+            }
+        })
+    }
+
     fn push_one(tx: &Connection, push: &InboxPush) -> Result<u64, Error> {
         let current = load_current(tx, &push.workflow_id)?;
         check_push(current.as_ref().map(|c| &c.record), push)?;
@@ -426,38 +451,34 @@ impl EventStore for SqliteStore {
         let Ok(mut conn) = self.writer.lock() else {
             return fail_all(Error::Internal("sqlite writer lock poisoned".into()));
         };
-        let mut tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+        let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
             Ok(tx) => tx,
             Err(e) => return fail_all(e.into()),
         };
         let mut results = Vec::with_capacity(writes.len());
         for write in writes {
             // One savepoint per write: a refused request rolls back its whole group only.
-            let outcome = tx.savepoint().map_err(Error::from).and_then(|sp| {
-                let value = match write {
-                    Write::Append {
-                        group,
-                        inbox_through,
-                    } => {
-                        for (i, req) in group.iter().enumerate() {
-                            Self::append_one(&sp, req, if i == 0 { *inbox_through } else { 0 })?;
-                        }
-                        0
-                    }
-                    Write::Inbox(push) => Self::push_one(&sp, push)?,
-                    Write::Ack {
-                        workflow_id,
-                        through,
-                    } => {
-                        sp.prepare_cached("DELETE FROM inbox WHERE workflow_id = ?1 AND id <= ?2")?
-                            .execute(params![workflow_id, sql_int(*through)])?;
-                        0
-                    }
-                };
-                sp.commit()?;
-                Ok(value)
+            // Its statements are prepared once, like every other statement here.
+            let outcome = tx
+                .prepare_cached("SAVEPOINT aion_write")
+                .and_then(|mut s| s.execute([]))
+                .map_err(Error::from)
+                .and_then(|_| Self::apply_write(&tx, write));
+            let end = match outcome {
+                Ok(_) => "RELEASE aion_write",
+                Err(_) => "ROLLBACK TO aion_write",
+            };
+            let ended = tx.prepare_cached(end).and_then(|mut s| s.execute([]));
+            let released = match (&outcome, ended) {
+                (Err(_), Ok(_)) => tx
+                    .prepare_cached("RELEASE aion_write")
+                    .and_then(|mut s| s.execute([])),
+                (_, ended) => ended,
+            };
+            results.push(match released {
+                Ok(_) => outcome,
+                Err(e) => Err(e.into()),
             });
-            results.push(outcome);
         }
         // The commit is the fsync: nothing above is acknowledged until it succeeds.
         let committed = tx.commit();
