@@ -1,7 +1,7 @@
 //! Signal, update, child-workflow and fan-out NIFs.
 
 use aion_core::event::{ChildStatus, Delivery, Vocabulary};
-use aion_core::replay::{Awaitable, ChildPolicy, Outgoing, Recorded};
+use aion_core::replay::{Awaitable, ChildPolicy, Outgoing, Recorded, Run, Step};
 use aion_core::Error;
 use rustler::{Atom, Encoder, Env, ResourceArc, Term};
 
@@ -214,11 +214,10 @@ pub(crate) fn nif_run_select<'a>(
     tag: Term<'a>,
 ) -> Term<'a> {
     reply(env, || {
-        let items = awaitables(items)?;
-        let (now, tag) = stamp_args(now, tag)?;
-        let mut run = resource.lock()?;
-        let (index, step) = run.select(&items, now)?;
-        Ok((index, step_term(&resource, &run, env, step, tag)?).encode(env))
+        let pick = |run: &mut Run, items: &[Awaitable], now| Ok(vec![run.select(items, now)?]);
+        select(env, &resource, items, now, tag, pick)?
+            .pop()
+            .ok_or_else(|| Error::Internal("select answered nothing".into()))
     })
 }
 
@@ -235,16 +234,28 @@ pub(crate) fn nif_run_select_settled<'a>(
     tag: Term<'a>,
 ) -> Term<'a> {
     reply(env, || {
-        let items = awaitables(items)?;
-        let (now, tag) = stamp_args(now, tag)?;
-        let mut run = resource.lock()?;
-        let steps = run.select_settled(&items, now)?;
-        let mut answers = Vec::with_capacity(steps.len());
-        for (index, step) in steps {
-            answers.push((index, step_term(&resource, &run, env, step, tag)?).encode(env));
-        }
-        Ok(answers.encode(env))
+        Ok(select(env, &resource, items, now, tag, Run::select_settled)?.encode(env))
     })
+}
+
+/// Runs `pick` on the run over the awaited `items` and encodes each `{Index, Step}` it
+/// answers (a step's events submitted or kept back, see `step_term`).
+fn select<'a>(
+    env: Env<'a>,
+    resource: &ResourceArc<RunResource>,
+    items: Vec<(Atom, u64)>,
+    now: Term<'a>,
+    tag: Term<'a>,
+    pick: impl FnOnce(&mut Run, &[Awaitable], i64) -> Result<Vec<(usize, Step)>, Error>,
+) -> Result<Vec<Term<'a>>, Error> {
+    let items = awaitables(items)?;
+    let (now, tag) = stamp_args(now, tag)?;
+    let mut run = resource.lock()?;
+    let steps = pick(&mut run, &items, now)?;
+    steps
+        .into_iter()
+        .map(|(index, step)| Ok((index, step_term(resource, &run, env, step, tag)?).encode(env)))
+        .collect()
 }
 
 fn awaitables(items: Vec<(Atom, u64)>) -> Result<Vec<Awaitable>, Error> {

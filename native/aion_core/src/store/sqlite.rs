@@ -227,43 +227,31 @@ impl SqliteStore {
                 event.to_json()?
             ])?;
         }
-        let outcome = record.outcome.as_ref().map(|v| v.to_string());
-        match &current {
-            None => {
-                tx.prepare_cached(
-                    "INSERT INTO workflows (workflow_key, workflow_id, workflow_type, run_key, status,
-                                            created_at, outcome, parent_id)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                )?
-                .execute(params![
-                    workflow_key,
-                    record.workflow_id,
-                    record.workflow_type,
-                    run_key,
-                    record.status.as_str(),
-                    record.created_at,
-                    outcome,
-                    record.parent_id
-                ])?;
-            }
-            // Only a close or a new run changes what the row holds: appends that do neither
-            // leave it (and the status index) alone.
-            Some(c) if new_run || row_changes(&c.record, &record) => {
-                tx.prepare_cached(
-                    "UPDATE workflows SET workflow_type = ?2, run_key = ?3, status = ?4,
-                     created_at = ?5, outcome = ?6, parent_id = ?7 WHERE workflow_key = ?1",
-                )?
-                .execute(params![
-                    workflow_key,
-                    record.workflow_type,
-                    run_key,
-                    record.status.as_str(),
-                    record.created_at,
-                    outcome,
-                    record.parent_id
-                ])?;
-            }
-            Some(_) => {}
+        // Only a new workflow, a close or a new run changes what the row holds: appends that
+        // do none of these leave it (and the status index) alone.
+        if current
+            .as_ref()
+            .is_none_or(|c| new_run || row_changes(&c.record, &record))
+        {
+            tx.prepare_cached(
+                "INSERT INTO workflows (workflow_key, workflow_id, workflow_type, run_key, status,
+                                        created_at, outcome, parent_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                 ON CONFLICT (workflow_key) DO UPDATE SET workflow_type = excluded.workflow_type,
+                     run_key = excluded.run_key, status = excluded.status,
+                     created_at = excluded.created_at, outcome = excluded.outcome,
+                     parent_id = excluded.parent_id",
+            )?
+            .execute(params![
+                workflow_key,
+                record.workflow_id,
+                record.workflow_type,
+                run_key,
+                record.status.as_str(),
+                record.created_at,
+                record.outcome.as_ref().map(|v| v.to_string()),
+                record.parent_id
+            ])?;
         }
         Ok(())
     }
@@ -616,6 +604,14 @@ impl EventStore for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn user_version(store: &SqliteStore) -> i64 {
+        store
+            .reader()
+            .unwrap()
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap()
+    }
     use crate::store::conformance;
     use crate::store::memory::MemoryStore;
     use schema::SCHEMA_VERSION;
@@ -665,12 +661,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::copy(&fixture, dir.path().join("aion.db")).unwrap();
         let store = SqliteStore::open(dir.path()).unwrap();
-        let version: i64 = store
-            .reader()
-            .unwrap()
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(version, SCHEMA_VERSION);
+        assert_eq!(user_version(&store), SCHEMA_VERSION);
         let runs = store.list(&ListFilter::default()).unwrap();
         assert_eq!(runs.len(), 6);
         for record in &runs {
@@ -844,12 +835,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         write_version_3_store(dir.path(), &memory, &runs);
         let store = SqliteStore::open(dir.path()).unwrap();
-        let version: i64 = store
-            .reader()
-            .unwrap()
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(version, SCHEMA_VERSION);
+        assert_eq!(user_version(&store), SCHEMA_VERSION);
         assert_same_contents(&memory, &store, &runs);
         // The migrated heads are the ones appends are checked against.
         for request in conformance::seq10_appends("wf-a", "run-a", 2_000).drain(5..7) {
