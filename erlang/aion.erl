@@ -146,7 +146,12 @@ name_key(workflow) -> type;
 name_key(activity) -> name.
 
 %% @doc Starts a run of workflow type `Type' with `Input' and returns its id once
-%% `WorkflowStarted' is durable. `Opts': `workflow_id => binary()' (default: a fresh UUID),
+%% `WorkflowStarted' is durable. The run's process starts at once and its code runs:
+%% `WorkflowStarted' is made durable with the run's first append (its first command, or
+%% its close), so a start costs no commit of its own; nothing the code does leaves the run
+%% before that. A workflow whose code runs `start_timeout_ms' (default 30 s) without a
+%% command is stopped and the start answered `{error, timeout}' (nothing of it is kept).
+%% `Opts': `workflow_id => binary()' (default: a fresh UUID),
 %% `execution_timeout_ms => pos_integer()' (the whole workflow, across continue-as-new,
 %% ends as `timed_out' when it runs longer), `parent_id => binary()' (set by
 %% `aion_flow:start_child/3'; shown by `describe/1' and `list/1').
@@ -262,14 +267,21 @@ wait_started(Id, RunId, Pid, Ref) ->
                 {error, Reason} -> create_error(Id, Reason)
             end;
         {'DOWN', Monitor, process, Pid, _} ->
-            %% Stopped before it said: the store knows whether the start is durable.
-            case describe(Id) of
-                {ok, #{run_id := RunId}} -> {ok, Id};
-                _ -> {error, {store, <<"the workflow's process stopped before its start was durable">>}}
-            end
-    after ?START_TIMEOUT ->
-        erlang:demonitor(Monitor, [flush]),
-        {error, timeout}
+            started_after_all(Id, RunId, {store, <<"the workflow's process stopped before its start was durable">>})
+    after application:get_env(aion, start_timeout_ms, ?START_TIMEOUT) ->
+        %% Its code ran this long without a command (or a close): stop it rather than let
+        %% a workflow the caller was told did not start appear later.
+        exit(Pid, kill),
+        receive {'DOWN', Monitor, process, Pid, _} -> ok end,
+        started_after_all(Id, RunId, timeout)
+    end.
+
+%% A new workflow's process stopped before it said how its start went: the store knows
+%% whether the start became durable (its first append may have been on its way).
+started_after_all(Id, RunId, Error) ->
+    case describe(Id) of
+        {ok, #{run_id := RunId}} -> {ok, Id};
+        _ -> {error, Error}
     end.
 
 create_error(Id, {already_exists, _}) ->

@@ -126,6 +126,10 @@ run(Parent, WorkflowId) ->
     case aion_flow_ffi:nif_run_open(aion_engine:store(), WorkflowId) of
         {ok, Loaded} ->
             begin_run(Parent, WorkflowId, Loaded, replay);
+        {error, {not_found, _}} ->
+            %% Nothing of it is durable: a new workflow whose process stopped before its
+            %% first append (its starter was told). Nothing to run.
+            ok;
         {error, {Kind, _} = Reason} when Kind =:= store; Kind =:= stale_head ->
             exit({aion_durability, Reason});
         {error, Reason} ->

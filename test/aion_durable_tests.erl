@@ -6,7 +6,7 @@
 
 -include_lib("eunit/include/eunit.hrl").
 
--export([seq/1, count/1, ahead/1, start_crash/1, quick/1]).
+-export([seq/1, count/1, ahead/1, start_crash/1, quick/1, slow_start/1]).
 
 -import(aion_test_support, [wait_until/2, key/0]).
 
@@ -37,6 +37,11 @@ start_crash(_) ->
 quick(Input) ->
     {ok, Input}.
 
+%% Computes for a while before its first command (bad workflow code, but possible).
+slow_start(Ms) ->
+    timer:sleep(Ms),
+    {ok, done}.
+
 setup() ->
     Dir = aion_test_support:start(sqlite),
     ok = aion:register_activity(<<"durable_count">>, {?MODULE, count}),
@@ -44,13 +49,15 @@ setup() ->
     ok = aion:register_workflow(<<"durable_ahead">>, {?MODULE, ahead}),
     ok = aion:register_workflow(<<"durable_start_crash">>, {?MODULE, start_crash}),
     ok = aion:register_workflow(<<"durable_quick">>, {?MODULE, quick}),
+    ok = aion:register_workflow(<<"durable_slow_start">>, {?MODULE, slow_start}),
     Dir.
 
 durable_test_() ->
     {setup, fun setup/0, fun aion_test_support:stop/1,
      [{timeout, 60, T} || T <- [fun a_result_rides_with_the_next_append/0,
                                 fun a_run_that_dies_before_its_next_append_replays_the_step/0,
-                                fun a_start_is_durable_with_the_first_append/0]]}.
+                                fun a_start_is_durable_with_the_first_append/0,
+                                fun a_start_that_takes_too_long_is_stopped_and_kept_nowhere/0]]}.
 
 %% Ten sequential activities: the start shares the first command's append, each result
 %% the next command's, the last result the close — 11 appends, 11 commits in all; the
@@ -106,6 +113,25 @@ a_start_is_durable_with_the_first_append() ->
     ?assertEqual([<<"WorkflowStarted">>], aion_test_support:types(Crash)),
     ?assertEqual({error, {already_started, Crash}},
                  aion:start_workflow(<<"durable_start_crash">>, null, #{workflow_id => Crash})).
+
+%% The code runs longer than `start_timeout_ms' before its first command: the start is
+%% answered `timeout' and the workflow never appears (its process was stopped before
+%% anything was durable).
+a_start_that_takes_too_long_is_stopped_and_kept_nowhere() ->
+    Id = <<"slow-", (key())/binary>>,
+    ok = application:set_env(aion, start_timeout_ms, 200),
+    try
+        ?assertEqual({error, timeout},
+                     aion:start_workflow(<<"durable_slow_start">>, 600, #{workflow_id => Id}))
+    after
+        application:unset_env(aion, start_timeout_ms)
+    end,
+    timer:sleep(800),
+    ?assertEqual({error, not_found}, aion:describe(Id)),
+    %% Not blocked or retried either: there is nothing of it.
+    ?assertEqual([], ets:lookup(aion_blocked, Id)),
+    ?assertEqual({ok, Id}, aion:start_workflow(<<"durable_slow_start">>, 0, #{workflow_id => Id})),
+    ?assertEqual({ok, <<"done">>}, aion:await(Id, 5000)).
 
 commits() ->
     {ok, #{commits := N}} = aion_engine:store_stats(),
