@@ -277,13 +277,22 @@ wait_started(Id, RunId, Pid, Ref) ->
     end.
 
 %% A new workflow's process stopped before it said how its start went: the store knows
-%% whether the start became durable (its first append may have been on its way).
+%% whether the start became durable, once the append it may have handed to the writer
+%% just before it stopped has been committed or refused (the writer takes writes in
+%% order: a barrier queued now comes after it).
 started_after_all(Id, RunId, Error) ->
+    Tag = aion_flow_ffi:tag(),
+    case aion_flow_ffi:nif_engine_barrier(aion_engine:store(), Tag) of
+        {ok, Tag} -> receive {aion_durable, Tag, _} -> ok end;
+        {error, _} -> ok
+    end,
     case describe(Id) of
         {ok, #{run_id := RunId}} -> {ok, Id};
         _ -> {error, Error}
     end.
 
+create_error(Id, {already_started, _}) ->
+    {error, {already_started, Id}};
 create_error(Id, {already_exists, _}) ->
     case describe(Id) of
         {ok, #{status := Status}} when Status =:= running; Status =:= blocked ->

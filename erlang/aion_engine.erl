@@ -33,6 +33,7 @@
 -export([call/2]).
 -export([claim_run/1]).
 -export([release_run/1]).
+-export([claim_new/1, own_new/1]).
 -export([blocked/3]).
 -export([blocked_reason/1]).
 -export([unblocked/1]).
@@ -174,10 +175,50 @@ claim_run(WorkflowId) ->
             end
     end.
 
+%% @doc Called by a new workflow's process as it starts (see `aion_workflow:start_link/2'):
+%% `ok' once it is the only start of `WorkflowId' in flight — it waits for one already in
+%% flight to be answered, so that a second start gets the right answer —, or
+%% `already_started' when a live process owns the run. It owns the run only once its
+%% first append is durable (`own_new/1'): until then `aion:await/2', `query' and the rest
+%% do not take it for the run (a refused start never was one).
+-spec claim_new(binary()) -> ok | already_started.
+claim_new(WorkflowId) ->
+    Self = self(),
+    case live_run(WorkflowId) =:= none andalso ets:insert_new(aion_starting, {WorkflowId, Self}) of
+        true ->
+            ok;
+        false ->
+            case {live_run(WorkflowId), ets:lookup(aion_starting, WorkflowId)} of
+                {{ok, _}, _} ->
+                    already_started;
+                {none, [{_, Other}]} ->
+                    Monitor = erlang:monitor(process, Other),
+                    receive
+                        {'DOWN', Monitor, process, Other, _} ->
+                            ets:delete_object(aion_starting, {WorkflowId, Other})
+                    after 10 ->
+                        erlang:demonitor(Monitor, [flush])
+                    end,
+                    claim_new(WorkflowId);
+                {none, []} ->
+                    claim_new(WorkflowId)
+            end
+    end.
+
+%% @doc Called by a new workflow's process once its first append (holding
+%% `WorkflowStarted') is durable: from now on it owns the run.
+-spec own_new(binary()) -> ok.
+own_new(WorkflowId) ->
+    Self = self(),
+    true = ets:insert(aion_runs, {WorkflowId, Self}),
+    true = ets:delete_object(aion_starting, {WorkflowId, Self}),
+    ok.
+
 %% @doc Called by a run process as it ends.
 -spec release_run(binary()) -> ok.
 release_run(WorkflowId) ->
     ets:delete_object(aion_runs, {WorkflowId, self()}),
+    ets:delete_object(aion_starting, {WorkflowId, self()}),
     ok.
 
 %% @doc Records that run `WorkflowId' cannot go on (see `aion:describe/1'): `Reason' is

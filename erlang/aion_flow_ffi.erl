@@ -53,6 +53,7 @@
 -define(NIFS, [nif_json_encode/1, nif_json_decode/1, nif_json_encode_dirty/1, nif_json_decode_dirty/1,
        nif_engine_open/2, nif_engine_close/1, nif_run_new/7, nif_run_new_dirty/7, nif_engine_describe/2,
        nif_engine_history/3, nif_engine_list/3, nif_engine_export/3, nif_engine_push/5,
+       nif_engine_barrier/2,
        nif_engine_stats/1,
        nif_run_open/2, nif_run_from_history/1, nif_run_take_inbox/3, nif_run_command/4,
        nif_run_command_dirty/4]).
@@ -267,8 +268,12 @@ wait_durable(Tag) ->
 -spec started(ok | {error, term()}) -> ok | told.
 started(Result) ->
     case erase(aion_starter) of
-        undefined -> ok;
-        {Pid, Ref} -> Pid ! {aion_started, Ref, Result}, told
+        undefined ->
+            ok;
+        {Pid, Ref} ->
+            Result =:= ok andalso aion_engine:own_new(aion_run_ctx:workflow_id()),
+            Pid ! {aion_started, Ref, Result},
+            told
     end.
 
 %% @doc Makes durable what the run has recorded but kept back: attempt results, timers
@@ -629,6 +634,9 @@ new_run(Store, Id, Type, InputJson, RunId, OptsJson, Now)
     nif_run_new_dirty(Store, Id, Type, InputJson, RunId, OptsJson, Now);
 new_run(Store, Id, Type, InputJson, RunId, OptsJson, Now) ->
     nif_run_new(Store, Id, Type, InputJson, RunId, OptsJson, Now).
+%% @private
+-spec nif_engine_barrier(reference(), pos_integer()) -> {ok, pos_integer()} | {error, wire_error()}.
+nif_engine_barrier(_, _) -> ?STUB.
 %% @private
 -spec nif_engine_describe(reference(), binary()) -> {ok, map()} | {error, wire_error()}.
 nif_engine_describe(_, _) -> ?STUB.

@@ -2,7 +2,7 @@
 %% workflow processes need the activity pool, so each restart takes down what comes after.
 %%
 %% The supervisor owns the engine's tables (the registry of workflow types and activities,
-%% live runs, await subscriptions, blocked runs): they outlive a crash of the engine
+%% live runs, starts in flight, await subscriptions, blocked runs): they outlive a crash of the engine
 %% process, so registrations survive it.
 -module(aion_sup).
 -behaviour(supervisor).
@@ -20,7 +20,8 @@ start_link() ->
 init([]) ->
     _ = [ets:new(T, [named_table, public, Type, {read_concurrency, true}])
          || {T, Type} <- [{aion_registry, set}, {aion_runs, set},
-                          {aion_waiters, bag}, {aion_blocked, set}, {aion_ending, set}]],
+                          {aion_waiters, bag}, {aion_blocked, set}, {aion_ending, set},
+                          {aion_starting, set}]],
     Children = [
         #{id => aion_engine, start => {aion_engine, start_link, []}},
         #{id => aion_activity_pool, start => {aion_activity_pool, start_link, []}},

@@ -59,7 +59,11 @@ init(Parent, WorkflowId) ->
 -spec init(pid(), binary(), replay | {new, tuple(), {pid(), reference()}}) -> ok.
 init(Parent, WorkflowId, How) ->
     proc_lib:init_ack(Parent, {ok, self()}),
-    case aion_engine:claim_run(WorkflowId) of
+    Claimed = case How of
+        replay -> aion_engine:claim_run(WorkflowId);
+        {new, _, _} -> aion_engine:claim_new(WorkflowId) =:= ok
+    end,
+    case Claimed of
         true ->
             try
                 case How of
@@ -88,7 +92,7 @@ init(Parent, WorkflowId, How) ->
             end;
         false ->
             case How of
-                {new, _, {Pid, Ref}} -> Pid ! {aion_started, Ref, {error, {already_exists, WorkflowId}}};
+                {new, _, {Pid, Ref}} -> Pid ! {aion_started, Ref, {error, {already_started, WorkflowId}}};
                 replay -> ok
             end,
             ok

@@ -1,5 +1,6 @@
-%% Review of issue 9 ("one durable point per step"). Tests named `defect_*' fail on the
-%% reviewed code (each says why); tests named `holds_*' check a claim that held.
+%% Review of issue 9 ("one durable point per step"): races around pending events and
+%% starts in flight. Each test not named `holds_*' failed on the reviewed code (its comment
+%% says how) and passes since the fix; `holds_*' tests check claims that held.
 -module(aion_review_tests).
 
 -include_lib("eunit/include/eunit.hrl").
@@ -63,11 +64,11 @@ setup() ->
 
 review_test_() ->
     {setup, fun setup/0, fun aion_test_support:stop/1,
-     [{timeout, 60, T} || T <- [fun defect_await_of_a_closed_workflow_hangs_during_a_refused_duplicate_start/0,
-                                fun defect_second_start_during_an_unacknowledged_start_is_already_exists/0,
-                                fun defect_signal_with_start_fails_during_an_unacknowledged_start/0,
-                                fun defect_signal_at_close_loses_a_pending_result_and_reruns_the_activity/0,
-                                fun defect_start_answered_timeout_yet_the_workflow_appears/0,
+     [{timeout, 60, T} || T <- [fun await_of_a_closed_workflow_answers_during_a_refused_duplicate_start/0,
+                                fun second_start_during_a_start_in_flight_waits_for_it/0,
+                                fun signal_with_start_during_a_start_in_flight_signals_it/0,
+                                fun a_signal_at_close_never_loses_a_pending_result/0,
+                                fun a_start_answered_timeout_never_appears/0,
                                 fun holds_continue_as_new_before_any_command/0,
                                 fun holds_child_started_while_the_parents_result_is_pending/0]]}.
 
@@ -76,7 +77,7 @@ review_test_() ->
 %% believes the run is live and waits for `aion_done' — which never comes: the refused
 %% process exits with `aion_start_refused' and tells no waiter. The workflow completed
 %% long ago; await must answer at once.
-defect_await_of_a_closed_workflow_hangs_during_a_refused_duplicate_start() ->
+await_of_a_closed_workflow_answers_during_a_refused_duplicate_start() ->
     Id = <<"rv-await-", (key())/binary>>,
     {ok, Id} = aion:start_workflow(<<"rv_quick">>, 1, #{workflow_id => Id}),
     ?assertEqual({ok, 1}, aion:await(Id, 5000)),
@@ -88,21 +89,26 @@ defect_await_of_a_closed_workflow_hangs_during_a_refused_duplicate_start() ->
     ?assertEqual({ok, 1}, aion:await(Id, 1000)).
 
 %% While a first start is in flight (its code computing before its first append), a
-%% second start of the same id is refused with `already_exists' — documented as "the id
-%% is taken by a closed workflow" — instead of `already_started' (README: "as before").
-defect_second_start_during_an_unacknowledged_start_is_already_exists() ->
+%% second start of the same id waits for it to be answered, then answers as the store
+%% has it: `already_started' while that workflow runs (here it waits for a signal after
+%% its first append), `already_exists' once it has closed (found by review: the second
+%% start answered `already_exists' while the first was still in flight).
+second_start_during_a_start_in_flight_waits_for_it() ->
     Id = <<"rv-dup-", (key())/binary>>,
     Self = self(),
-    spawn(fun() -> Self ! {first, aion:start_workflow(<<"rv_slow">>, 500, #{workflow_id => Id})} end),
+    spawn(fun() -> Self ! {first, aion:start_workflow(<<"rv_slow_then_signal">>, 500, #{workflow_id => Id})} end),
     timer:sleep(100),
     Second = aion:start_workflow(<<"rv_quick">>, 2, #{workflow_id => Id}),
     receive {first, First} -> ?assertEqual({ok, Id}, First) after 10000 -> ?assert(false) end,
-    ?assertEqual({error, {already_started, Id}}, Second).
+    ?assertEqual({error, {already_started, Id}}, Second),
+    ok = aion:signal(Id, <<"s">>, 1),
+    ?assertEqual({ok, 1}, aion:await(Id, 5000)),
+    ?assertEqual({error, {already_exists, Id}}, aion:start_workflow(<<"rv_quick">>, 2, #{workflow_id => Id})).
 
 %% `signal_with_start/5' while a start of the id is in flight: it must signal the workflow
 %% being started; it answers `{error, {already_exists, Id}}' and the signal is dropped, so
 %% the workflow (waiting for it) never gets it.
-defect_signal_with_start_fails_during_an_unacknowledged_start() ->
+signal_with_start_during_a_start_in_flight_signals_it() ->
     Id = <<"rv-sws-", (key())/binary>>,
     Self = self(),
     spawn(fun() -> Self ! {first, aion:start_workflow(<<"rv_slow_then_signal">>, 500, #{workflow_id => Id})} end),
@@ -119,7 +125,7 @@ defect_signal_with_start_fails_during_an_unacknowledged_start() ->
 %% (`inbox_pending'), the whole append — result included — is dropped, and the replay
 %% finds the attempt lost: `worker_lost' with no retry left, so the workflow FAILS (or, with
 %% retries, the activity runs twice) although nothing crashed.
-defect_signal_at_close_loses_a_pending_result_and_reruns_the_activity() ->
+a_signal_at_close_never_loses_a_pending_result() ->
     Ids = [begin
                K = key(),
                Id = <<"rv-close-", K/binary>>,
@@ -139,7 +145,7 @@ defect_signal_at_close_loses_a_pending_result_and_reruns_the_activity() ->
 %% kills the process when the time is up and asks the store; an append already handed to
 %% the writer is still committed after that read, so the start was answered `timeout'
 %% and yet the workflow exists (the engine then replays it, as a run killed from outside).
-defect_start_answered_timeout_yet_the_workflow_appears() ->
+a_start_answered_timeout_never_appears() ->
     ok = application:set_env(aion, start_timeout_ms, 100),
     Outcomes = try
         [begin

@@ -20,7 +20,7 @@ use serde_json::Value;
 
 use crate::convert::{
     json_arg, name_arg, object_to_atom_map, optional_name_arg, optional_text_arg, stamp_args,
-    text_arg, value_to_term,
+    text_arg, u64_arg, value_to_term,
 };
 use crate::guard::reply;
 
@@ -105,6 +105,33 @@ impl InboxHeads {
         }
     }
 
+    /// Applies the notes of writes committed together; their outcome as one: the first
+    /// refusal, else the last write's value.
+    fn written_all(
+        &self,
+        notes: Vec<Option<InboxNote>>,
+        results: Vec<Result<u64, Error>>,
+    ) -> Result<u64, Error> {
+        let (mut refused, mut value) = (None, None);
+        for (note, result) in notes.into_iter().zip(results) {
+            if let Some(note) = note {
+                self.written(note, &result);
+            }
+            match result {
+                Ok(v) => value = Some(v),
+                Err(e) => {
+                    refused.get_or_insert(e);
+                }
+            }
+        }
+        match (refused, value) {
+            (Some(e), _) => Err(e),
+            (None, Some(v)) => Ok(v),
+            // No writes at all (a barrier): nothing to refuse.
+            (None, None) => Ok(0),
+        }
+    }
+
     fn taken(&self, workflow_id: &str, through: u64) {
         let mut newest = self.lock();
         if newest.get(workflow_id).is_some_and(|head| *head <= through) {
@@ -154,31 +181,30 @@ impl EngineInner {
         self.inbox.waiting(workflow_id, after)
     }
 
-    /// Queues any write; answers as [`EngineInner::submit`]. The in-memory store (nothing
-    /// to make durable, nothing to batch) applies it at once, on the calling thread, and
-    /// the answer is sent from here: no hand-off to the writer thread and back.
+    /// Queues any write; answers as [`EngineInner::submit`].
     pub(crate) fn submit_write(&self, env: Env<'_>, write: Write, tag: u64) {
-        let note = InboxHeads::note(&write);
+        self.submit_writes(env, vec![write], tag);
+    }
+
+    /// Queues writes that go into one commit, each applied on its own (one refused leaves
+    /// the others applied); answers as [`EngineInner::submit`] once all are durable, with
+    /// the first refusal if any. The in-memory store (nothing to make durable, nothing to
+    /// batch) applies them at once, on the calling thread, and the answer is sent from
+    /// here: no hand-off to the writer thread and back.
+    pub(crate) fn submit_writes(&self, env: Env<'_>, writes: Vec<Write>, tag: u64) {
+        let notes: Vec<_> = writes.iter().map(InboxHeads::note).collect();
         if self.inline {
-            let result = self
-                .store
-                .commit(std::slice::from_ref(&write))
-                .pop()
-                .unwrap_or_else(|| Err(Error::Internal("the store returned no result".into())));
-            if let Some(note) = note {
-                self.inbox.written(note, &result);
-            }
+            let results = self.store.commit(&writes);
+            let result = self.inbox.written_all(notes, results);
             let _ = env.send(&env.pid(), durable(env, tag, result));
             return;
         }
         let pid = env.pid();
         let inbox = self.inbox.clone();
-        self.queue.submit_write(
-            write,
-            Box::new(move |result| {
-                if let Some(note) = note {
-                    inbox.written(note, &result);
-                }
+        self.queue.submit_writes(
+            writes,
+            Box::new(move |results| {
+                let result = inbox.written_all(notes, results);
                 let mut env = OwnedEnv::new();
                 // The pid may be gone (the run was killed); nothing to tell then.
                 let _ = env.send_and_clear(&pid, |env| durable(env, tag, result));
@@ -260,6 +286,23 @@ fn nif_engine_close(env: Env<'_>, engine: ResourceArc<EngineResource>) -> Term<'
             drop(inner);
         }
         Ok(atoms::closed().encode(env))
+    })
+}
+
+/// `nif_engine_barrier(Engine, Tag) -> {ok, Tag}`: `{aion_durable, Tag, ok}` follows once
+/// every write queued before this call has been committed or refused (the writer thread
+/// takes writes in order). Used to know for sure whether a stopped process's last append
+/// made it to the store.
+#[rustler::nif]
+fn nif_engine_barrier<'a>(
+    env: Env<'a>,
+    engine: ResourceArc<EngineResource>,
+    tag: Term<'a>,
+) -> Term<'a> {
+    reply(env, || {
+        let tag = u64_arg(tag, "tag")?;
+        engine.open()?.submit_writes(env, Vec::new(), tag);
+        Ok(tag.encode(env))
     })
 }
 

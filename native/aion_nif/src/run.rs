@@ -23,7 +23,7 @@ use std::sync::{Mutex, MutexGuard};
 use aion_core::event::Vocabulary;
 use aion_core::history::HistoryDocument;
 use aion_core::replay::{Append, ChildPolicy, Recorded, Run, Step, Stop};
-use aion_core::store::{closing, AppendRequest, Write};
+use aion_core::store::{closing, AppendRequest, InboxRule, Write};
 use aion_core::{Error, EventKind};
 use rustler::{Atom, Encoder, Env, Resource, ResourceArc, Term};
 
@@ -72,6 +72,10 @@ impl RunResource {
     }
 
     /// Queues `append` to this run, after the pending events; the caller waits for `Tag`.
+    /// A close goes in the same commit as the pending events but as a write of its own:
+    /// the store refuses a close while the inbox holds entries (`inbox_pending`, the run
+    /// then replays to take them), and that refusal must not take the pending events —
+    /// an attempt's result — with it.
     pub(crate) fn submit(
         &self,
         run: &Run,
@@ -79,7 +83,26 @@ impl RunResource {
         append: Append,
         tag: u64,
     ) -> Result<(), Error> {
-        let append = self.with_pending(append)?;
+        let close = request(run.workflow_id(), run.run_id(), append);
+        if InboxRule::of(&close) == InboxRule::MustBeEmpty {
+            if let Some(pending) = self.take_pending()? {
+                let pending = request(run.workflow_id(), run.run_id(), pending);
+                let writes = vec![Write::group(vec![pending]), Write::group(vec![close])];
+                self.engine_or_frontier()?
+                    .open()?
+                    .submit_writes(env, writes, tag);
+                return Ok(());
+            }
+        }
+        let AppendRequest {
+            expected_head,
+            events,
+            ..
+        } = close;
+        let append = self.with_pending(Append {
+            expected_head,
+            events,
+        })?;
         self.submit_group(
             env,
             vec![request(run.workflow_id(), run.run_id(), append)],

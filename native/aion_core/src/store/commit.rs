@@ -20,9 +20,13 @@ pub const MAX_BATCH: usize = 512;
 /// writer thread.
 pub type Completion = Box<dyn FnOnce(Result<u64, Error>) + Send>;
 
+/// Called once with the outcomes of writes submitted together, in order, on the writer
+/// thread.
+pub type Completions = Box<dyn FnOnce(Vec<Result<u64, Error>>) + Send>;
+
 struct Job {
-    write: Write,
-    done: Completion,
+    writes: Vec<Write>,
+    done: Completions,
 }
 
 /// The submitting side of the writer thread. Dropping it stops the thread once the queue
@@ -62,13 +66,36 @@ impl CommitQueue {
     /// Queues any write (appends that take inbox entries, an inbox push); as
     /// [`CommitQueue::submit`].
     pub fn submit_write(&self, write: Write, done: Completion) {
-        let job = Job { write, done };
+        self.submit_writes(
+            vec![write],
+            Box::new(move |mut results| {
+                done(
+                    results.pop().unwrap_or_else(|| {
+                        Err(Error::Internal("the store returned no result".into()))
+                    }),
+                )
+            }),
+        );
+    }
+
+    /// Queues writes that go into the same commit, each applied on its own (one refused
+    /// leaves the others applied); `done` gets their outcomes in order.
+    pub fn submit_writes(&self, writes: Vec<Write>, done: Completions) {
+        let job = Job { writes, done };
+        let stopped = |job: Job, why: &str| {
+            let failed = job
+                .writes
+                .iter()
+                .map(|_| Err(Error::durability(why)))
+                .collect();
+            (job.done)(failed);
+        };
         let Some(sender) = &self.sender else {
-            (job.done)(Err(Error::durability("the commit queue is stopped")));
+            stopped(job, "the commit queue is stopped");
             return;
         };
         if let Err(mpsc::SendError(job)) = sender.send(job) {
-            (job.done)(Err(Error::durability("the commit thread has stopped")));
+            stopped(job, "the commit thread has stopped");
         }
     }
 }
@@ -96,21 +123,26 @@ fn writer_loop(store: Arc<dyn EventStore>, receiver: Receiver<Job>) {
             }
             Err(mpsc::TryRecvError::Disconnected) => return,
         };
-        let mut jobs = vec![first];
-        while jobs.len() < MAX_BATCH {
+        let mut writes = first.writes;
+        let mut jobs = vec![first.done];
+        let mut sizes = vec![writes.len()];
+        while writes.len() < MAX_BATCH {
             match receiver.try_recv() {
-                Ok(job) => jobs.push(job),
+                Ok(job) => {
+                    sizes.push(job.writes.len());
+                    writes.extend(job.writes);
+                    jobs.push(job.done);
+                }
                 Err(_) => break,
             }
         }
-        let (writes, callbacks): (Vec<_>, Vec<_>) =
-            jobs.into_iter().map(|j| (j.write, j.done)).unzip();
-        let mut results = store.commit(&writes);
-        results.resize_with(writes.len(), || {
-            Err(Error::Internal("store returned too few results".into()))
-        });
-        for (done, result) in callbacks.into_iter().zip(results) {
-            done(result);
+        let mut results = store.commit(&writes).into_iter();
+        for (done, size) in jobs.into_iter().zip(sizes) {
+            let mut mine: Vec<_> = results.by_ref().take(size).collect();
+            mine.resize_with(size, || {
+                Err(Error::Internal("store returned too few results".into()))
+            });
+            done(mine);
         }
     }
 }
@@ -145,5 +177,29 @@ mod tests {
             "already_exists"
         );
         assert_eq!(store.list(&Default::default()).unwrap().len(), 100);
+    }
+
+    #[test]
+    fn writes_submitted_together_share_a_commit_and_are_refused_one_by_one() {
+        let store: Arc<dyn EventStore> = Arc::new(MemoryStore::new());
+        let queue = CommitQueue::start(store.clone()).unwrap();
+        let (tx, rx) = channel();
+        let writes = vec![
+            Write::group(vec![crate::store::conformance::start_request("wf-a")]),
+            Write::group(vec![crate::store::conformance::start_request("wf-a")]),
+            Write::group(vec![crate::store::conformance::start_request("wf-b")]),
+        ];
+        let commits = store.stats().commits;
+        queue.submit_writes(writes, Box::new(move |r| tx.send(r).unwrap()));
+        let results = rx.recv().unwrap();
+        assert!(results[0].is_ok() && results[2].is_ok());
+        assert_eq!(results[1].as_ref().unwrap_err().kind(), "already_exists");
+        assert_eq!(store.stats().commits, commits + 1);
+        assert_eq!(store.list(&Default::default()).unwrap().len(), 2);
+        // No writes at all: answered, nothing committed.
+        let (tx, rx) = channel();
+        queue.submit_writes(Vec::new(), Box::new(move |r| tx.send(r).unwrap()));
+        assert!(rx.recv().unwrap().is_empty());
+        assert_eq!(store.stats().commits, commits + 1);
     }
 }

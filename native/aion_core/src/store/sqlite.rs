@@ -435,6 +435,9 @@ fn load_current(conn: &Connection, workflow_id: &str) -> Result<Option<Current>,
 
 impl EventStore for SqliteStore {
     fn commit(&self, writes: &[Write]) -> Vec<Result<u64, Error>> {
+        if writes.is_empty() {
+            return Vec::new();
+        }
         let fail_all = |e: Error| writes.iter().map(|_| Err(e.clone())).collect();
         let Ok(mut conn) = self.writer.lock() else {
             return fail_all(Error::Internal("sqlite writer lock poisoned".into()));
