@@ -12,6 +12,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::payload::Payload;
+
 /// One entry in a workflow's history.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
@@ -33,7 +35,7 @@ pub enum EventKind {
         /// The registered workflow type.
         workflow_type: String,
         /// The workflow's input (JSON).
-        input: Value,
+        input: Payload,
         /// The id of this run.
         run_id: String,
         /// The run this one continues (continue-as-new), if any.
@@ -53,7 +55,7 @@ pub enum EventKind {
         /// Registered activity name.
         name: String,
         /// The activity's input (JSON).
-        input: Value,
+        input: Payload,
         /// The activity options in force (retry policy, timeouts), as JSON.
         config: Value,
     },
@@ -69,7 +71,7 @@ pub enum EventKind {
         /// The activity's ordinal.
         ordinal: u64,
         /// The activity's result (JSON).
-        result: Value,
+        result: Payload,
         /// The attempt that succeeded.
         attempt: u32,
     },
@@ -207,7 +209,7 @@ pub enum EventKind {
     /// The workflow returned a result (a command). Closes the run.
     WorkflowCompleted {
         /// The workflow's result (JSON).
-        result: Value,
+        result: Payload,
     },
     /// The workflow returned an error (a command). Closes the run.
     WorkflowFailed {
@@ -233,7 +235,7 @@ pub enum EventKind {
     /// `WorkflowStarted` is written in the same atomic append.
     WorkflowContinuedAsNew {
         /// The new run's input.
-        input: Value,
+        input: Payload,
         /// The new run's id.
         new_run_id: String,
     },
@@ -452,7 +454,7 @@ mod tests {
             kind: EventKind::ActivityScheduled {
                 ordinal: 1,
                 name: "charge".into(),
-                input: json!({"amount": 5}),
+                input: json!({"amount": 5}).into(),
                 config: json!({}),
             },
         };

@@ -95,7 +95,7 @@ mod tests {
 
     #[test]
     fn document_round_trips_and_checks_format_and_version() {
-        let events = vec![Run::start_event("order", json!(1), "r1", 5)];
+        let events = vec![Run::start_event("order", json!(1).into(), "r1", 5)];
         let doc = HistoryDocument::new("wf", events).unwrap();
         let text = doc.to_json().unwrap();
         assert_eq!(HistoryDocument::from_json(&text).unwrap(), doc);

@@ -1,13 +1,17 @@
 //! Activity NIFs: dispatch, await steps and attempt results.
 
+use aion_core::payload::Payload;
 use aion_core::replay::{Append, AttemptOutcome, Dispatch};
 use aion_core::retry::ActivityOptions;
 use aion_core::Error;
 use rustler::{Encoder, Env, ResourceArc, Term};
+use std::collections::BTreeMap;
+
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::answer::Dispatched;
-use crate::convert::{json_arg, name_arg, stamp_args, u64_arg};
+use crate::convert::{json_arg, name_arg, payload_arg, stamp_args, text_arg, u64_arg};
 use crate::guard::reply;
 use crate::run::{step_term, RunResource};
 
@@ -31,7 +35,7 @@ pub(crate) fn nif_run_dispatch_activity<'a>(
 ) -> Term<'a> {
     reply(env, || {
         let name = name_arg(name, "activity name")?;
-        let input = json_arg(input, "activity input")?;
+        let input = payload_arg(input, "activity input")?;
         let config = json_arg(config, "activity options")?;
         let (now, tag) = stamp_args(now, tag)?;
         let mut run = resource.lock()?;
@@ -64,16 +68,21 @@ pub(crate) fn nif_run_activity_step<'a>(
     })
 }
 
-fn parse_outcome(value: Value) -> Result<AttemptOutcome, Error> {
+/// Reads an attempt's outcome as the worker sends it: `{"ok": Result}` or
+/// `{"error": {...}}`. The result is kept as the JSON text it came in (not parsed into a
+/// tree and encoded again); a `null` result is a result.
+fn parse_outcome(text: &str) -> Result<AttemptOutcome, Error> {
     let bad =
         || Error::InvalidInput("attempt outcome must be {\"ok\": _} or {\"error\": {...}}".into());
-    let Value::Object(mut object) = value else {
-        return Err(bad());
-    };
-    if let Some(result) = object.remove("ok") {
+    let mut fields: BTreeMap<String, &RawValue> = serde_json::from_str(text).map_err(|_| bad())?;
+    if let Some(result) = fields.remove("ok") {
+        let result = Payload::from_text(result.get().to_string(), "activity result")?;
         return Ok(AttemptOutcome::Completed(result));
     }
-    let error = object.remove("error").ok_or_else(bad)?;
+    let error: Value = fields
+        .remove("error")
+        .and_then(|raw| serde_json::from_str(raw.get()).ok())
+        .ok_or_else(bad)?;
     let text = |key: &str| error.get(key).and_then(Value::as_str).map(str::to_string);
     Ok(AttemptOutcome::Failed {
         error_type: text("type").unwrap_or_else(|| "error".into()),
@@ -103,7 +112,7 @@ pub(crate) fn nif_run_dispatch_activities<'a>(
                 ActivityOptions::from_json(&config)?;
                 Ok((
                     name_arg(name, "activity name")?,
-                    json_arg(input, "activity input")?,
+                    payload_arg(input, "activity input")?,
                     config,
                 ))
             })
@@ -144,7 +153,7 @@ pub(crate) fn nif_run_activity_results<'a>(
                 Ok((
                     ordinal,
                     attempt,
-                    parse_outcome(json_arg(outcome, "attempt outcome")?)?,
+                    parse_outcome(&text_arg(outcome, "attempt outcome")?)?,
                 ))
             })
             .collect::<Result<Vec<_>, Error>>()?;

@@ -44,7 +44,7 @@ impl From<&AttemptTask> for Task {
             ordinal: task.ordinal,
             attempt: task.attempt,
             name: task.name.clone(),
-            input: task.input.to_string(),
+            input: task.input.text().to_string(),
             timeout: Limit::of(task.start_to_close_ms.and_then(|ms| i64::try_from(ms).ok())),
             task_queue: task.task_queue.clone(),
         }
@@ -108,7 +108,7 @@ impl StepAnswer {
     /// submit first).
     pub(crate) fn of(step: &Step) -> StepAnswer {
         match step {
-            Step::Done(Ok(v)) => StepAnswer::Completed(v.to_string()),
+            Step::Done(Ok(v)) => StepAnswer::Completed(v.text().to_string()),
             Step::Done(Err(v)) => StepAnswer::Failed(v.to_string()),
             Step::Cancelled => StepAnswer::Cancelled,
             Step::Timeout => StepAnswer::Timeout,

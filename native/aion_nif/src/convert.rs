@@ -9,6 +9,7 @@
 //! JSON to terms: objects → maps with binary keys, arrays → lists, strings → binaries,
 //! `null` → the atom `null`.
 
+use aion_core::payload::Payload;
 use aion_core::Error;
 use rustler::types::map::MapIterator;
 use rustler::{Atom, Binary, Encoder, Env, Term, TermType};
@@ -193,6 +194,12 @@ pub(crate) fn json_arg(term: Term<'_>, what: &str) -> Result<Value, Error> {
         .map_err(|e| Error::InvalidInput(format!("{what} is not JSON: {e}")))?;
     aion_core::payload::check_depth(&value)?;
     Ok(value)
+}
+
+/// A payload argument (JSON text, a binary): checked and kept as the text it is (see
+/// `aion_core::payload::Payload`).
+pub(crate) fn payload_arg(term: Term<'_>, what: &str) -> Result<Payload, Error> {
+    Payload::from_text(text_arg(term, what)?, what)
 }
 
 /// A non-negative integer argument.

@@ -28,7 +28,7 @@ use aion_core::{Error, EventKind};
 use rustler::{Atom, Encoder, Env, Resource, ResourceArc, Term};
 
 use crate::answer::StepAnswer;
-use crate::convert::{i64_arg, json_arg, name_arg, stamp_args, text_arg, u64_arg};
+use crate::convert::{i64_arg, json_arg, name_arg, payload_arg, stamp_args, text_arg, u64_arg};
 use crate::engine::{request, EngineResource};
 use crate::guard::reply;
 use serde_json::Value;
@@ -259,7 +259,7 @@ fn nif_run_open<'a>(
         let history = engine.open()?.store.read(&id, None, 1)?;
         let run = Run::load(&id, history)?;
         let ty = run.workflow_type().to_string();
-        let input = run.input().to_string();
+        let input = run.input().text().to_string();
         let run_id = run.run_id().to_string();
         let deadline = match run.execution_deadline() {
             Some(d) => d.encode(env),
@@ -325,7 +325,7 @@ fn new_run<'a>(
         let workflow_id = name_arg(workflow_id, "workflow id")?;
         let opts = json_arg(opts, "start options")?;
         let workflow_type = name_arg(workflow_type, "workflow type")?;
-        let input = json_arg(input, "workflow input")?;
+        let input = payload_arg(input, "workflow input")?;
         let run_id = text_arg(run_id, "run id")?;
         let now = i64_arg(now, "time")?;
         engine.open()?;
@@ -415,7 +415,7 @@ fn nif_run_from_history<'a>(env: Env<'a>, document: Term<'a>) -> Term<'a> {
     reply(env, || {
         let doc = HistoryDocument::from_json(&text_arg(document, "history document")?)?;
         let run = Run::load(&doc.workflow_id, doc.events)?;
-        let input = run.input().to_string();
+        let input = run.input().text().to_string();
         let resource = ResourceArc::new(RunResource::new(None, run));
         Ok((
             resource,
@@ -459,13 +459,12 @@ pub(crate) fn nif_run_complete<'a>(
     tag: Term<'a>,
 ) -> Term<'a> {
     reply(env, || {
-        let value = json_arg(value, "workflow outcome")?;
-        let (now, tag) = stamp_args(now, tag)?;
         let result = if kind == atoms::ok() {
-            Ok(value)
+            Ok(payload_arg(value, "workflow result")?)
         } else {
-            Err(value)
+            Err(json_arg(value, "workflow outcome")?)
         };
+        let (now, tag) = stamp_args(now, tag)?;
         let mut run = resource.lock()?;
         match run.complete(result, now)? {
             Recorded::Replayed(()) => Ok(atoms::replayed().encode(env)),
@@ -550,7 +549,7 @@ pub(crate) fn nif_run_continue_as_new<'a>(
     tag: Term<'a>,
 ) -> Term<'a> {
     reply(env, || {
-        let input = json_arg(input, "continue-as-new input")?;
+        let input = payload_arg(input, "continue-as-new input")?;
         let new_run_id = text_arg(new_run_id, "run id")?;
         let (now, tag) = stamp_args(now, tag)?;
         let mut run = resource.lock()?;

@@ -5,6 +5,7 @@ use serde_json::{json, Value};
 
 use super::{cancelled_activity, Append, Run, Step};
 use crate::event::EventKind;
+use crate::payload::Payload;
 use crate::retry::ActivityOptions;
 use crate::Error;
 
@@ -18,7 +19,7 @@ pub struct AttemptTask {
     /// Registered activity name.
     pub name: String,
     /// The activity's input.
-    pub input: Value,
+    pub input: Payload,
     /// Per-attempt deadline, if any.
     pub start_to_close_ms: Option<u64>,
     /// The task queue to run it on.
@@ -49,7 +50,7 @@ pub enum Dispatch {
 #[derive(Debug, Clone, PartialEq)]
 pub enum AttemptOutcome {
     /// The activity returned a result.
-    Completed(Value),
+    Completed(Payload),
     /// The attempt failed.
     Failed {
         /// A short machine-readable kind (`timeout`, `crash`, an error atom ...).
@@ -66,7 +67,7 @@ impl Run {
     pub fn dispatch_activity(
         &mut self,
         name: &str,
-        input: Value,
+        input: Payload,
         config: &Value,
         now: i64,
     ) -> Result<Dispatch, Error> {
@@ -162,7 +163,7 @@ impl Run {
         &mut self,
         seq: Option<u64>,
         at: i64,
-        outcome: Result<Value, Value>,
+        outcome: Result<Payload, Value>,
         cancelled: bool,
     ) -> Step {
         if let Some(step) = self.scope_timeout(seq) {

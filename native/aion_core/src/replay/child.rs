@@ -4,6 +4,7 @@ use serde_json::{json, Value};
 
 use super::{Recorded, Run, Step};
 use crate::event::{Cause, ChildStatus, EventKind};
+use crate::payload::Payload;
 use crate::Error;
 
 pub use crate::event::ChildPolicy;
@@ -99,7 +100,7 @@ impl Run {
         }
         if let Some((seq, at, status, value, cause)) = child.outcome {
             let outcome = match status {
-                ChildStatus::Completed => Ok(value),
+                ChildStatus::Completed => Ok(Payload::from_value(&value)),
                 _ => Err(json!({"status": status, "value": value})),
             };
             let cancelled = cause == Some(Cause::CancelRequest);

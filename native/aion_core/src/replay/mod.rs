@@ -39,6 +39,7 @@ use std::collections::HashMap;
 use serde_json::{json, Value};
 
 use crate::event::{Cause, ChildStatus, Delivery, Event, EventKind};
+use crate::payload::Payload;
 use crate::retry::ActivityOptions;
 use crate::Error;
 
@@ -74,7 +75,7 @@ impl Append {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Step {
     /// It has a final outcome: `Ok(result)` (a timer: `Ok(null)`) or `Err(error)`.
-    Done(Result<Value, Value>),
+    Done(Result<Payload, Value>),
     /// It was cancelled by a cancellation request (or the code cancelled the timer).
     Cancelled,
     /// A `with_timeout` deadline around this await passed first.
@@ -155,14 +156,14 @@ pub struct ContinueAsNew {
 #[derive(Debug, Clone)]
 struct ActivityState {
     name: String,
-    input: Value,
+    input: Payload,
     options: ActivityOptions,
     /// Highest attempt started.
     started: u32,
     /// Highest attempt failed, and when.
     failed: u32,
     failed_at: i64,
-    outcome: Option<Result<Value, Value>>,
+    outcome: Option<Result<Payload, Value>>,
     /// Whether the outcome is a cancellation by a cancellation request.
     cancelled: bool,
     /// Seq and time of the outcome event.
@@ -212,7 +213,7 @@ pub struct Run {
     workflow_id: String,
     run_id: String,
     workflow_type: String,
-    input: Value,
+    input: Payload,
     execution_deadline: Option<i64>,
     parent_id: Option<String>,
     head: u64,
@@ -251,7 +252,7 @@ pub struct Run {
 
 impl Run {
     /// The event that creates a run: `WorkflowStarted` at seq 1.
-    pub fn start_event(workflow_type: &str, input: Value, run_id: &str, now: i64) -> Event {
+    pub fn start_event(workflow_type: &str, input: Payload, run_id: &str, now: i64) -> Event {
         Event {
             seq: 1,
             recorded_at: now,
@@ -349,7 +350,7 @@ impl Run {
         &self.workflow_type
     }
     /// The workflow input recorded at start.
-    pub fn input(&self) -> &Value {
+    pub fn input(&self) -> &Payload {
         &self.input
     }
     /// When the workflow times out, if it has an execution timeout.
@@ -521,7 +522,7 @@ impl Run {
     /// closes as `WorkflowCancelled` whatever the code returned.
     pub fn complete(
         &mut self,
-        result: Result<Value, Value>,
+        result: Result<Payload, Value>,
         now: i64,
     ) -> Result<Recorded<()>, Error> {
         let kind = match (self.cancel_requested, result) {
@@ -544,7 +545,7 @@ impl Run {
     /// and the same execution deadline.
     pub fn continue_as_new(
         &mut self,
-        input: Value,
+        input: Payload,
         new_run_id: &str,
         now: i64,
     ) -> Result<ContinueAsNew, Error> {

@@ -189,7 +189,7 @@ impl Driver {
                 message: format!("attempt {attempt}"),
                 retryable: true,
             },
-            Ok(n) => AttemptOutcome::Completed(json!({ "n": n })),
+            Ok(n) => AttemptOutcome::Completed(json!({ "n": n }).into()),
             Err(n) => AttemptOutcome::Failed {
                 error_type: "declined".into(),
                 message: format!("no {n}"),
@@ -202,7 +202,7 @@ impl Driver {
         Ok(
             match self
                 .run
-                .dispatch_activity(name, input, &Value::Null, self.clock)?
+                .dispatch_activity(name, input.into(), &Value::Null, self.clock)?
             {
                 Dispatch::Replayed { ordinal } => (ordinal, None),
                 Dispatch::Live {
@@ -490,12 +490,13 @@ impl Driver {
                 Ok(Answer::CancelRequested)
             }
             Cmd::Complete(result) => {
-                let result = result.map(|n| json!(n)).map_err(|n| json!(n));
+                let result = result.map(|n| json!(n).into()).map_err(|n| json!(n));
                 let answer = self.run.complete(result, self.clock)?;
                 self.sink_recorded(answer);
                 Ok(Answer::Completed)
             }
-            Cmd::ContinueAsNew => match self.run.continue_as_new(json!(2), "r2", self.clock) {
+            Cmd::ContinueAsNew => match self.run.continue_as_new(json!(2).into(), "r2", self.clock)
+            {
                 Ok(next) => {
                     self.sink(next.close);
                     Ok(Answer::ContinuedAsNew)
@@ -537,7 +538,7 @@ fn failed(what: &str) -> impl Fn(Error) -> TestCaseError + '_ {
 }
 
 fn prefixes_replay_the_same(script: &[Cmd]) -> Result<(), TestCaseError> {
-    let start = Run::start_event("order", json!({"id": 1}), "r1", 0);
+    let start = Run::start_event("order", json!({"id": 1}).into(), "r1", 0);
     let (live, first) = play(vec![start.clone()], script, 1_000).map_err(failed("live"))?;
 
     // The full history, and the lengths it had after each append.

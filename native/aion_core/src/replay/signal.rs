@@ -4,6 +4,7 @@ use serde_json::{json, Value};
 
 use super::{Append, Recorded, Run, Step};
 use crate::event::{Delivery, EventKind};
+use crate::payload::Payload;
 use crate::Error;
 
 /// The answer to the code's `signal(Target, Name, Payload)`.
@@ -69,7 +70,7 @@ impl Run {
                 }
                 self.advance_time(at);
                 *self.consumed.entry(name.to_string()).or_insert(0) += 1;
-                Ok(Step::Done(Ok(payload)))
+                Ok(Step::Done(Ok(Payload::from_value(&payload))))
             }
             None => {
                 if let Some(step) = self.scope_timeout(None) {

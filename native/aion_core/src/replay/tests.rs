@@ -6,7 +6,7 @@ use super::*;
 use crate::event::{Cause, ChildStatus, Delivery, Event, EventKind};
 
 fn started() -> Vec<Event> {
-    vec![Run::start_event("order", json!({"id": 1}), "r1", 0)]
+    vec![Run::start_event("order", json!({"id": 1}).into(), "r1", 0)]
 }
 
 fn run_with(history: Vec<Event>) -> Run {
@@ -16,7 +16,7 @@ fn run_with(history: Vec<Event>) -> Run {
 /// Dispatches activity `name` live and returns its ordinal.
 fn live_ordinal(run: &mut Run, name: &str) -> u64 {
     match run
-        .dispatch_activity(name, json!(1), &Value::Null, 0)
+        .dispatch_activity(name, json!(1).into(), &Value::Null, 0)
         .unwrap()
     {
         Dispatch::Live { ordinal, .. } => ordinal,
@@ -39,7 +39,7 @@ fn live_activity(run: &mut Run, name: &str, now: i64) -> Vec<Event> {
         append,
         task: Some(task),
     } = run
-        .dispatch_activity(name, json!(name), &Value::Null, now)
+        .dispatch_activity(name, json!(name).into(), &Value::Null, now)
         .unwrap()
     else {
         panic!("expected live dispatch")
@@ -48,7 +48,7 @@ fn live_activity(run: &mut Run, name: &str, now: i64) -> Vec<Event> {
         .activity_result(
             ordinal,
             task.attempt,
-            AttemptOutcome::Completed(json!({"ok": name})),
+            AttemptOutcome::Completed(json!({"ok": name}).into()),
             now,
         )
         .unwrap()
@@ -60,7 +60,7 @@ fn live_activity(run: &mut Run, name: &str, now: i64) -> Vec<Event> {
 fn live_dispatch_records_scheduled_and_first_attempt_after_head() {
     let mut run = run_with(started());
     let d = run
-        .dispatch_activity("reserve", json!(1), &Value::Null, 5)
+        .dispatch_activity("reserve", json!(1).into(), &Value::Null, 5)
         .unwrap();
     let Dispatch::Live {
         ordinal,
@@ -96,19 +96,19 @@ fn replay_answers_completed_activity_without_new_events() {
     assert!(replay.is_replaying());
     assert_eq!(
         replay
-            .dispatch_activity("reserve", json!(1), &Value::Null, 9)
+            .dispatch_activity("reserve", json!(1).into(), &Value::Null, 9)
             .unwrap(),
         Dispatch::Replayed { ordinal: 1 }
     );
     assert_eq!(
         replay.activity_step(1, 9).unwrap(),
-        Step::Done(Ok(json!({"ok": "reserve"})))
+        Step::Done(Ok(json!({"ok": "reserve"}).into()))
     );
     assert_eq!(replay.head(), head);
     assert!(!replay.is_replaying());
     assert!(matches!(
         replay
-            .dispatch_activity("charge", json!(2), &Value::Null, 9)
+            .dispatch_activity("charge", json!(2).into(), &Value::Null, 9)
             .unwrap(),
         Dispatch::Live { ordinal: 2, .. }
     ));
@@ -121,7 +121,7 @@ fn replay_rejects_different_activity_and_names_seq() {
     history.extend(live_activity(&mut first, "reserve", 1));
     let mut replay = run_with(history);
     let err = replay
-        .dispatch_activity("charge", json!(1), &Value::Null, 2)
+        .dispatch_activity("charge", json!(1).into(), &Value::Null, 2)
         .unwrap_err();
     match &err {
         Error::NonDeterminism {
@@ -137,7 +137,7 @@ fn replay_rejects_different_activity_and_names_seq() {
     }
     // The run stays diverged: nothing more is appended.
     assert_eq!(replay.activity_step(1, 3).unwrap_err(), err);
-    assert_eq!(replay.complete(Ok(json!(null)), 3).unwrap_err(), err);
+    assert_eq!(replay.complete(Ok(json!(null).into()), 3).unwrap_err(), err);
 }
 
 #[test]
@@ -146,7 +146,7 @@ fn replay_rejects_completion_while_commands_remain() {
     let mut history = started();
     history.extend(live_activity(&mut first, "reserve", 1));
     let mut replay = run_with(history);
-    let err = replay.complete(Ok(json!("done")), 2).unwrap_err();
+    let err = replay.complete(Ok(json!("done").into()), 2).unwrap_err();
     assert!(
         matches!(err, Error::NonDeterminism { seq: 2, .. }),
         "{err:?}"
@@ -156,14 +156,14 @@ fn replay_rejects_completion_while_commands_remain() {
 #[test]
 fn replay_rejects_activity_where_history_completed() {
     let mut first = run_with(started());
-    let Recorded::Live((), append) = first.complete(Ok(json!(1)), 1).unwrap() else {
+    let Recorded::Live((), append) = first.complete(Ok(json!(1).into()), 1).unwrap() else {
         panic!()
     };
     let mut history = started();
     history.extend(append.events);
     let mut replay = run_with(history);
     let err = replay
-        .dispatch_activity("x", json!(1), &Value::Null, 2)
+        .dispatch_activity("x", json!(1).into(), &Value::Null, 2)
         .unwrap_err();
     assert!(
         matches!(&err, Error::NonDeterminism { seq: 2, recorded, .. } if recorded == "WorkflowCompleted"),
@@ -220,17 +220,17 @@ fn stale_and_duplicate_results_change_nothing() {
     let mut run = run_with(started());
     let ordinal = live_ordinal(&mut run, "pay");
     assert_eq!(
-        run.activity_result(ordinal, 2, AttemptOutcome::Completed(json!(1)), 1)
+        run.activity_result(ordinal, 2, AttemptOutcome::Completed(json!(1).into()), 1)
             .unwrap(),
         None
     );
     assert!(run
-        .activity_result(ordinal, 1, AttemptOutcome::Completed(json!(1)), 1)
+        .activity_result(ordinal, 1, AttemptOutcome::Completed(json!(1).into()), 1)
         .unwrap()
         .is_some());
     let head = run.head();
     assert_eq!(
-        run.activity_result(ordinal, 1, AttemptOutcome::Completed(json!(2)), 1)
+        run.activity_result(ordinal, 1, AttemptOutcome::Completed(json!(2).into()), 1)
             .unwrap(),
         None
     );
@@ -241,7 +241,7 @@ fn stale_and_duplicate_results_change_nothing() {
 fn attempt_lost_in_a_crash_is_recorded_failed_then_retried() {
     let mut first = run_with(started());
     let Dispatch::Live { append, .. } = first
-        .dispatch_activity("ship", json!(1), &Value::Null, 0)
+        .dispatch_activity("ship", json!(1).into(), &Value::Null, 0)
         .unwrap()
     else {
         panic!()
@@ -251,7 +251,7 @@ fn attempt_lost_in_a_crash_is_recorded_failed_then_retried() {
     let mut resumed = run_with(history);
     assert_eq!(
         resumed
-            .dispatch_activity("ship", json!(1), &Value::Null, 10)
+            .dispatch_activity("ship", json!(1).into(), &Value::Null, 10)
             .unwrap(),
         Dispatch::Replayed { ordinal: 1 }
     );
@@ -275,13 +275,17 @@ fn load_rejects_gaps_and_missing_start() {
     h.push(Event {
         seq: 3,
         recorded_at: 0,
-        kind: EventKind::WorkflowCompleted { result: json!(1) },
+        kind: EventKind::WorkflowCompleted {
+            result: json!(1).into(),
+        },
     });
     assert_eq!(Run::load("wf", h).unwrap_err().kind(), "corrupt");
     let no_start = vec![Event {
         seq: 1,
         recorded_at: 0,
-        kind: EventKind::WorkflowCompleted { result: json!(1) },
+        kind: EventKind::WorkflowCompleted {
+            result: json!(1).into(),
+        },
     }];
     assert_eq!(Run::load("wf", no_start).unwrap_err().kind(), "corrupt");
     assert_eq!(Run::load("wf", vec![]).unwrap_err().kind(), "not_found");
@@ -325,7 +329,7 @@ fn timer_waits_until_due_then_fires_once_and_replays_without_events() {
     ));
     assert_eq!(
         run.timer_step(t, 1100).unwrap(),
-        Step::Done(Ok(Value::Null))
+        Step::Done(Ok(Value::Null.into()))
     );
     assert_eq!(run.now(), 1100);
 
@@ -337,7 +341,7 @@ fn timer_waits_until_due_then_fires_once_and_replays_without_events() {
     );
     assert_eq!(
         again.timer_step(t, 9999).unwrap(),
-        Step::Done(Ok(Value::Null))
+        Step::Done(Ok(Value::Null.into()))
     );
     assert_eq!((again.head(), again.now()), (head, 1100));
 }
@@ -375,7 +379,7 @@ fn replay_rejects_timer_kind_name_and_missing_cancel_mismatches() {
         "{err}"
     );
     let err = replay_of(&history)
-        .dispatch_activity("a", json!(1), &Value::Null, 0)
+        .dispatch_activity("a", json!(1).into(), &Value::Null, 0)
         .unwrap_err();
     assert!(
         err.to_string()
@@ -390,7 +394,7 @@ fn replay_rejects_timer_kind_name_and_missing_cancel_mismatches() {
     // A missing cancel: the code goes on to complete where history cancelled the timer.
     let mut replay = replay_of(&history);
     replay.start_timer("nap", 10, 0).unwrap();
-    let err = replay.complete(Ok(json!(1)), 2).unwrap_err();
+    let err = replay.complete(Ok(json!(1).into()), 2).unwrap_err();
     assert!(err.to_string().contains("TimerCancelled(timer 1)"), "{err}");
     // The same code replays cleanly.
     let mut same = replay_of(&history);
@@ -415,7 +419,7 @@ fn cancel_timer_is_idempotent_and_fired_timer_cannot_be_cancelled() {
     assert_eq!(run.cancel_timer(t2, 101).unwrap(), None);
     assert_eq!(
         run.timer_step(t2, 102).unwrap(),
-        Step::Done(Ok(Value::Null))
+        Step::Done(Ok(Value::Null.into()))
     );
 }
 
@@ -427,7 +431,7 @@ fn with_timeout_outcome_after_deadline_is_a_timeout_on_every_replay() {
     let Dispatch::Live {
         ordinal, append, ..
     } = run
-        .dispatch_activity("slow", json!(1), &Value::Null, 0)
+        .dispatch_activity("slow", json!(1).into(), &Value::Null, 0)
         .unwrap()
     else {
         panic!()
@@ -444,17 +448,22 @@ fn with_timeout_outcome_after_deadline_is_a_timeout_on_every_replay() {
     assert_eq!(run.activity_step(ordinal, 120).unwrap(), Step::Timeout);
     // The result arrives after the deadline and is recorded too.
     history.extend(
-        run.activity_result(ordinal, 1, AttemptOutcome::Completed(json!("late")), 130)
-            .unwrap()
-            .unwrap()
-            .events,
+        run.activity_result(
+            ordinal,
+            1,
+            AttemptOutcome::Completed(json!("late").into()),
+            130,
+        )
+        .unwrap()
+        .unwrap()
+        .events,
     );
     assert_eq!(run.exit_scope(scope, 140).unwrap(), (true, None));
 
     let mut again = replay_of(&history);
     again.enter_scope(100, 0).unwrap();
     again
-        .dispatch_activity("slow", json!(1), &Value::Null, 0)
+        .dispatch_activity("slow", json!(1).into(), &Value::Null, 0)
         .unwrap();
     assert_eq!(again.activity_step(ordinal, 9999).unwrap(), Step::Timeout);
     assert_eq!(again.exit_scope(scope, 9999).unwrap(), (true, None));
@@ -467,12 +476,12 @@ fn with_timeout_result_before_deadline_wins_and_scope_is_cancelled() {
         panic!()
     };
     let ordinal = live_ordinal(&mut run, "fast");
-    run.activity_result(ordinal, 1, AttemptOutcome::Completed(json!(7)), 10)
+    run.activity_result(ordinal, 1, AttemptOutcome::Completed(json!(7).into()), 10)
         .unwrap()
         .unwrap();
     assert_eq!(
         run.activity_step(ordinal, 500).unwrap(),
-        Step::Done(Ok(json!(7)))
+        Step::Done(Ok(json!(7).into()))
     );
     let (timed_out, cancel) = run.exit_scope(scope, 500).unwrap();
     assert!(!timed_out);
@@ -509,7 +518,7 @@ fn cancel_request_cancels_pending_work_once_then_compensation_runs() {
     assert_eq!(run.request_cancel(json!("again"), 6).unwrap().append, None);
     // The late result of the stopped attempt is stale.
     assert_eq!(
-        run.activity_result(ordinal, 1, AttemptOutcome::Completed(json!(1)), 7)
+        run.activity_result(ordinal, 1, AttemptOutcome::Completed(json!(1).into()), 7)
             .unwrap(),
         None
     );
@@ -517,11 +526,11 @@ fn cancel_request_cancels_pending_work_once_then_compensation_runs() {
     assert_eq!(run.timer_step(t, 8).unwrap(), Step::Cancelled);
     // Compensation after the code saw the cancellation runs normally.
     assert!(matches!(
-        run.dispatch_activity("refund", json!(1), &Value::Null, 9)
+        run.dispatch_activity("refund", json!(1).into(), &Value::Null, 9)
             .unwrap(),
         Dispatch::Live { task: Some(_), .. }
     ));
-    let Recorded::Live((), append) = run.complete(Ok(json!("refunded")), 10).unwrap() else {
+    let Recorded::Live((), append) = run.complete(Ok(json!("refunded").into()), 10).unwrap() else {
         panic!()
     };
     assert!(
@@ -534,7 +543,7 @@ fn cancel_request_with_nothing_pending_cancels_the_next_new_activity() {
     let mut run = run_with(started());
     run.request_cancel(json!(null), 1).unwrap();
     let Dispatch::Live { ordinal, task, .. } = run
-        .dispatch_activity("a", json!(1), &Value::Null, 2)
+        .dispatch_activity("a", json!(1).into(), &Value::Null, 2)
         .unwrap()
     else {
         panic!()
@@ -542,7 +551,7 @@ fn cancel_request_with_nothing_pending_cancels_the_next_new_activity() {
     assert_eq!(task, None);
     assert_eq!(run.activity_step(ordinal, 3).unwrap(), Step::Cancelled);
     assert!(matches!(
-        run.dispatch_activity("b", json!(1), &Value::Null, 4)
+        run.dispatch_activity("b", json!(1).into(), &Value::Null, 4)
             .unwrap(),
         Dispatch::Live { task: Some(_), .. }
     ));
@@ -590,7 +599,7 @@ fn patched_is_false_when_replaying_history_from_before_the_change() {
         Recorded::Replayed(false)
     );
     new_code
-        .dispatch_activity("old_step", json!(1), &Value::Null, 2)
+        .dispatch_activity("old_step", json!(1).into(), &Value::Null, 2)
         .unwrap();
     // Past the recorded history, the change applies and is recorded.
     assert!(matches!(
@@ -602,7 +611,9 @@ fn patched_is_false_when_replaying_history_from_before_the_change() {
 #[test]
 fn continue_as_new_closes_the_run_and_starts_a_linked_one() {
     let mut run = run_with(started());
-    let c = run.continue_as_new(json!({"n": 2}), "r2", 7).unwrap();
+    let c = run
+        .continue_as_new(json!({"n": 2}).into(), "r2", 7)
+        .unwrap();
     assert!(
         matches!(&c.close.events[0].kind, EventKind::WorkflowContinuedAsNew { new_run_id, .. } if new_run_id == "r2")
     );
@@ -611,7 +622,7 @@ fn continue_as_new_closes_the_run_and_starts_a_linked_one() {
     );
     assert!(run.is_closed());
     assert!(run
-        .dispatch_activity("a", json!(1), &Value::Null, 8)
+        .dispatch_activity("a", json!(1).into(), &Value::Null, 8)
         .is_err());
 }
 
@@ -622,7 +633,7 @@ fn terminate_ends_even_a_diverged_run_but_not_a_closed_one() {
     history.extend(live_activity(&mut first, "a", 1));
     let mut run = replay_of(&history);
     assert!(run
-        .dispatch_activity("b", json!(1), &Value::Null, 2)
+        .dispatch_activity("b", json!(1).into(), &Value::Null, 2)
         .is_err());
     let stop = run
         .end(
@@ -664,7 +675,7 @@ fn replay_rejects_side_effect_and_continue_as_new_mismatches() {
     );
     // Continue-as-new where history has a timer.
     let err = replay_of(&history)
-        .continue_as_new(json!(1), "r2", 1)
+        .continue_as_new(json!(1).into(), "r2", 1)
         .unwrap_err();
     assert!(err.to_string().contains("WorkflowContinuedAsNew"), "{err}");
     // A timer where history has a side effect.
@@ -708,11 +719,11 @@ fn signals_are_consumed_in_arrival_order_and_deduplicated() {
     );
     assert_eq!(
         run.signal_step("go", 12).unwrap(),
-        Step::Done(Ok(json!("a")))
+        Step::Done(Ok(json!("a").into()))
     );
     assert_eq!(
         run.signal_step("go", 12).unwrap(),
-        Step::Done(Ok(json!("b")))
+        Step::Done(Ok(json!("b").into()))
     );
     assert_eq!(
         run.signal_step("other", 12).unwrap(),
@@ -721,7 +732,7 @@ fn signals_are_consumed_in_arrival_order_and_deduplicated() {
     let mut again = replay_of(&history);
     assert_eq!(
         again.signal_step("go", 99).unwrap(),
-        Step::Done(Ok(json!("a")))
+        Step::Done(Ok(json!("a").into()))
     );
 }
 
@@ -749,7 +760,7 @@ fn signal_after_receive_timeout_is_left_for_the_next_receive() {
     again.exit_scope(scope, 999).unwrap();
     assert_eq!(
         again.signal_step("go", 999).unwrap(),
-        Step::Done(Ok(json!(1)))
+        Step::Done(Ok(json!(1).into()))
     );
 }
 
@@ -790,7 +801,7 @@ fn accepted_update_runs_before_the_outcome_that_followed_it_on_replay() {
     let Dispatch::Live {
         ordinal, append, ..
     } = run
-        .dispatch_activity("a", json!(1), &Value::Null, 0)
+        .dispatch_activity("a", json!(1).into(), &Value::Null, 0)
         .unwrap()
     else {
         panic!()
@@ -809,7 +820,7 @@ fn accepted_update_runs_before_the_outcome_that_followed_it_on_replay() {
         Step::Wait { until: None }
     );
     history.extend(
-        run.activity_result(ordinal, 1, AttemptOutcome::Completed(json!(7)), 5)
+        run.activity_result(ordinal, 1, AttemptOutcome::Completed(json!(7).into()), 5)
             .unwrap()
             .unwrap()
             .events,
@@ -817,7 +828,7 @@ fn accepted_update_runs_before_the_outcome_that_followed_it_on_replay() {
 
     let mut again = replay_of(&history);
     again
-        .dispatch_activity("a", json!(1), &Value::Null, 0)
+        .dispatch_activity("a", json!(1).into(), &Value::Null, 0)
         .unwrap();
     assert!(matches!(
         again.activity_step(ordinal, 9).unwrap(),
@@ -829,7 +840,7 @@ fn accepted_update_runs_before_the_outcome_that_followed_it_on_replay() {
     );
     assert_eq!(
         again.activity_step(ordinal, 9).unwrap(),
-        Step::Done(Ok(json!(7)))
+        Step::Done(Ok(json!(7).into()))
     );
 }
 
@@ -855,7 +866,10 @@ fn child_outcome_and_parent_close_policy() {
             .unwrap()
             .events,
     );
-    assert_eq!(run.child_step(1, 3).unwrap(), Step::Done(Ok(json!(42))));
+    assert_eq!(
+        run.child_step(1, 3).unwrap(),
+        Step::Done(Ok(json!(42).into()))
+    );
     assert!(run.open_children().is_empty());
     let mut again = replay_of(&history);
     let Recorded::Replayed(replayed) = again
@@ -865,7 +879,10 @@ fn child_outcome_and_parent_close_policy() {
         panic!()
     };
     assert!(!replayed.create);
-    assert_eq!(again.child_step(1, 9).unwrap(), Step::Done(Ok(json!(42))));
+    assert_eq!(
+        again.child_step(1, 9).unwrap(),
+        Step::Done(Ok(json!(42).into()))
+    );
 }
 
 #[test]
@@ -878,13 +895,13 @@ fn select_picks_the_first_settled_in_history_order() {
         run.select(&items, 1).unwrap(),
         (0, Step::Wait { until: None })
     );
-    run.activity_result(b, 1, AttemptOutcome::Completed(json!("b")), 2)
+    run.activity_result(b, 1, AttemptOutcome::Completed(json!("b").into()), 2)
         .unwrap();
-    run.activity_result(a, 1, AttemptOutcome::Completed(json!("a")), 3)
+    run.activity_result(a, 1, AttemptOutcome::Completed(json!("a").into()), 3)
         .unwrap();
     assert_eq!(
         run.select(&items, 4).unwrap(),
-        (1, Step::Done(Ok(json!("b"))))
+        (1, Step::Done(Ok(json!("b").into())))
     );
     let stop = run.cancel_activity(a, 5).unwrap();
     assert_eq!(stop.append, None);
@@ -913,13 +930,28 @@ fn select_settled_gives_every_result_in_history_order_up_to_the_first_failure() 
         message: message.into(),
         retryable: false,
     };
-    run.activity_result(ordinals[2], 1, AttemptOutcome::Completed(json!("c")), 2)
-        .unwrap();
-    run.activity_result(ordinals[0], 1, AttemptOutcome::Completed(json!("a")), 3)
-        .unwrap();
+    run.activity_result(
+        ordinals[2],
+        1,
+        AttemptOutcome::Completed(json!("c").into()),
+        2,
+    )
+    .unwrap();
+    run.activity_result(
+        ordinals[0],
+        1,
+        AttemptOutcome::Completed(json!("a").into()),
+        3,
+    )
+    .unwrap();
     run.activity_result(ordinals[3], 1, fail("d"), 4).unwrap();
-    run.activity_result(ordinals[1], 1, AttemptOutcome::Completed(json!("b")), 5)
-        .unwrap();
+    run.activity_result(
+        ordinals[1],
+        1,
+        AttemptOutcome::Completed(json!("b").into()),
+        5,
+    )
+    .unwrap();
     let steps = run.select_settled(&items, 6).unwrap();
     // c, a (successes, in the order they were recorded), then d's failure; b (recorded
     // after it) is not observed.
@@ -927,7 +959,7 @@ fn select_settled_gives_every_result_in_history_order_up_to_the_first_failure() 
         steps.iter().map(|(i, _)| *i).collect::<Vec<_>>(),
         vec![2, 0, 3]
     );
-    assert_eq!(steps[0].1, Step::Done(Ok(json!("c"))));
+    assert_eq!(steps[0].1, Step::Done(Ok(json!("c").into())));
     assert!(matches!(&steps[2].1, Step::Done(Err(e)) if e["message"] == "d"));
     // The same, call after call, from select.
     let mut again = run_with(started());
@@ -935,10 +967,20 @@ fn select_settled_gives_every_result_in_history_order_up_to_the_first_failure() 
         live_ordinal(&mut again, name);
     }
     again
-        .activity_result(ordinals[2], 1, AttemptOutcome::Completed(json!("c")), 2)
+        .activity_result(
+            ordinals[2],
+            1,
+            AttemptOutcome::Completed(json!("c").into()),
+            2,
+        )
         .unwrap();
     again
-        .activity_result(ordinals[0], 1, AttemptOutcome::Completed(json!("a")), 3)
+        .activity_result(
+            ordinals[0],
+            1,
+            AttemptOutcome::Completed(json!("a").into()),
+            3,
+        )
         .unwrap();
     again.activity_result(ordinals[3], 1, fail("d"), 4).unwrap();
     let mut pending = items.clone();
@@ -961,7 +1003,7 @@ fn merged_appends_continue_the_first_head() {
     let mut appends = Vec::new();
     for name in ["a", "b"] {
         let Dispatch::Live { append, .. } = run
-            .dispatch_activity(name, json!(1), &Value::Null, 0)
+            .dispatch_activity(name, json!(1).into(), &Value::Null, 0)
             .unwrap()
         else {
             panic!()

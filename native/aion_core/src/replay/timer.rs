@@ -1,9 +1,8 @@
 //! Durable timers and `with_timeout` scopes (whose deadlines are timers with `scope: true`).
 
-use serde_json::Value;
-
 use super::{Append, Recorded, Run, Step, TimerState};
 use crate::event::{Cause, EventKind};
+use crate::payload::Payload;
 use crate::Error;
 
 /// The name recorded for the deadline timer of a `with_timeout` scope.
@@ -56,7 +55,7 @@ impl Run {
             return Ok(step);
         }
         if let Some((seq, at)) = timer.fired {
-            return Ok(self.observe(Some(seq), at, Ok(Value::Null), false));
+            return Ok(self.observe(Some(seq), at, Ok(Payload::null()), false));
         }
         if let Some((seq, at, cause)) = timer.cancelled {
             if let Some(step) = self.scope_timeout(Some(seq)) {

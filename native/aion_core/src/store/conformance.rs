@@ -13,7 +13,12 @@ pub(crate) fn start_request(id: &str) -> AppendRequest {
         workflow_id: id.to_string(),
         run_id: "run-1".to_string(),
         expected_head: 0,
-        events: vec![Run::start_event("order", json!({"id": id}), "run-1", 10)],
+        events: vec![Run::start_event(
+            "order",
+            json!({"id": id}).into(),
+            "run-1",
+            10,
+        )],
     }
 }
 
@@ -35,7 +40,7 @@ fn scheduled(seq: u64, ordinal: u64) -> Event {
         EventKind::ActivityScheduled {
             ordinal,
             name: "a".into(),
-            input: json!(1),
+            input: json!(1).into(),
             config: json!({}),
         },
     )
@@ -147,7 +152,7 @@ fn closing_event_updates_summary_and_closes_history(store: Box<dyn EventStore>) 
             events: vec![event(
                 2,
                 EventKind::WorkflowCompleted {
-                    result: json!({"ok": true}),
+                    result: json!({"ok": true}).into(),
                 },
             )],
         })
@@ -247,12 +252,12 @@ fn continue_as_new_group_starts_a_fresh_run_and_keeps_the_old(store: Box<dyn Eve
         events: vec![event(
             2,
             EventKind::WorkflowContinuedAsNew {
-                input: json!(2),
+                input: json!(2).into(),
                 new_run_id: "run-2".into(),
             },
         )],
     };
-    let mut started = Run::start_event("order", json!(2), "run-2", 30);
+    let mut started = Run::start_event("order", json!(2).into(), "run-2", 30);
     if let EventKind::WorkflowStarted { continued_from, .. } = &mut started.kind {
         *continued_from = Some("run-1".into());
     }
@@ -312,7 +317,7 @@ pub(crate) fn seq10_appends(workflow_id: &str, run_id: &str, now: i64) -> Vec<Ap
     let schedule = |ordinal: u64| EventKind::ActivityScheduled {
         ordinal,
         name: format!("step_{ordinal}"),
-        input: json!({"order_id": workflow_id, "step": ordinal, "amount": 12.5}),
+        input: json!({"order_id": workflow_id, "step": ordinal, "amount": 12.5}).into(),
         config: config.clone(),
     };
     let started = |ordinal: u64| EventKind::ActivityStarted {
@@ -321,11 +326,18 @@ pub(crate) fn seq10_appends(workflow_id: &str, run_id: &str, now: i64) -> Vec<Ap
     };
     let completed = |ordinal: u64| EventKind::ActivityCompleted {
         ordinal,
-        result: json!({"ok": true, "step": ordinal, "receipt": format!("{run_id}-{ordinal}")}),
+        result: json!({"ok": true, "step": ordinal, "receipt": format!("{run_id}-{ordinal}")})
+            .into(),
         attempt: 1,
     };
     let mut batches = vec![vec![next(
-        Run::start_event("order", json!({"order_id": workflow_id}), run_id, now).kind,
+        Run::start_event(
+            "order",
+            json!({"order_id": workflow_id}).into(),
+            run_id,
+            now,
+        )
+        .kind,
     )]];
     batches.push(vec![next(schedule(1)), next(started(1))]);
     for ordinal in 2..=10 {
@@ -338,7 +350,7 @@ pub(crate) fn seq10_appends(workflow_id: &str, run_id: &str, now: i64) -> Vec<Ap
     batches.push(vec![
         next(completed(10)),
         next(EventKind::WorkflowCompleted {
-            result: json!({"status": "shipped"}),
+            result: json!({"status": "shipped"}).into(),
         }),
     ]);
     let mut head = 0;

@@ -499,7 +499,7 @@ pub fn closing(kind: &EventKind) -> Option<(Status, Value)> {
 /// What the summary keeps of a closing event.
 fn closing_payload(kind: &EventKind) -> Value {
     match kind {
-        EventKind::WorkflowCompleted { result } => result.clone(),
+        EventKind::WorkflowCompleted { result } => result.value(),
         EventKind::WorkflowFailed { error } => error.clone(),
         EventKind::WorkflowCancelled { details } => details.clone(),
         EventKind::WorkflowTerminated { reason } => reason.clone(),

@@ -683,7 +683,7 @@ impl Builder {
         };
         let started = EventKind::WorkflowStarted {
             workflow_type,
-            input: json!({"id": id}),
+            input: json!({"id": id}).into(),
             run_id: run.to_string(),
             continued_from,
             execution_deadline: None,
@@ -725,7 +725,7 @@ impl Builder {
                 let (run, head) = self.current(id);
                 let new_run = self.successor(id, *new_run);
                 let kind = EventKind::WorkflowContinuedAsNew {
-                    input: json!({"n": head}),
+                    input: json!({"n": head}).into(),
                     new_run_id: new_run.clone(),
                 };
                 let close = AppendRequest {
@@ -808,7 +808,7 @@ impl Builder {
             Kind::Scheduled(input) => EventKind::ActivityScheduled {
                 ordinal: seq,
                 name: "charge".into(),
-                input,
+                input: input.into(),
                 config: json!({}),
             },
             Kind::Started => EventKind::ActivityStarted {
@@ -817,7 +817,7 @@ impl Builder {
             },
             Kind::ActivityDone(result) => EventKind::ActivityCompleted {
                 ordinal: seq % 3,
-                result,
+                result: result.into(),
                 attempt: 1,
             },
             Kind::Timer => EventKind::TimerStarted {
@@ -842,19 +842,21 @@ impl Builder {
             Kind::CancelRequested(reason) => EventKind::WorkflowCancelRequested { reason },
             Kind::Restart => EventKind::WorkflowStarted {
                 workflow_type: TYPES[0].into(),
-                input: json!(null),
+                input: json!(null).into(),
                 run_id: run.to_string(),
                 continued_from: None,
                 execution_deadline: None,
                 parent_id: None,
             },
-            Kind::Close(Close::Completed(result)) => EventKind::WorkflowCompleted { result },
+            Kind::Close(Close::Completed(result)) => EventKind::WorkflowCompleted {
+                result: result.into(),
+            },
             Kind::Close(Close::Failed(error)) => EventKind::WorkflowFailed { error },
             Kind::Close(Close::Cancelled(details)) => EventKind::WorkflowCancelled { details },
             Kind::Close(Close::Terminated(reason)) => EventKind::WorkflowTerminated { reason },
             Kind::Close(Close::TimedOut(deadline)) => EventKind::WorkflowTimedOut { deadline },
             Kind::Close(Close::ContinuedAsNew(n)) => EventKind::WorkflowContinuedAsNew {
-                input: json!(n),
+                input: json!(n).into(),
                 new_run_id: self.successor(id, n),
             },
         }
@@ -1111,7 +1113,7 @@ fn started(run: &str, ty: &str, parent: Option<&str>, from: Option<&str>) -> App
             recorded_at: 10,
             kind: EventKind::WorkflowStarted {
                 workflow_type: ty.into(),
-                input: json!(null),
+                input: json!(null).into(),
                 run_id: run.into(),
                 continued_from: from.map(String::from),
                 execution_deadline: None,
@@ -1131,7 +1133,7 @@ fn continued(run: &str, next: &str, ty: &str, parent: Option<&str>) -> Vec<Appen
             seq: 2,
             recorded_at: 20,
             kind: EventKind::WorkflowContinuedAsNew {
-                input: json!(null),
+                input: json!(null).into(),
                 new_run_id: next.into(),
             },
         }],
@@ -1238,7 +1240,9 @@ fn inbox_through_above_i64_max_diverges() -> Result<(), TestCaseError> {
         events: vec![Event {
             seq: 2,
             recorded_at: 20,
-            kind: EventKind::WorkflowCompleted { result: json!(1) },
+            kind: EventKind::WorkflowCompleted {
+                result: json!(1).into(),
+            },
         }],
     };
     let append = Planned::Append {

@@ -815,7 +815,7 @@ mod tests {
                 seq: 7,
                 recorded_at: 4_900,
                 kind: crate::EventKind::WorkflowContinuedAsNew {
-                    input: serde_json::json!(2),
+                    input: serde_json::json!(2).into(),
                     new_run_id: "run-2".into(),
                 },
             }],
