@@ -122,7 +122,7 @@ pub enum EventKind {
         /// Per-run side-effect number, from 1.
         ordinal: u64,
         /// The recorded value (JSON).
-        value: Value,
+        value: Payload,
     },
     /// A `patched(ChangeId)` check taken on new code (a command).
     MarkerRecorded {
@@ -135,7 +135,7 @@ pub enum EventKind {
         /// The signal's name.
         name: String,
         /// Its payload (JSON).
-        payload: Value,
+        payload: Payload,
         /// The sender's id for the signal, so a redelivery is recorded once.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         signal_id: Option<String>,
@@ -149,7 +149,7 @@ pub enum EventKind {
         /// The signal's name.
         name: String,
         /// Its payload (JSON).
-        payload: Value,
+        payload: Payload,
     },
     /// What delivering an outgoing signal gave: `ok`, `not_found` or `not_running`.
     SignalDelivered {
@@ -167,7 +167,7 @@ pub enum EventKind {
         /// The child's workflow type.
         workflow_type: String,
         /// The child's input (JSON).
-        input: Value,
+        input: Payload,
         /// What happens to the child when the parent ends: `terminate`, `request_cancel`
         /// or `abandon`.
         parent_close_policy: ChildPolicy,
@@ -192,7 +192,7 @@ pub enum EventKind {
         /// The handler's name.
         name: String,
         /// Its arguments (JSON).
-        args: Value,
+        args: Payload,
     },
     /// The update's handler returned (a command).
     UpdateCompleted {

@@ -120,7 +120,7 @@ impl StepAnswer {
                 update_id,
                 name,
                 args,
-            } => StepAnswer::Update(update_id.clone(), name.clone(), args.to_string()),
+            } => StepAnswer::Update(update_id.clone(), name.clone(), args.text().to_string()),
         }
     }
 }

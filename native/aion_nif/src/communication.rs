@@ -5,7 +5,9 @@ use aion_core::replay::{Awaitable, ChildPolicy, Outgoing, Recorded, Run, Step};
 use aion_core::Error;
 use rustler::{Atom, Encoder, Env, ResourceArc, Term};
 
-use crate::convert::{json_arg, name_arg, optional_name_arg, stamp_args, text_arg, u64_arg};
+use crate::convert::{
+    json_arg, name_arg, optional_name_arg, payload_arg, stamp_args, text_arg, u64_arg,
+};
 use crate::guard::reply;
 use crate::run::{children_term, step_term, stop_term, RunResource};
 
@@ -45,7 +47,7 @@ pub(crate) fn nif_run_send_signal<'a>(
     reply(env, || {
         let target = name_arg(target, "target workflow id")?;
         let name = name_arg(name, "signal name")?;
-        let payload = json_arg(payload, "signal payload")?;
+        let payload = payload_arg(payload, "signal payload")?;
         let (now, tag) = stamp_args(now, tag)?;
         let mut run = resource.lock()?;
         let answer = run.send_signal(&target, &name, payload, now)?;
@@ -95,7 +97,7 @@ pub(crate) fn nif_run_accept_update<'a>(
     reply(env, || {
         let update_id = text_arg(update_id, "update id")?;
         let name = name_arg(name, "update name")?;
-        let args = json_arg(arguments, "update arguments")?;
+        let args = payload_arg(arguments, "update arguments")?;
         let (now, tag) = stamp_args(now, tag)?;
         let mut run = resource.lock()?;
         let append = run.accept_update(&update_id, &name, args, now)?;
@@ -148,7 +150,7 @@ pub(crate) fn nif_run_start_child<'a>(
 ) -> Term<'a> {
     reply(env, || {
         let workflow_type = name_arg(workflow_type, "child workflow type")?;
-        let input = json_arg(input, "child input")?;
+        let input = payload_arg(input, "child input")?;
         let child_id = optional_name_arg(child_id, "child workflow id")?;
         let policy = ChildPolicy::parse(&text_arg(policy, "parent-close policy")?)?;
         let (now, tag) = stamp_args(now, tag)?;

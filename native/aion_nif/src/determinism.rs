@@ -3,7 +3,7 @@
 use aion_core::replay::{Recorded, SideEffect};
 use rustler::{Encoder, Env, ResourceArc, Term};
 
-use crate::convert::{json_arg, name_arg, stamp_args, u64_arg};
+use crate::convert::{name_arg, payload_arg, stamp_args, u64_arg};
 use crate::guard::reply;
 use crate::run::RunResource;
 
@@ -30,7 +30,7 @@ pub(crate) fn nif_run_uuid(env: Env<'_>, resource: ResourceArc<RunResource>) -> 
 pub(crate) fn nif_run_side_effect(env: Env<'_>, resource: ResourceArc<RunResource>) -> Term<'_> {
     reply(env, || {
         Ok(match resource.lock()?.side_effect()? {
-            SideEffect::Replayed(value) => (atoms::replayed(), value.to_string()).encode(env),
+            SideEffect::Replayed(value) => (atoms::replayed(), value.text()).encode(env),
             SideEffect::Live { ordinal } => (atoms::live(), ordinal).encode(env),
         })
     })
@@ -47,7 +47,7 @@ pub(crate) fn nif_run_side_effect_record<'a>(
 ) -> Term<'a> {
     reply(env, || {
         let ordinal = u64_arg(ordinal, "side effect")?;
-        let value = json_arg(value, "side effect value")?;
+        let value = payload_arg(value, "side effect value")?;
         let (now, tag) = stamp_args(now, tag)?;
         let mut run = resource.lock()?;
         let append = run.record_side_effect(ordinal, value, now)?;

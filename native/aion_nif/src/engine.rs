@@ -19,8 +19,8 @@ use rustler::{Atom, Encoder, Env, OwnedEnv, Resource, ResourceArc, Term};
 use serde_json::Value;
 
 use crate::convert::{
-    json_arg, name_arg, object_to_atom_map, optional_name_arg, optional_text_arg, stamp_args,
-    text_arg, u64_arg, value_to_term,
+    json_arg, name_arg, object_to_atom_map, optional_name_arg, optional_text_arg, payload_arg,
+    stamp_args, text_arg, u64_arg, value_to_term,
 };
 use crate::guard::reply;
 
@@ -343,7 +343,7 @@ fn inbox_item_arg(term: Term<'_>) -> Result<InboxItem, Error> {
     match items.as_slice() {
         [_, name, payload, signal_id] if tag == atoms::signal() => Ok(InboxItem::Signal {
             name: name_arg(*name, "signal name")?,
-            payload: json_arg(*payload, "signal payload")?,
+            payload: payload_arg(*payload, "signal payload")?,
             signal_id: optional_text_arg(*signal_id, "signal id")?,
         }),
         [_, reason] if tag == atoms::cancel() => Ok(InboxItem::Cancel {

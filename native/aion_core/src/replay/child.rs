@@ -37,7 +37,7 @@ impl Run {
     pub fn start_child(
         &mut self,
         workflow_type: &str,
-        input: Value,
+        input: Payload,
         child_id: Option<String>,
         policy: ChildPolicy,
         now: i64,

@@ -104,7 +104,7 @@ pub enum Step {
         /// The handler's name.
         name: String,
         /// Its arguments.
-        args: Value,
+        args: Payload,
     },
 }
 
@@ -121,7 +121,7 @@ pub enum Recorded<T> {
 #[derive(Debug, Clone, PartialEq)]
 pub enum SideEffect {
     /// History holds the value.
-    Replayed(Value),
+    Replayed(Payload),
     /// Run the side effect, then record its value with [`Run::record_side_effect`].
     Live {
         /// The side effect's number.
@@ -186,7 +186,7 @@ struct UpdateEntry {
     seq: u64,
     update_id: String,
     name: String,
-    args: Value,
+    args: Payload,
 }
 
 #[derive(Debug, Clone)]
@@ -226,7 +226,7 @@ pub struct Run {
     timers: HashMap<u64, TimerState>,
     markers: HashMap<String, bool>,
     /// Signals received, by name: (seq, time, payload), in arrival order.
-    signals: HashMap<String, Vec<(u64, i64, Value)>>,
+    signals: HashMap<String, Vec<(u64, i64, Payload)>>,
     /// How many signals of each name the code has consumed.
     consumed: HashMap<String, usize>,
     signal_ids: std::collections::HashSet<String>,
@@ -408,7 +408,7 @@ impl Run {
         let ordinal = self.next_side_effect;
         let requested = EventKind::SideEffectRecorded {
             ordinal,
-            value: Value::Null,
+            value: Payload::null(),
         };
         let recorded = self.command(&requested)?;
         self.next_side_effect += 1;
@@ -425,7 +425,7 @@ impl Run {
     pub fn record_side_effect(
         &mut self,
         ordinal: u64,
-        value: Value,
+        value: Payload,
         now: i64,
     ) -> Result<Append, Error> {
         self.check_usable()?;

@@ -326,12 +326,12 @@ impl Driver {
                 Ok(Answer::Timer(id, self.await_timer(id, false)?))
             }
             Cmd::SideEffect(n) => Ok(Answer::SideEffect(match self.run.side_effect()? {
-                SideEffect::Replayed(value) => value,
+                SideEffect::Replayed(value) => value.value(),
                 SideEffect::Live { ordinal } => {
                     let value = json!({ "effect": n });
-                    let append = self
-                        .run
-                        .record_side_effect(ordinal, value.clone(), self.clock)?;
+                    let append =
+                        self.run
+                            .record_side_effect(ordinal, value.clone().into(), self.clock)?;
                     self.sink(append);
                     value
                 }
@@ -349,10 +349,12 @@ impl Driver {
                         Step::Wait { until: None } => {
                             self.clock += 4;
                             let id = Some(format!("signal-{index}"));
-                            match self
-                                .run
-                                .record_signal(name, json!(payload), id, self.clock)?
-                            {
+                            match self.run.record_signal(
+                                name,
+                                json!(payload).into(),
+                                id,
+                                self.clock,
+                            )? {
                                 Some(append) => self.sink(append),
                                 None => return Err(Error::Internal("signal dropped".into())),
                             }
@@ -367,9 +369,9 @@ impl Driver {
                 Err(Error::Internal("signal never came".into()))
             }
             Cmd::Send { payload } => {
-                let answer = self
-                    .run
-                    .send_signal("other-wf", "go", json!(payload), self.clock)?;
+                let answer =
+                    self.run
+                        .send_signal("other-wf", "go", json!(payload).into(), self.clock)?;
                 match self.sink_recorded(answer) {
                     Outgoing::Delivered(result) => Ok(Answer::Sent(result)),
                     Outgoing::Deliver { ordinal, .. } => {
@@ -387,7 +389,7 @@ impl Driver {
             Cmd::Child { completed, value } => {
                 let answer = self.run.start_child(
                     "job",
-                    json!(index),
+                    json!(index).into(),
                     None,
                     ChildPolicy::Abandon,
                     self.clock,

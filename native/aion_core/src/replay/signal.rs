@@ -28,7 +28,7 @@ impl Run {
     pub fn record_signal(
         &mut self,
         name: &str,
-        payload: Value,
+        payload: Payload,
         signal_id: Option<String>,
         now: i64,
     ) -> Result<Option<Append>, Error> {
@@ -70,7 +70,7 @@ impl Run {
                 }
                 self.advance_time(at);
                 *self.consumed.entry(name.to_string()).or_insert(0) += 1;
-                Ok(Step::Done(Ok(Payload::from_value(&payload))))
+                Ok(Step::Done(Ok(payload)))
             }
             None => {
                 if let Some(step) = self.scope_timeout(None) {
@@ -90,7 +90,7 @@ impl Run {
         &mut self,
         target: &str,
         name: &str,
-        payload: Value,
+        payload: Payload,
         now: i64,
     ) -> Result<Recorded<Outgoing>, Error> {
         let ordinal = self.next_signal_out;
@@ -135,7 +135,7 @@ impl Run {
         &mut self,
         update_id: &str,
         name: &str,
-        args: Value,
+        args: Payload,
         now: i64,
     ) -> Result<Append, Error> {
         if self.closed {

@@ -565,7 +565,7 @@ fn side_effect_patched_random_and_uuid_replay_identically() {
         panic!()
     };
     history.extend(
-        run.record_side_effect(ordinal, json!(42), 1)
+        run.record_side_effect(ordinal, json!(42).into(), 1)
             .unwrap()
             .events,
     );
@@ -582,7 +582,7 @@ fn side_effect_patched_random_and_uuid_replay_identically() {
     let mut again = replay_of(&history);
     assert_eq!(
         again.side_effect().unwrap(),
-        SideEffect::Replayed(json!(42))
+        SideEffect::Replayed(json!(42).into())
     );
     assert_eq!(again.patched("v2", 5).unwrap(), Recorded::Replayed(true));
     assert_eq!((again.random(), again.uuid()), (r, u));
@@ -686,7 +686,7 @@ fn replay_rejects_side_effect_and_continue_as_new_mismatches() {
     };
     other.extend(
         first
-            .record_side_effect(ordinal, json!(1), 1)
+            .record_side_effect(ordinal, json!(1).into(), 1)
             .unwrap()
             .events,
     );
@@ -706,14 +706,14 @@ fn signals_are_consumed_in_arrival_order_and_deduplicated() {
     for (i, p) in ["a", "b"].iter().enumerate() {
         let id = Some(format!("s{i}"));
         history.extend(
-            run.record_signal("go", json!(p), id, 10)
+            run.record_signal("go", json!(p).into(), id, 10)
                 .unwrap()
                 .unwrap()
                 .events,
         );
     }
     assert_eq!(
-        run.record_signal("go", json!("a"), Some("s0".into()), 11)
+        run.record_signal("go", json!("a").into(), Some("s0".into()), 11)
             .unwrap(),
         None
     );
@@ -748,7 +748,7 @@ fn signal_after_receive_timeout_is_left_for_the_next_receive() {
     assert_eq!(run.signal_step("go", 150).unwrap(), Step::Timeout);
     run.exit_scope(scope, 150).unwrap();
     history.extend(
-        run.record_signal("go", json!(1), None, 160)
+        run.record_signal("go", json!(1).into(), None, 160)
             .unwrap()
             .unwrap()
             .events,
@@ -770,7 +770,7 @@ fn outgoing_signal_is_redelivered_until_its_result_is_recorded() {
     let mut run = replay_of(&history);
     let out = keep(
         &mut history,
-        run.send_signal("other", "go", json!(1), 0).unwrap(),
+        run.send_signal("other", "go", json!(1).into(), 0).unwrap(),
     );
     let Outgoing::Deliver { ordinal, signal_id } = out else {
         panic!()
@@ -778,7 +778,9 @@ fn outgoing_signal_is_redelivered_until_its_result_is_recorded() {
     assert_eq!(signal_id, "wf/r1/signal-1");
     let mut crashed = replay_of(&history);
     assert!(matches!(
-        crashed.send_signal("other", "go", json!(1), 0).unwrap(),
+        crashed
+            .send_signal("other", "go", json!(1).into(), 0)
+            .unwrap(),
         Recorded::Replayed(Outgoing::Deliver { .. })
     ));
     history.extend(
@@ -789,7 +791,9 @@ fn outgoing_signal_is_redelivered_until_its_result_is_recorded() {
     );
     let mut again = replay_of(&history);
     assert_eq!(
-        again.send_signal("other", "go", json!(1), 0).unwrap(),
+        again
+            .send_signal("other", "go", json!(1).into(), 0)
+            .unwrap(),
         Recorded::Replayed(Outgoing::Delivered(Delivery::Ok))
     );
 }
@@ -807,7 +811,11 @@ fn accepted_update_runs_before_the_outcome_that_followed_it_on_replay() {
         panic!()
     };
     history.extend(append.events);
-    history.extend(run.accept_update("u1", "set", json!(5), 1).unwrap().events);
+    history.extend(
+        run.accept_update("u1", "set", json!(5).into(), 1)
+            .unwrap()
+            .events,
+    );
     assert!(
         matches!(run.activity_step(ordinal, 2).unwrap(), Step::Update { ref update_id, .. } if update_id == "u1")
     );
@@ -850,7 +858,7 @@ fn child_outcome_and_parent_close_policy() {
     let mut run = replay_of(&history);
     let start = keep(
         &mut history,
-        run.start_child("job", json!(1), None, ChildPolicy::RequestCancel, 0)
+        run.start_child("job", json!(1).into(), None, ChildPolicy::RequestCancel, 0)
             .unwrap(),
     );
     assert_eq!(start.workflow_id, "wf/r1/child-1");
@@ -873,7 +881,7 @@ fn child_outcome_and_parent_close_policy() {
     assert!(run.open_children().is_empty());
     let mut again = replay_of(&history);
     let Recorded::Replayed(replayed) = again
-        .start_child("job", json!(1), None, ChildPolicy::RequestCancel, 9)
+        .start_child("job", json!(1).into(), None, ChildPolicy::RequestCancel, 9)
         .unwrap()
     else {
         panic!()

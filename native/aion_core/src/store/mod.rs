@@ -65,7 +65,7 @@ pub enum InboxItem {
         /// The signal's name.
         name: String,
         /// Its payload.
-        payload: Value,
+        payload: crate::payload::Payload,
         /// The sender's id for it: a redelivery is recorded once.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         signal_id: Option<String>,

@@ -411,7 +411,7 @@ fn item() -> impl Strategy<Value = InboxItem> {
         3 => ("[a-c]", payload(), proptest::option::of("sig-[0-9]")).prop_map(
             |(name, payload, signal_id)| InboxItem::Signal {
                 name,
-                payload,
+                payload: payload.into(),
                 signal_id,
             }
         ),
@@ -829,14 +829,14 @@ impl Builder {
             Kind::TimerFired => EventKind::TimerFired { timer_id: seq % 3 },
             Kind::SideEffect(value) => EventKind::SideEffectRecorded {
                 ordinal: seq,
-                value,
+                value: value.into(),
             },
             Kind::Marker => EventKind::MarkerRecorded {
                 change_id: format!("change-{}", seq % 2),
             },
             Kind::Signal(payload) => EventKind::SignalReceived {
                 name: "go".into(),
-                payload,
+                payload: payload.into(),
                 signal_id: seq.is_multiple_of(2).then(|| format!("sig-{seq}")),
             },
             Kind::CancelRequested(reason) => EventKind::WorkflowCancelRequested { reason },
@@ -1179,7 +1179,7 @@ fn float_payload_survives_the_sqlite_store() -> Result<(), TestCaseError> {
         recorded_at: 20,
         kind: EventKind::SideEffectRecorded {
             ordinal: 1,
-            value: json!(-25437.042617342402),
+            value: json!(-25437.042617342402).into(),
         },
     });
     stores.apply_groups(0, &[vec![create]])
@@ -1196,7 +1196,7 @@ fn with_one_entry() -> Result<Stores, TestCaseError> {
         recorded_at: 10,
         item: InboxItem::Signal {
             name: "go".into(),
-            payload: json!(null),
+            payload: json!(null).into(),
             signal_id: None,
         },
     };
