@@ -60,7 +60,8 @@ durable_test_() ->
                                 fun a_start_that_takes_too_long_is_stopped_and_kept_nowhere/0]]}.
 
 %% Ten sequential activities: the start shares the first command's append, each result
-%% the next command's, the last result the close — 11 appends, 11 commits in all; the
+%% the next command's, the last result the close's commit (the close as an append of its
+%% own) — 11 commits in all; the
 %% history holds every event, numbered without a gap.
 a_result_rides_with_the_next_append() ->
     Commits0 = commits(),

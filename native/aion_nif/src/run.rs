@@ -1,10 +1,13 @@
 //! The run resource: one workflow run's replay state ([`aion_core::replay::Run`]), owned by
-//! the run's workflow process, and the NIFs for its lifecycle (open, complete, cancel,
-//! continue-as-new, terminate, time out). The commands workflow code issues are in
-//! `activity.rs`, `timer.rs` and `determinism.rs`.
+//! the run's workflow process; the NIFs that create it (`nif_run_open`, `nif_run_new`,
+//! `nif_run_from_history`) or read its inbox (`nif_run_take_inbox`), and the lifecycle
+//! commands (complete, cancel, continue-as-new, terminate, time out, flush, closing) that
+//! `nif_run_command` (`command.rs`) dispatches here — as it dispatches workflow commands
+//! to `activity.rs`, `timer.rs`, `determinism.rs` and `communication.rs`.
 //!
-//! Every NIF here except `nif_run_open` is cheap (no I/O on the scheduler): when a command
-//! needs events written, the append goes to the commit thread and the NIF answers
+//! `nif_run_open` and `nif_run_take_inbox` read the store on a dirty I/O scheduler;
+//! `nif_run_from_history` and `nif_run_new_dirty` parse on a dirty CPU scheduler. Every
+//! command is cheap (no I/O on the scheduler): when a command needs events written, the append goes to the commit thread and the NIF answers
 //! `recording`; the caller then waits for `{aion_durable, Tag, ok}` before it reveals
 //! anything (record before you reveal). `done` means nothing had to be written.
 //!

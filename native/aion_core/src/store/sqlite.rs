@@ -124,7 +124,7 @@ impl SqliteStore {
         // 1 KiB pages (for a new database; an existing one keeps its size): a commit of a
         // step rewrites the last page of `events` and of its index, so the page size is
         // most of what a step costs in WAL bytes. A 10-activity workflow run alone writes
-        // ~57 KiB of WAL with 1 KiB pages, ~145 KiB with SQLite's default 4 KiB (measured
+        // ~55–57 KiB of WAL with 1 KiB pages, ~145 KiB with SQLite's default 4 KiB (measured
         // with `aion_engine:store_stats/0`); large payloads take overflow pages either way.
         conn.execute_batch("PRAGMA page_size=1024")?;
         let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
