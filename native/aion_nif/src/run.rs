@@ -86,26 +86,20 @@ impl RunResource {
         append: Append,
         tag: u64,
     ) -> Result<(), Error> {
-        let close = request(run.workflow_id(), run.run_id(), append);
-        if InboxRule::of(&close) == InboxRule::MustBeEmpty {
+        let of_run = |append| request(run.workflow_id(), run.run_id(), append);
+        if InboxRule::of(&append.events) == InboxRule::MustBeEmpty {
             if let Some(pending) = self.take_pending()? {
-                let pending = request(run.workflow_id(), run.run_id(), pending);
-                let writes = vec![Write::group(vec![pending]), Write::group(vec![close])];
+                let writes = vec![
+                    Write::group(vec![of_run(pending)]),
+                    Write::group(vec![of_run(append)]),
+                ];
                 self.engine_or_frontier()?
                     .open()?
                     .submit_writes(env, writes, tag);
                 return Ok(());
             }
         }
-        let AppendRequest {
-            expected_head,
-            events,
-            ..
-        } = close;
-        let append = self.with_pending(Append {
-            expected_head,
-            events,
-        })?;
+        let append = self.with_pending(append)?;
         self.submit_group(
             env,
             vec![request(run.workflow_id(), run.run_id(), append)],
@@ -117,25 +111,13 @@ impl RunResource {
     pub(crate) fn defer(&self, append: Append) -> Result<(), Error> {
         self.engine_or_frontier()?;
         let mut pending = self.pending()?;
-        *pending = match pending.take() {
-            Some(mut before) => {
-                before.events.extend(append.events);
-                Some(before)
-            }
-            None => Some(append),
-        };
+        *pending = Some(after(pending.take(), append));
         Ok(())
     }
 
     /// `append` preceded by the pending events (which it continues), taking them.
     fn with_pending(&self, append: Append) -> Result<Append, Error> {
-        Ok(match self.pending()?.take() {
-            Some(mut before) => {
-                before.events.extend(append.events);
-                before
-            }
-            None => append,
-        })
+        Ok(after(self.pending()?.take(), append))
     }
 
     /// Takes the pending events, if any.
@@ -192,6 +174,17 @@ impl RunResource {
         };
         let state = self.maybe_submit(run, env, append, tag)?;
         Ok((state, value).encode(env))
+    }
+}
+
+/// `append` after `before`, which it continues: one append of both.
+fn after(before: Option<Append>, append: Append) -> Append {
+    match before {
+        Some(mut before) => {
+            before.events.extend(append.events);
+            before
+        }
+        None => append,
     }
 }
 

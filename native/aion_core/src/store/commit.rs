@@ -1,24 +1,20 @@
-//! Group commit: one writer thread batches the appends of many runs into one store commit.
+//! Group commit: one writer thread batches the writes of many runs into one store commit.
 //!
-//! Runs submit an [`AppendRequest`] with a completion callback and carry on; the writer
-//! thread takes every request waiting at that moment (up to [`MAX_BATCH`]), hands them to
-//! [`EventStore::append_batch`] (one transaction, one fsync), then calls each callback with
-//! that request's own result. Under load the batch grows, so throughput rises with
+//! Runs submit [`Write`]s (appends, inbox pushes) with a completion callback and carry on;
+//! the writer thread takes every write waiting at that moment (up to [`MAX_BATCH`]), hands
+//! them to [`EventStore::commit`] (one transaction, one fsync), then calls each callback
+//! with its own writes' results. Under load the batch grows, so throughput rises with
 //! concurrency while each append still waits for about one fsync.
 
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use super::{AppendRequest, EventStore, Write};
+use super::{EventStore, Write};
 use crate::Error;
 
 /// The most requests one commit takes.
 pub const MAX_BATCH: usize = 512;
-
-/// Called once with the write's outcome (an inbox entry's number, 0 for appends), on the
-/// writer thread.
-pub type Completion = Box<dyn FnOnce(Result<u64, Error>) + Send>;
 
 /// Called once with the outcomes of writes submitted together, in order, on the writer
 /// thread.
@@ -56,30 +52,10 @@ impl CommitQueue {
         })
     }
 
-    /// Queues `group` (applied all-or-nothing); `done` is called with its result once the
-    /// batch holding it has been committed (or refused). If the writer is gone, `done` is
-    /// called at once with a durability error.
-    pub fn submit(&self, group: Vec<AppendRequest>, done: Completion) {
-        self.submit_write(Write::group(group), done);
-    }
-
-    /// Queues any write (appends that take inbox entries, an inbox push); as
-    /// [`CommitQueue::submit`].
-    pub fn submit_write(&self, write: Write, done: Completion) {
-        self.submit_writes(
-            vec![write],
-            Box::new(move |mut results| {
-                done(
-                    results.pop().unwrap_or_else(|| {
-                        Err(Error::Internal("the store returned no result".into()))
-                    }),
-                )
-            }),
-        );
-    }
-
     /// Queues writes that go into the same commit, each applied on its own (one refused
-    /// leaves the others applied); `done` gets their outcomes in order.
+    /// leaves the others applied); `done` is called with their outcomes in order (an inbox
+    /// entry's number, 0 for appends) once the batch holding them has been committed (or
+    /// refused). If the writer is gone, `done` is called at once with durability errors.
     pub fn submit_writes(&self, writes: Vec<Write>, done: Completions) {
         let job = Job { writes, done };
         let stopped = |job: Job, why: &str| {
@@ -161,13 +137,18 @@ mod tests {
         for i in 0..100 {
             let tx = tx.clone();
             let request = crate::store::conformance::start_request(&format!("wf-{i}"));
-            queue.submit(vec![request], Box::new(move |r| tx.send((i, r)).unwrap()));
+            queue.submit_writes(
+                vec![Write::group(vec![request])],
+                Box::new(move |mut r| tx.send((i, r.remove(0))).unwrap()),
+            );
         }
         // A duplicate create is refused without hurting the others.
         let tx2 = tx.clone();
-        queue.submit(
-            vec![crate::store::conformance::start_request("wf-0")],
-            Box::new(move |r| tx2.send((1000, r)).unwrap()),
+        queue.submit_writes(
+            vec![Write::group(vec![
+                crate::store::conformance::start_request("wf-0"),
+            ])],
+            Box::new(move |mut r| tx2.send((1000, r.remove(0))).unwrap()),
         );
         let mut results: Vec<_> = (0..101).map(|_| rx.recv().unwrap()).collect();
         results.sort_by_key(|(i, _)| *i);

@@ -68,7 +68,7 @@ impl State {
             let previous = staged.get(id).map_or(0, |s| s.through);
             let through = previous.max(if i == 0 { inbox_through } else { 0 });
             let waiting = entry.is_some_and(|e| e.inbox.iter().any(|x| x.id > through));
-            if InboxRule::of(req) == InboxRule::MustBeEmpty && waiting {
+            if InboxRule::of(&req.events) == InboxRule::MustBeEmpty && waiting {
                 return Err(inbox_not_taken(&req.workflow_id));
             }
             let is_new = current.is_none() || staged.get(id).is_some_and(|s| s.created);

@@ -332,9 +332,9 @@ pub enum InboxRule {
 }
 
 impl InboxRule {
-    /// The rule for `request`.
-    pub fn of(request: &AppendRequest) -> InboxRule {
-        let closes = request.events.iter().any(|event| {
+    /// The rule for an append of `events`.
+    pub fn of(events: &[Event]) -> InboxRule {
+        let closes = events.iter().any(|event| {
             matches!(
                 event.kind,
                 EventKind::WorkflowCompleted { .. }

@@ -636,7 +636,9 @@ impl Builder {
                     Ok(record) => {
                         self.view.insert(id.clone(), record);
                         let inbox = self.inbox.entry(id).or_default();
-                        if InboxRule::of(&request) == InboxRule::MustBeEmpty && !inbox.is_empty() {
+                        if InboxRule::of(&request.events) == InboxRule::MustBeEmpty
+                            && !inbox.is_empty()
+                        {
                             refused = true;
                         }
                     }

@@ -198,7 +198,7 @@ impl SqliteStore {
             tx.prepare_cached("DELETE FROM inbox WHERE workflow_id = ?1 AND id <= ?2")?
                 .execute(params![req.workflow_id, sql_int(inbox_through)])?;
         }
-        if InboxRule::of(req) == InboxRule::MustBeEmpty {
+        if InboxRule::of(&req.events) == InboxRule::MustBeEmpty {
             let waiting: bool = tx
                 .prepare_cached("SELECT EXISTS (SELECT 1 FROM inbox WHERE workflow_id = ?1)")?
                 .query_row([&req.workflow_id], |r| r.get(0))?;
