@@ -49,6 +49,9 @@ pub enum Error {
         /// The limit in force.
         limit: usize,
     },
+    /// In a cluster: this node does not own the run — another node holds it, or this
+    /// node's lease ran out (its appends are refused until it joins again).
+    NotOwner(String),
     /// A bug in aion: a broken invariant or a caught panic.
     Internal(String),
 }
@@ -68,6 +71,7 @@ impl Error {
             Error::NotFound(_) => "not_found",
             Error::InvalidInput(_) => "invalid_input",
             Error::PayloadTooLarge { .. } => "payload_too_large",
+            Error::NotOwner(_) => "not_owner",
             Error::Internal(_) => "internal",
         }
     }
@@ -94,6 +98,7 @@ impl Error {
             | Error::AlreadyExists(d)
             | Error::NotFound(d)
             | Error::InvalidInput(d)
+            | Error::NotOwner(d)
             | Error::Internal(d) => d.clone(),
         }
     }
@@ -120,6 +125,12 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+impl From<tokio_postgres::Error> for Error {
+    fn from(e: tokio_postgres::Error) -> Self {
+        Error::Durability(format!("postgres: {e}"))
+    }
+}
 
 impl From<rusqlite::Error> for Error {
     fn from(e: rusqlite::Error) -> Self {

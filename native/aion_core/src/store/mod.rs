@@ -29,6 +29,7 @@
 
 pub mod commit;
 pub mod memory;
+pub mod postgres;
 pub mod sqlite;
 
 #[cfg(test)]
@@ -226,6 +227,9 @@ pub struct WorkflowRecord {
     pub outcome: Option<Value>,
     /// The workflow that started this one as a child, if any.
     pub parent_id: Option<String>,
+    /// In a cluster (the PostgreSQL store), the node that owns the run; `None` otherwise,
+    /// or while no node does.
+    pub owner: Option<String>,
 }
 
 /// Which workflows [`EventStore::list`] returns; `None` matches everything.
@@ -313,12 +317,78 @@ pub trait EventStore: Send + Sync {
     /// commit. Nothing by default.
     fn idle(&self) {}
 
+    /// The cluster side of a store shared by several nodes (the PostgreSQL store); `None`
+    /// for a store only one engine opens.
+    fn cluster(&self) -> Option<&dyn ClusterStore> {
+        None
+    }
+
     /// One append on its own.
     fn append(&self, request: AppendRequest) -> Result<(), Error> {
         self.append_batch(&[vec![request]])
             .pop()
             .unwrap_or_else(|| Err(Error::Internal("append_batch returned nothing".into())))
     }
+}
+
+/// A live node of a cluster, as the store knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeInfo {
+    /// Its Erlang node name.
+    pub node: String,
+    /// The epoch of its current membership (a node that joins again gets a new one).
+    pub epoch: i64,
+    /// `"all"` (runs workflows and activities) or `"worker"` (activities only).
+    pub role: String,
+    /// The activity task queues it serves.
+    pub task_queues: Vec<String>,
+}
+
+/// Who may run a workflow, as [`ClusterStore::claim`] found it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// This node owns the run (it did already, or took it over just now).
+    Mine,
+    /// Another live node owns it.
+    Owner(String),
+    /// The workflow is closed: nobody owns it, nothing more is appended.
+    Closed,
+    /// No such workflow.
+    Unknown,
+}
+
+/// The cluster side of a shared store: node membership with leases, and run ownership.
+///
+/// A node *joins* with a lease (a row holding its name, a fresh epoch and an expiry kept by
+/// the database's clock) and *renews* it while it lives. Every running workflow names its
+/// owner (node and epoch); the store refuses an append from any node but the owner, and from
+/// the owner once its lease has run out ([`Error::NotOwner`]). A run whose owner's lease ran
+/// out (or whose owner joined again since, with a new epoch) is an *orphan*: any live node
+/// may claim it, and then replays it. The database is the only judge: no node decides
+/// ownership from what it believes about the others.
+pub trait ClusterStore: Send + Sync {
+    /// Joins as `node` (a new epoch; the runs of an earlier membership of the same name
+    /// become orphans) with a lease of `lease_ms`. Returns the epoch.
+    fn join(&self, node: &str, role: &str, task_queues: &[String], lease_ms: u64)
+        -> Result<i64, Error>;
+
+    /// Extends this node's lease by `lease_ms` from now. [`Error::NotOwner`] when the lease
+    /// had run out or another membership replaced it: the node must let its runs go and
+    /// join again.
+    fn renew(&self, lease_ms: u64) -> Result<(), Error>;
+
+    /// Leaves the cluster: this node's runs are left without an owner (the others claim
+    /// them at once) and its lease is dropped.
+    fn leave(&self) -> Result<(), Error>;
+
+    /// The nodes whose lease is live.
+    fn nodes(&self) -> Result<Vec<NodeInfo>, Error>;
+
+    /// Takes `workflow_id` for this node if nobody live owns it.
+    fn claim(&self, workflow_id: &str) -> Result<Claim, Error>;
+
+    /// Takes up to `limit` orphaned running workflows; their ids and types.
+    fn claim_orphans(&self, limit: u64) -> Result<Vec<(String, String)>, Error>;
 }
 
 /// What an append does to its workflow's inbox besides removing the entries it records.
@@ -487,6 +557,7 @@ fn new_run_record(
         updated_at: first.recorded_at,
         outcome: None,
         parent_id: parent_id.clone(),
+        owner: current.and_then(|p| p.owner.clone()),
     })
 }
 

@@ -1,0 +1,960 @@
+//! The shared store: one PostgreSQL database, for a cluster of nodes (or one node that wants
+//! its histories in PostgreSQL).
+//!
+//! The same contract as every [`EventStore`] (checked by the same conformance suite), with
+//! the same group commit: the engine's writer thread hands a batch of writes to
+//! [`EventStore::commit`], which applies them in one transaction (one savepoint per write
+//! when the batch holds several) and commits once — one WAL flush of PostgreSQL for the whole
+//! batch with `synchronous_commit = on`.
+//!
+//! Each write locks the rows it touches in a fixed order (writes are applied sorted by
+//! workflow id, results are returned in the caller's order), so two nodes' batches never
+//! deadlock on each other; a commit that PostgreSQL still aborts as a deadlock or a
+//! serialization failure is tried again whole.
+//!
+//! Cluster side ([`ClusterStore`]): the `nodes` table holds one lease per node (name, epoch,
+//! expiry on the database's clock); each workflow row names its owner (node and epoch). An
+//! append is accepted only from the owner with a live lease — checked in the same
+//! transaction, under a lock on the workflow's row — so a node that was paused or cut off
+//! past its lease can never write again: its next commit is refused with
+//! [`Error::NotOwner`]. An inbox push locks the row in share mode, so a close (which checks
+//! that the inbox is empty after it has locked the row) and a push never miss each other.
+//!
+//! Tables live in their own schema (`aion` unless configured), created at open together
+//! with a version row that is checked like SQLite's `user_version`.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, RwLock};
+
+use tokio::runtime::Runtime;
+use tokio_postgres::{Client, NoTls, Row, SimpleQueryMessage};
+
+use super::{
+    apply_append, check_push, inbox_not_taken, AppendRequest, Claim, ClusterStore, EventStore,
+    InboxEntry, InboxItem, InboxPush, InboxRule, ListFilter, NodeInfo, Status, StoreStats,
+    WorkflowRecord, Write,
+};
+use crate::event::Event;
+use crate::Error;
+
+/// The schema version this code writes and reads.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// Times a commit aborted by PostgreSQL as a deadlock or serialization failure is tried.
+const COMMIT_TRIES: usize = 3;
+
+/// The database's clock, Unix ms: leases are judged by one clock, never a node's own.
+const NOW_MS: &str = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
+
+/// How to reach the database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostgresConfig {
+    /// `postgresql://USER[:PASS]@HOST:PORT/DB` (any form `tokio-postgres` accepts).
+    pub url: String,
+    /// Connections for reads (`describe`, `list`, `history`, loading a run); the writer
+    /// has its own.
+    pub pool: usize,
+    /// The schema holding aion's tables (`[a-z_][a-z0-9_]*`).
+    pub schema: String,
+}
+
+impl PostgresConfig {
+    /// A configuration with the default pool (4) and schema (`aion`).
+    pub fn new(url: impl Into<String>) -> PostgresConfig {
+        PostgresConfig {
+            url: url.into(),
+            pool: 4,
+            schema: "aion".into(),
+        }
+    }
+}
+
+/// A PostgreSQL-backed [`EventStore`] and [`ClusterStore`].
+pub struct PostgresStore {
+    config: PostgresConfig,
+    runtime: Runtime,
+    writer: tokio::sync::Mutex<Option<Client>>,
+    readers: Vec<tokio::sync::Mutex<Option<Client>>>,
+    next_reader: AtomicUsize,
+    /// This node's membership (name, epoch) once it joined; appends are fenced by it.
+    identity: RwLock<Option<(String, i64)>>,
+    stats: Mutex<StoreStats>,
+}
+
+impl std::fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresStore")
+            .field("schema", &self.config.schema)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A workflow row as the writer reads it, locked.
+struct Current {
+    record: WorkflowRecord,
+    owner_epoch: Option<i64>,
+}
+
+impl PostgresStore {
+    /// Connects, creates the schema if needed (checking the version of an existing one) and
+    /// opens the pool. Fails with [`Error::Durability`] when the database cannot be reached
+    /// or holds a schema of a newer aion.
+    pub fn open(config: PostgresConfig) -> Result<PostgresStore, Error> {
+        if !valid_schema_name(&config.schema) {
+            return Err(Error::InvalidInput(format!(
+                "postgres schema name {:?} must match [a-z_][a-z0-9_]* (at most 63 characters)",
+                config.schema
+            )));
+        }
+        if config.pool == 0 {
+            return Err(Error::InvalidInput("postgres_pool must be at least 1".into()));
+        }
+        config
+            .url
+            .parse::<tokio_postgres::Config>()
+            .map_err(|e| Error::InvalidInput(format!("bad postgres_url: {e}")))?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("aion-postgres")
+            .enable_all()
+            .build()
+            .map_err(|e| Error::Internal(format!("cannot start the postgres runtime: {e}")))?;
+        let store = PostgresStore {
+            readers: (0..config.pool)
+                .map(|_| tokio::sync::Mutex::new(None))
+                .collect(),
+            config,
+            runtime,
+            writer: tokio::sync::Mutex::new(None),
+            next_reader: AtomicUsize::new(0),
+            identity: RwLock::new(None),
+            stats: Mutex::new(StoreStats::default()),
+        };
+        store.runtime.block_on(async {
+            let mut writer = store.writer.lock().await;
+            let client = store.connect().await?;
+            prepare_schema(&client, &store.config.schema).await?;
+            *writer = Some(client);
+            Ok::<_, Error>(())
+        })?;
+        Ok(store)
+    }
+
+    async fn connect(&self) -> Result<Client, Error> {
+        let (client, connection) = tokio_postgres::connect(&self.config.url, NoTls)
+            .await
+            .map_err(|e| Error::durability(format!("cannot connect to postgres: {e}")))?;
+        // The connection drives the socket; it ends when the client is dropped or the
+        // server goes away (the client then reports itself closed and is replaced).
+        self.runtime.spawn(connection);
+        client
+            .batch_execute(&format!(
+                "SET search_path TO {}; SET application_name TO 'aion'",
+                self.config.schema
+            ))
+            .await?;
+        Ok(client)
+    }
+
+    /// Runs `body` with a read connection (connecting or reconnecting it as needed).
+    fn read_with<T>(
+        &self,
+        body: impl for<'c> AsyncFnOnce(&'c Client) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        let i = self.next_reader.fetch_add(1, Ordering::Relaxed) % self.readers.len();
+        self.runtime.block_on(async {
+            let mut slot = self.readers[i].lock().await;
+            let client = self.live(&mut slot).await?;
+            body(client).await
+        })
+    }
+
+    /// The client in `slot`, connected anew when it is missing or closed.
+    async fn live<'s>(&self, slot: &'s mut Option<Client>) -> Result<&'s Client, Error> {
+        if slot.as_ref().is_none_or(Client::is_closed) {
+            *slot = Some(self.connect().await?);
+        }
+        slot.as_ref()
+            .ok_or_else(|| Error::Internal("postgres connection vanished".into()))
+    }
+
+    fn identity(&self) -> Option<(String, i64)> {
+        self.identity.read().map_or(None, |id| id.clone())
+    }
+
+    fn member(&self) -> Result<(String, i64), Error> {
+        self.identity()
+            .ok_or_else(|| Error::NotOwner("this node has not joined the cluster".into()))
+    }
+
+    /// One try of a commit: the whole batch in one transaction.
+    async fn commit_once(
+        &self,
+        client: &Client,
+        writes: &[Write],
+        order: &[usize],
+    ) -> Result<Vec<Result<u64, Error>>, tokio_postgres::Error> {
+        let identity = self.identity();
+        let several = writes.len() > 1;
+        client.batch_execute("BEGIN").await?;
+        let mut results: Vec<Option<Result<u64, Error>>> = vec![None; writes.len()];
+        // A membership whose lease ran out writes nothing: checked once per commit, the
+        // lock on each workflow row below keeps a takeover from slipping in between.
+        let alive = match &identity {
+            None => true,
+            Some((node, epoch)) => client
+                .query_opt(
+                    &format!(
+                        "SELECT 1 FROM nodes WHERE node = $1 AND epoch = $2 AND expires_at > {NOW_MS}"
+                    ),
+                    &[node, epoch],
+                )
+                .await?
+                .is_some(),
+        };
+        for &i in order {
+            if several {
+                client.batch_execute("SAVEPOINT aion_write").await?;
+            }
+            let outcome = match apply_write(client, &writes[i], identity.as_ref(), alive).await {
+                Ok(Ok(value)) => Ok(value),
+                Ok(Err(refused)) => Err(refused),
+                Err(e) if is_retryable(&e) => return Err(e),
+                Err(e) => Err(e.into()),
+            };
+            if several {
+                let end = if outcome.is_ok() {
+                    "RELEASE aion_write"
+                } else {
+                    "ROLLBACK TO aion_write; RELEASE aion_write"
+                };
+                client.batch_execute(end).await?;
+            } else if outcome.is_err() {
+                client.batch_execute("ROLLBACK").await?;
+                return Ok(vec![outcome]);
+            }
+            results[i] = Some(outcome);
+        }
+        client.batch_execute("COMMIT").await?;
+        Ok(results
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|| Err(Error::Internal("write left unapplied".into()))))
+            .collect())
+    }
+
+    fn count(&self, writes: &[Write], results: &[Result<u64, Error>]) {
+        let Ok(mut stats) = self.stats.lock() else {
+            return;
+        };
+        let mut wrote = false;
+        for (write, result) in writes.iter().zip(results) {
+            if result.is_err() {
+                continue;
+            }
+            wrote = true;
+            if let Write::Append { group, .. } = write {
+                stats.appends += group.len() as u64;
+                stats.events += group.iter().map(|r| r.events.len() as u64).sum::<u64>();
+            }
+        }
+        if wrote {
+            // synchronous_commit = on: the commit waits for one flush of PostgreSQL's WAL.
+            stats.commits += 1;
+            stats.syncs += 1;
+        }
+    }
+}
+
+/// Whether PostgreSQL aborted the transaction for a conflict that a new try can resolve.
+fn is_retryable(e: &tokio_postgres::Error) -> bool {
+    e.code().is_some_and(|code| {
+        *code == tokio_postgres::error::SqlState::T_R_DEADLOCK_DETECTED
+            || *code == tokio_postgres::error::SqlState::T_R_SERIALIZATION_FAILURE
+    })
+}
+
+fn valid_schema_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    name.len() <= 63
+        && chars
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+/// Creates the schema and its tables (once, under an advisory lock, so nodes starting
+/// together do not race) or checks the version of what is there.
+async fn prepare_schema(client: &Client, schema: &str) -> Result<(), Error> {
+    client
+        .batch_execute(&format!(
+            "BEGIN; SELECT pg_advisory_xact_lock(7406571); CREATE SCHEMA IF NOT EXISTS {schema};
+             CREATE TABLE IF NOT EXISTS {schema}.meta (key text PRIMARY KEY, value bigint NOT NULL);"
+        ))
+        .await?;
+    let version: Option<i64> = client
+        .query_opt(
+            &format!("SELECT value FROM {schema}.meta WHERE key = 'schema_version'"),
+            &[],
+        )
+        .await?
+        .map(|row| row.get(0));
+    match version {
+        Some(v) if v == SCHEMA_VERSION => {}
+        Some(v) if v > SCHEMA_VERSION => {
+            client.batch_execute("ROLLBACK").await?;
+            return Err(Error::durability(format!(
+                "postgres schema {schema} has version {v}, written by a newer aion \
+                 (this one reads up to {SCHEMA_VERSION})"
+            )));
+        }
+        Some(v) => {
+            client.batch_execute("ROLLBACK").await?;
+            return Err(Error::durability(format!(
+                "postgres schema {schema} has unknown version {v}"
+            )));
+        }
+        None => {
+            client.batch_execute(&schema_sql(schema)).await?;
+        }
+    }
+    client.batch_execute("COMMIT").await?;
+    Ok(())
+}
+
+fn schema_sql(schema: &str) -> String {
+    format!(
+        "CREATE TABLE {schema}.workflows (
+             workflow_key bigserial UNIQUE,
+             workflow_id text PRIMARY KEY,
+             workflow_type text NOT NULL,
+             run_id text NOT NULL,
+             status text NOT NULL,
+             head bigint NOT NULL,
+             created_at bigint NOT NULL,
+             updated_at bigint NOT NULL,
+             outcome text,
+             parent_id text,
+             owner text,
+             owner_epoch bigint);
+         CREATE INDEX workflows_by_status ON {schema}.workflows (status, workflow_key);
+         CREATE INDEX workflows_by_owner ON {schema}.workflows (owner) WHERE status = 'running';
+         CREATE TABLE {schema}.events (
+             workflow_id text NOT NULL,
+             run_id text NOT NULL,
+             seq bigint NOT NULL,
+             recorded_at bigint NOT NULL,
+             body text NOT NULL,
+             PRIMARY KEY (workflow_id, run_id, seq));
+         CREATE TABLE {schema}.inbox (
+             id bigserial PRIMARY KEY,
+             workflow_id text NOT NULL,
+             recorded_at bigint NOT NULL,
+             body text NOT NULL);
+         CREATE INDEX inbox_by_workflow ON {schema}.inbox (workflow_id, id);
+         CREATE TABLE {schema}.nodes (
+             node text PRIMARY KEY,
+             epoch bigint NOT NULL,
+             role text NOT NULL,
+             task_queues text NOT NULL,
+             expires_at bigint NOT NULL,
+             joined_at bigint NOT NULL);
+         CREATE SEQUENCE {schema}.node_epochs;
+         INSERT INTO {schema}.meta (key, value) VALUES ('schema_version', {SCHEMA_VERSION});"
+    )
+}
+
+const SELECT_RECORD: &str = "SELECT workflow_id, workflow_type, run_id, status, head, created_at,
+        updated_at, outcome, parent_id, owner, owner_epoch FROM workflows";
+
+fn record_of(row: &Row) -> Result<Current, Error> {
+    let status: String = row.try_get(3)?;
+    let outcome: Option<String> = row.try_get(7)?;
+    Ok(Current {
+        record: WorkflowRecord {
+            workflow_id: row.try_get(0)?,
+            workflow_type: row.try_get(1)?,
+            run_id: row.try_get(2)?,
+            status: Status::parse(&status)
+                .map_err(|e| Error::Corrupt(format!("corrupt workflow row: {e}")))?,
+            head: row.try_get::<_, i64>(4)? as u64,
+            created_at: row.try_get(5)?,
+            updated_at: row.try_get(6)?,
+            outcome: outcome
+                .map(|text| serde_json::from_str(&text))
+                .transpose()
+                .map_err(|e| Error::Corrupt(format!("corrupt workflow outcome: {e}")))?,
+            parent_id: row.try_get(8)?,
+            owner: row.try_get(9)?,
+        },
+        owner_epoch: row.try_get(10)?,
+    })
+}
+
+/// `n` as a PostgreSQL bigint: a bound above `i64::MAX` means "everything".
+fn sql_int(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// The row of `workflow_id`, locked for update (an append) or in share mode (a push).
+async fn load_locked(
+    client: &Client,
+    workflow_id: &str,
+    share: bool,
+) -> Result<Option<Result<Current, Error>>, tokio_postgres::Error> {
+    let lock = if share { "FOR SHARE" } else { "FOR UPDATE" };
+    let row = client
+        .query_opt(
+            &format!("{SELECT_RECORD} WHERE workflow_id = $1 {lock}"),
+            &[&workflow_id],
+        )
+        .await?;
+    Ok(row.map(|row| record_of(&row)))
+}
+
+/// Applies one write: `Ok(Ok(value))` applied, `Ok(Err(refusal))` refused by the contract
+/// (the savepoint is rolled back), `Err` a database error.
+async fn apply_write(
+    client: &Client,
+    write: &Write,
+    identity: Option<&(String, i64)>,
+    alive: bool,
+) -> Result<Result<u64, Error>, tokio_postgres::Error> {
+    match write {
+        Write::Append {
+            group,
+            inbox_through,
+        } => {
+            if !alive {
+                return Ok(Err(Error::NotOwner(
+                    "this node's lease has run out: it may not append".into(),
+                )));
+            }
+            for (i, request) in group.iter().enumerate() {
+                let through = if i == 0 { *inbox_through } else { 0 };
+                if let Err(refused) = append_one(client, request, through, identity).await? {
+                    return Ok(Err(refused));
+                }
+            }
+            Ok(Ok(0))
+        }
+        Write::Inbox(push) => push_one(client, push).await,
+        Write::Ack {
+            workflow_id,
+            through,
+        } => {
+            client
+                .execute(
+                    "DELETE FROM inbox WHERE workflow_id = $1 AND id <= $2",
+                    &[workflow_id, &sql_int(*through)],
+                )
+                .await?;
+            Ok(Ok(0))
+        }
+    }
+}
+
+async fn push_one(
+    client: &Client,
+    push: &InboxPush,
+) -> Result<Result<u64, Error>, tokio_postgres::Error> {
+    let current = match load_locked(client, &push.workflow_id, true).await? {
+        Some(Ok(c)) => Some(c),
+        Some(Err(e)) => return Ok(Err(e)),
+        None => None,
+    };
+    if let Err(refused) = check_push(current.as_ref().map(|c| &c.record), push) {
+        return Ok(Err(refused));
+    }
+    let body = match serde_json::to_string(&push.item) {
+        Ok(body) => body,
+        Err(e) => {
+            return Ok(Err(Error::Internal(format!(
+                "cannot encode an inbox entry: {e}"
+            ))))
+        }
+    };
+    let row = client
+        .query_one(
+            "INSERT INTO inbox (workflow_id, recorded_at, body) VALUES ($1, $2, $3) RETURNING id",
+            &[&push.workflow_id, &push.recorded_at, &body],
+        )
+        .await?;
+    Ok(Ok(row.get::<_, i64>(0) as u64))
+}
+
+async fn append_one(
+    client: &Client,
+    request: &AppendRequest,
+    inbox_through: u64,
+    identity: Option<&(String, i64)>,
+) -> Result<Result<(), Error>, tokio_postgres::Error> {
+    let id = &request.workflow_id;
+    let current = match load_locked(client, id, false).await? {
+        Some(Ok(c)) => Some(c),
+        Some(Err(e)) => return Ok(Err(e)),
+        None => None,
+    };
+    if let (Some((node, epoch)), Some(c)) = (identity, &current) {
+        let owned = c.record.owner.as_deref() == Some(node.as_str()) && c.owner_epoch == Some(*epoch);
+        if !owned && c.record.status == Status::Running {
+            return Ok(Err(Error::NotOwner(format!(
+                "{id} is owned by {}",
+                c.record.owner.as_deref().unwrap_or("no node")
+            ))));
+        }
+    }
+    let mut record = match apply_append(current.as_ref().map(|c| &c.record), request) {
+        Ok(record) => record,
+        Err(refused) => return Ok(Err(refused)),
+    };
+    let new_run = current
+        .as_ref()
+        .is_none_or(|c| c.record.run_id != request.run_id);
+    if new_run && current.is_some() {
+        let had = client
+            .query_opt(
+                "SELECT 1 FROM events WHERE workflow_id = $1 AND run_id = $2 LIMIT 1",
+                &[id, &request.run_id],
+            )
+            .await?;
+        if had.is_some() {
+            return Ok(Err(Error::AlreadyExists(format!(
+                "{id} had a run {} already",
+                request.run_id
+            ))));
+        }
+    }
+    if inbox_through > 0 {
+        client
+            .execute(
+                "DELETE FROM inbox WHERE workflow_id = $1 AND id <= $2",
+                &[id, &sql_int(inbox_through)],
+            )
+            .await?;
+    }
+    if InboxRule::of(&request.events) == InboxRule::MustBeEmpty {
+        // A statement of its own, after the row lock: it sees every push that committed
+        // before the lock was granted (pushes lock the row in share mode).
+        let waiting = client
+            .query_opt("SELECT 1 FROM inbox WHERE workflow_id = $1 LIMIT 1", &[id])
+            .await?;
+        if waiting.is_some() {
+            return Ok(Err(inbox_not_taken(id)));
+        }
+    }
+    let (owner, owner_epoch) = match identity {
+        Some((node, epoch)) => (Some(node.clone()), Some(*epoch)),
+        None => (None, None),
+    };
+    record.owner = owner;
+    let mut seqs = Vec::with_capacity(request.events.len());
+    let mut times = Vec::with_capacity(request.events.len());
+    let mut bodies = Vec::with_capacity(request.events.len());
+    for event in &request.events {
+        seqs.push(sql_int(event.seq));
+        times.push(event.recorded_at);
+        match event.to_json() {
+            Ok(body) => bodies.push(body),
+            Err(e) => return Ok(Err(e)),
+        }
+    }
+    let outcome = record.outcome.as_ref().map(|v| v.to_string());
+    let head = sql_int(record.head);
+    client
+        .execute(
+            "WITH added AS (
+                 INSERT INTO events (workflow_id, run_id, seq, recorded_at, body)
+                 SELECT $1, $2, s, r, b FROM unnest($3::bigint[], $4::bigint[], $5::text[]) AS t(s, r, b))
+             INSERT INTO workflows (workflow_id, workflow_type, run_id, status, head, created_at,
+                                    updated_at, outcome, parent_id, owner, owner_epoch)
+             VALUES ($1, $6, $2, $7, $8, $9, $10, $11, $12, $13, $14)
+             ON CONFLICT (workflow_id) DO UPDATE SET workflow_type = excluded.workflow_type,
+                 run_id = excluded.run_id, status = excluded.status, head = excluded.head,
+                 created_at = excluded.created_at, updated_at = excluded.updated_at,
+                 outcome = excluded.outcome, parent_id = excluded.parent_id,
+                 owner = excluded.owner, owner_epoch = excluded.owner_epoch",
+            &[
+                id,
+                &request.run_id,
+                &seqs,
+                &times,
+                &bodies,
+                &record.workflow_type,
+                &record.status.as_str(),
+                &head,
+                &record.created_at,
+                &record.updated_at,
+                &outcome,
+                &record.parent_id,
+                &record.owner,
+                &owner_epoch,
+            ],
+        )
+        .await?;
+    Ok(Ok(()))
+}
+
+impl EventStore for PostgresStore {
+    fn commit(&self, writes: &[Write]) -> Vec<Result<u64, Error>> {
+        if writes.is_empty() {
+            return Vec::new();
+        }
+        // Rows are locked in workflow-id order whatever order the writes came in, so two
+        // nodes' commits never wait on each other in a cycle. Writes to one workflow keep
+        // their order (the sort is stable).
+        let mut order: Vec<usize> = (0..writes.len()).collect();
+        order.sort_by(|&a, &b| write_key(&writes[a]).cmp(write_key(&writes[b])));
+        let outcome = self.runtime.block_on(async {
+            let mut slot = self.writer.lock().await;
+            let mut last = None;
+            for _ in 0..COMMIT_TRIES {
+                let client = self.live(&mut slot).await?;
+                match self.commit_once(client, writes, &order).await {
+                    Ok(results) => return Ok(results),
+                    Err(e) => {
+                        // The transaction is over on the server either way; make sure the
+                        // connection is out of it before it is used again.
+                        let _ = client.batch_execute("ROLLBACK").await;
+                        if !is_retryable(&e) {
+                            return Err(Error::from(e));
+                        }
+                        last = Some(e);
+                    }
+                }
+            }
+            Err(last.map_or_else(
+                || Error::Internal("commit was never tried".into()),
+                Error::from,
+            ))
+        });
+        match outcome {
+            Ok(results) => {
+                self.count(writes, &results);
+                results
+            }
+            Err(e) => writes.iter().map(|_| Err(e.clone())).collect(),
+        }
+    }
+
+    fn inbox(&self, workflow_id: &str) -> Result<Vec<InboxEntry>, Error> {
+        self.read_with(async |client| {
+            let rows = client
+                .query(
+                    "SELECT id, recorded_at, body FROM inbox WHERE workflow_id = $1 ORDER BY id",
+                    &[&workflow_id],
+                )
+                .await?;
+            rows.iter()
+                .map(|row| {
+                    let id: i64 = row.try_get(0)?;
+                    let body: String = row.try_get(2)?;
+                    let item: InboxItem = serde_json::from_str(&body)
+                        .map_err(|e| Error::Corrupt(format!("corrupt inbox entry {id}: {e}")))?;
+                    Ok(InboxEntry {
+                        id: id as u64,
+                        recorded_at: row.try_get(1)?,
+                        item,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn inbox_heads(&self) -> Result<Vec<(String, u64)>, Error> {
+        self.read_with(async |client| {
+            let rows = client
+                .query(
+                    "SELECT workflow_id, max(id) FROM inbox GROUP BY workflow_id",
+                    &[],
+                )
+                .await?;
+            rows.iter()
+                .map(|row| Ok((row.try_get(0)?, row.try_get::<_, i64>(1)? as u64)))
+                .collect()
+        })
+    }
+
+    fn read(
+        &self,
+        workflow_id: &str,
+        run_id: Option<&str>,
+        from_seq: u64,
+    ) -> Result<Vec<Event>, Error> {
+        self.read_with(async |client| {
+            let rows = client
+                .query(
+                    "SELECT e.body FROM events e
+                      WHERE e.workflow_id = $1
+                        AND e.run_id = coalesce($2, (SELECT run_id FROM workflows
+                                                      WHERE workflow_id = $1))
+                        AND e.seq >= $3
+                      ORDER BY e.seq",
+                    &[&workflow_id, &run_id, &sql_int(from_seq)],
+                )
+                .await?;
+            rows.iter()
+                .map(|row| Event::from_json(&row.try_get::<_, String>(0)?))
+                .collect()
+        })
+    }
+
+    fn workflow(&self, workflow_id: &str) -> Result<Option<WorkflowRecord>, Error> {
+        self.read_with(async |client| {
+            let row = client
+                .query_opt(
+                    &format!("{SELECT_RECORD} WHERE workflow_id = $1"),
+                    &[&workflow_id],
+                )
+                .await?;
+            row.map(|row| record_of(&row).map(|c| c.record)).transpose()
+        })
+    }
+
+    fn list(&self, filter: &ListFilter) -> Result<Vec<WorkflowRecord>, Error> {
+        let status = filter.status.map(Status::as_str);
+        let workflow_type = filter.workflow_type.clone();
+        self.read_with(async |client| {
+            let rows = client
+                .query(
+                    &format!(
+                        "{SELECT_RECORD} WHERE ($1::text IS NULL OR status = $1)
+                           AND ($2::text IS NULL OR workflow_type = $2) ORDER BY workflow_key"
+                    ),
+                    &[&status, &workflow_type],
+                )
+                .await?;
+            rows.iter()
+                .map(|row| record_of(row).map(|c| c.record))
+                .collect()
+        })
+    }
+
+    fn stats(&self) -> StoreStats {
+        self.stats
+            .lock()
+            .map_or_else(|_| StoreStats::default(), |s| *s)
+    }
+
+    fn cluster(&self) -> Option<&dyn ClusterStore> {
+        Some(self)
+    }
+}
+
+/// The workflow a write locks.
+fn write_key(write: &Write) -> &str {
+    match write {
+        Write::Append { group, .. } => group.first().map_or("", |r| r.workflow_id.as_str()),
+        Write::Inbox(push) => &push.workflow_id,
+        Write::Ack { workflow_id, .. } => workflow_id,
+    }
+}
+
+/// Rows of a simple query (several statements in one round trip).
+fn simple_rows(messages: Vec<SimpleQueryMessage>) -> Vec<tokio_postgres::SimpleQueryRow> {
+    messages
+        .into_iter()
+        .filter_map(|m| match m {
+            SimpleQueryMessage::Row(row) => Some(row),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A running workflow nobody live owns: no owner, an owner whose lease ran out, or an
+/// owner that joined again since (its epoch moved on).
+const ORPHAN: &str = "w.status = 'running' AND (w.owner IS NULL OR NOT EXISTS (
+        SELECT 1 FROM nodes n WHERE n.node = w.owner AND n.epoch = w.owner_epoch
+           AND n.expires_at > (extract(epoch from clock_timestamp()) * 1000)::bigint))";
+
+impl ClusterStore for PostgresStore {
+    fn join(
+        &self,
+        node: &str,
+        role: &str,
+        task_queues: &[String],
+        lease_ms: u64,
+    ) -> Result<i64, Error> {
+        let queues = serde_json::to_string(task_queues)
+            .map_err(|e| Error::Internal(format!("cannot encode task queues: {e}")))?;
+        let lease = sql_int(lease_ms);
+        let epoch = self.read_with(async |client| {
+            let row = client
+                .query_one(
+                    &format!(
+                        "INSERT INTO nodes (node, epoch, role, task_queues, expires_at, joined_at)
+                         VALUES ($1, nextval('node_epochs'), $2, $3, {NOW_MS} + $4, {NOW_MS})
+                         ON CONFLICT (node) DO UPDATE SET epoch = excluded.epoch,
+                             role = excluded.role, task_queues = excluded.task_queues,
+                             expires_at = excluded.expires_at, joined_at = excluded.joined_at
+                         RETURNING epoch"
+                    ),
+                    &[&node, &role, &queues, &lease],
+                )
+                .await?;
+            Ok(row.try_get::<_, i64>(0)?)
+        })?;
+        if let Ok(mut identity) = self.identity.write() {
+            *identity = Some((node.to_string(), epoch));
+        }
+        Ok(epoch)
+    }
+
+    fn renew(&self, lease_ms: u64) -> Result<(), Error> {
+        let (node, epoch) = self.member()?;
+        let lease = sql_int(lease_ms);
+        let renewed = self.read_with(async |client| {
+            Ok(client
+                .query_opt(
+                    &format!(
+                        "UPDATE nodes SET expires_at = {NOW_MS} + $3
+                          WHERE node = $1 AND epoch = $2 AND expires_at > {NOW_MS}
+                          RETURNING 1"
+                    ),
+                    &[&node, &epoch, &lease],
+                )
+                .await?
+                .is_some())
+        })?;
+        if renewed {
+            Ok(())
+        } else {
+            if let Ok(mut identity) = self.identity.write() {
+                identity.take();
+            }
+            Err(Error::NotOwner(format!(
+                "the lease of {node} (epoch {epoch}) ran out or was replaced"
+            )))
+        }
+    }
+
+    fn leave(&self) -> Result<(), Error> {
+        let Some((node, epoch)) = self.identity() else {
+            return Ok(());
+        };
+        self.read_with(async |client| {
+            let messages = client
+                .simple_query(&format!(
+                    "BEGIN;
+                     UPDATE workflows SET owner = NULL, owner_epoch = NULL
+                      WHERE owner = {node} AND owner_epoch = {epoch} AND status = 'running';
+                     DELETE FROM nodes WHERE node = {node} AND epoch = {epoch};
+                     COMMIT;",
+                    node = quote_literal(&node)
+                ))
+                .await?;
+            drop(simple_rows(messages));
+            Ok(())
+        })?;
+        if let Ok(mut identity) = self.identity.write() {
+            identity.take();
+        }
+        Ok(())
+    }
+
+    fn nodes(&self) -> Result<Vec<NodeInfo>, Error> {
+        self.read_with(async |client| {
+            let rows = client
+                .query(
+                    &format!(
+                        "SELECT node, epoch, role, task_queues FROM nodes
+                          WHERE expires_at > {NOW_MS} ORDER BY node"
+                    ),
+                    &[],
+                )
+                .await?;
+            rows.iter()
+                .map(|row| {
+                    let queues: String = row.try_get(3)?;
+                    Ok(NodeInfo {
+                        node: row.try_get(0)?,
+                        epoch: row.try_get(1)?,
+                        role: row.try_get(2)?,
+                        task_queues: serde_json::from_str(&queues).map_err(|e| {
+                            Error::Corrupt(format!("corrupt task queues of a node: {e}"))
+                        })?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn claim(&self, workflow_id: &str) -> Result<Claim, Error> {
+        let (node, epoch) = self.member()?;
+        self.read_with(async |client| {
+            let taken = client
+                .query_opt(
+                    &format!(
+                        "UPDATE workflows w SET owner = $2, owner_epoch = $3
+                          WHERE w.workflow_id = $1 AND {ORPHAN}
+                            AND EXISTS (SELECT 1 FROM nodes WHERE node = $2 AND epoch = $3
+                                          AND expires_at > {NOW_MS})
+                          RETURNING 1"
+                    ),
+                    &[&workflow_id, &node, &epoch],
+                )
+                .await?;
+            if taken.is_some() {
+                return Ok(Claim::Mine);
+            }
+            let row = client
+                .query_opt(
+                    "SELECT status, owner, owner_epoch FROM workflows WHERE workflow_id = $1",
+                    &[&workflow_id],
+                )
+                .await?;
+            let Some(row) = row else {
+                return Ok(Claim::Unknown);
+            };
+            let status: String = row.try_get(0)?;
+            let owner: Option<String> = row.try_get(1)?;
+            let owner_epoch: Option<i64> = row.try_get(2)?;
+            Ok(if status != Status::Running.as_str() {
+                Claim::Closed
+            } else if owner.as_deref() == Some(node.as_str()) && owner_epoch == Some(epoch) {
+                Claim::Mine
+            } else {
+                match owner {
+                    Some(other) => Claim::Owner(other),
+                    // Nobody owns it and this node could not take it: its own lease ran out.
+                    None => {
+                        return Err(Error::NotOwner(format!(
+                            "the lease of {node} has run out: it cannot take {workflow_id}"
+                        )))
+                    }
+                }
+            })
+        })
+    }
+
+    fn claim_orphans(&self, limit: u64) -> Result<Vec<(String, String)>, Error> {
+        let (node, epoch) = self.member()?;
+        let limit = sql_int(limit);
+        self.read_with(async |client| {
+            let rows = client
+                .query(
+                    &format!(
+                        "UPDATE workflows SET owner = $1, owner_epoch = $2
+                          WHERE workflow_id IN (
+                                SELECT w.workflow_id FROM workflows w WHERE {ORPHAN}
+                                 ORDER BY w.workflow_key LIMIT $3 FOR UPDATE SKIP LOCKED)
+                            AND EXISTS (SELECT 1 FROM nodes WHERE node = $1 AND epoch = $2
+                                          AND expires_at > {NOW_MS})
+                          RETURNING workflow_id, workflow_type"
+                    ),
+                    &[&node, &epoch, &limit],
+                )
+                .await?;
+            rows.iter()
+                .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+                .collect()
+        })
+    }
+}
+
+/// `text` as an SQL string literal.
+fn quote_literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+#[cfg(test)]
+mod tests;
