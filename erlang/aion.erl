@@ -53,6 +53,8 @@
     | not_running
     | not_found
     | timeout
+    | {not_owner, binary()}
+    | {node_unreachable, node(), term()}
     | {store, binary()}.
 -export_type([workflow_id/0, status/0, error_reason/0]).
 
@@ -160,7 +162,12 @@ name_key(activity) -> name.
 %% with that id is running), `{already_exists, Id}' (a closed run has that id).
 -spec start_workflow(binary(), term(), map()) -> {ok, workflow_id()} | {error, error_reason()}.
 start_workflow(Type, Input, Opts) ->
-    started(fun() -> do_start_workflow(Type, Input, Opts) end).
+    started(fun() ->
+        case aion_cluster:role() of
+            all -> do_start_workflow(Type, Input, Opts);
+            worker -> on_workflow_node(start_workflow, [Type, Input, Opts])
+        end
+    end).
 
 do_start_workflow(Type, Input, Opts) when is_map(Opts) ->
     maybe_all([
@@ -326,14 +333,8 @@ do_await(WorkflowId, TimeoutMs) when ?IS_TIMEOUT(TimeoutMs) ->
             none -> outcome(WorkflowId)
         end,
         case Now of
-            running ->
-                receive
-                    {aion_done, Ref, Outcome} -> Outcome;
-                    {aion_done, Ref} -> closed_outcome(WorkflowId)
-                after TimeoutMs -> {error, timeout}
-                end;
-            Outcome ->
-                Outcome
+            running -> wait_done(WorkflowId, Ref, deadline(TimeoutMs));
+            Outcome -> Outcome
         end
     after
         ets:delete_object(aion_waiters, {WorkflowId, self(), Ref}),
@@ -342,6 +343,33 @@ do_await(WorkflowId, TimeoutMs) when ?IS_TIMEOUT(TimeoutMs) ->
     end;
 do_await(_WorkflowId, TimeoutMs) ->
     {error, {bad_argument, timeout, TimeoutMs}}.
+
+%% Waits for the closing run's message. In a cluster the run may close on another node,
+%% which tells this node's waiters too; should that message be lost with a node, the store
+%% is read again every second.
+wait_done(WorkflowId, Ref, Deadline) ->
+    Left = remaining(Deadline),
+    Wait = case aion_cluster:enabled() of
+        true when Left =:= infinity -> 1000;
+        true -> min(Left, 1000);
+        false -> Left
+    end,
+    receive
+        {aion_done, Ref, Outcome} -> Outcome;
+        {aion_done, Ref} -> closed_outcome(WorkflowId)
+    after Wait ->
+        case Wait =:= Left orelse outcome(WorkflowId) of
+            true -> {error, timeout};
+            running -> wait_done(WorkflowId, Ref, Deadline);
+            Outcome -> Outcome
+        end
+    end.
+
+deadline(infinity) -> infinity;
+deadline(TimeoutMs) -> erlang:monotonic_time(millisecond) + TimeoutMs.
+
+remaining(infinity) -> infinity;
+remaining(Deadline) -> max(Deadline - erlang:monotonic_time(millisecond), 0).
 
 closed_outcome(WorkflowId) ->
     case outcome(WorkflowId) of
@@ -518,7 +546,10 @@ query(WorkflowId, Name, Args) ->
 %% crashed or tried to run workflow commands; the workflow is not affected).
 -spec query(workflow_id(), binary(), term(), timeout()) -> {ok, term()} | {error, term()}.
 query(WorkflowId, Name, Args, TimeoutMs) ->
-    started(fun() -> with_id(WorkflowId, fun() -> do_query(WorkflowId, Name, Args, TimeoutMs) end) end).
+    started(fun() -> with_id(WorkflowId, fun() ->
+        on_owner(WorkflowId, query, [WorkflowId, Name, Args, TimeoutMs],
+                 fun() -> do_query(WorkflowId, Name, Args, TimeoutMs) end)
+    end) end).
 
 do_query(WorkflowId, Name, Args, TimeoutMs) ->
     request(WorkflowId, Name, Args, TimeoutMs,
@@ -532,7 +563,10 @@ do_query(WorkflowId, Name, Args, TimeoutMs) ->
 %% `timeout'.
 -spec update(workflow_id(), binary(), term(), timeout()) -> {ok, term()} | {error, term()}.
 update(WorkflowId, Name, Args, TimeoutMs) ->
-    started(fun() -> with_id(WorkflowId, fun() -> do_update(WorkflowId, Name, Args, TimeoutMs) end) end).
+    started(fun() -> with_id(WorkflowId, fun() ->
+        on_owner(WorkflowId, update, [WorkflowId, Name, Args, TimeoutMs],
+                 fun() -> do_update(WorkflowId, Name, Args, TimeoutMs) end)
+    end) end).
 
 do_update(WorkflowId, Name, Args, TimeoutMs) ->
     UpdateId = uuid(),
@@ -600,7 +634,10 @@ push_durably(WorkflowId, Item) ->
 %% Errors: `not_found', `not_running' (already closed), `{invalid_input, Why}'.
 -spec terminate(workflow_id(), term()) -> ok | {error, error_reason()}.
 terminate(WorkflowId, Reason) ->
-    started(fun() -> with_id(WorkflowId, fun() -> do_terminate(WorkflowId, Reason) end) end).
+    started(fun() -> with_id(WorkflowId, fun() ->
+        on_owner(WorkflowId, terminate, [WorkflowId, Reason],
+                 fun() -> do_terminate(WorkflowId, Reason) end)
+    end) end).
 
 do_terminate(WorkflowId, Reason) ->
     case encode_payload(Reason) of
@@ -738,14 +775,45 @@ do_list(Filter) when is_map(Filter) ->
 do_list(Filter) ->
     {error, {bad_option, Filter}}.
 
-%% A running summary shows as blocked when the run cannot go on.
+%% A running summary shows as blocked when the run cannot go on (as its owner knows, in a
+%% cluster).
 with_blocked(Summary = #{status := running, workflow_id := Id}) ->
-    case aion_engine:blocked_reason(Id) of
+    Owner = maps:get(owner, Summary, null),
+    Blocked = case Owner =:= null orelse Owner =:= atom_to_binary(node()) of
+        true -> aion_engine:blocked_reason(Id);
+        false ->
+            try erpc:call(binary_to_atom(Owner), aion_engine, blocked_reason, [Id], 2000)
+            catch _:_ -> error
+            end
+    end,
+    case Blocked of
         {ok, Reason} -> Summary#{status => blocked, blocked_reason => Reason};
         error -> Summary
     end;
 with_blocked(Summary) ->
     Summary.
+
+%% Runs `Local()' where run `WorkflowId' lives: on this node, or — in a cluster, when
+%% another live node owns the run — `aion:Function(Args...)' on that node.
+on_owner(WorkflowId, Function, Args, Local) ->
+    case aion_cluster:route(WorkflowId) of
+        local -> Local();
+        {remote, Node} -> call_node(Node, Function, Args)
+    end.
+
+%% A start made on a worker node (it runs no workflows) is made on a node that does.
+on_workflow_node(Function, Args) ->
+    case aion_cluster:workflow_node() of
+        {ok, Node} -> call_node(Node, Function, Args);
+        none -> {error, {not_owner, <<"no node that runs workflows is live">>}}
+    end.
+
+call_node(Node, Function, Args) ->
+    try erpc:call(Node, ?MODULE, Function, Args, infinity)
+    catch
+        error:{erpc, Reason} -> {error, {node_unreachable, Node, Reason}};
+        exit:{exception, Reason} -> {error, {node_unreachable, Node, Reason}}
+    end.
 
 %% The engine's tagged reasons as the client API reports them: `not_found' and
 %% `not_running' bare, every other reason (`{store, Detail}', `{corrupt, Detail}',

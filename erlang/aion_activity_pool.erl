@@ -10,7 +10,18 @@
 %% `monitor'), so the pool sees every worker's exit with its real reason; a worker never
 %% outlives the pool. Attempts belong to their run: `stop_run/1' (called by a run's new
 %% owner before it replays) stops every attempt of the workflow's previous incarnation and
-%% returns once they are dead, so one activity never has two live attempts.
+%% returns once they are dead, so one activity never has two live attempts; the attempts
+%% of a run process that dies are stopped too.
+%%
+%% In a cluster (see `aion_cluster') an attempt on a task queue this node does not serve is
+%% passed to the pool of a live node that does; its worker reports to the run process
+%% directly. This pool keeps track of what it passed on: when that node goes down, each of
+%% those attempts is reported failed (type `worker_lost', retried under the activity's
+%% policy). An attempt no live node serves waits here until one does.
+%%
+%% `activity_concurrency' bounds the running attempts per task queue on this node: an
+%% integer for every queue (default 100), or a map from queue to limit (queues it does not
+%% name get 100).
 -module(aion_activity_pool).
 -behaviour(gen_server).
 
@@ -27,7 +38,13 @@
                  queue :: binary(),
                  monitor :: reference(),
                  timer :: reference() | undefined | reported}).
--record(state, {limit :: pos_integer(),
+-record(state, {limit :: pos_integer() | #{binary() => pos_integer()},
+                %% Attempts passed to another node: key => {Node, Job}.
+                remote = #{} :: #{{binary(), pos_integer(), non_neg_integer()} => {node(), map()}},
+                %% Attempts no live node serves yet.
+                parked = [] :: [{binary(), map()}],
+                %% Run processes whose attempts run here: pid => monitor.
+                runs = #{} :: #{pid() => reference()},
                 queues = #{} :: #{binary() => {non_neg_integer(), queue:queue(aion_activity_worker:job())}},
                 workers = #{} :: #{pid() => #worker{}},
                 %% Callers of stop_run/1 waiting for the workers they stopped to die.
@@ -70,6 +87,8 @@ busy() ->
 init([]) ->
     process_flag(trap_exit, true),
     Limit = application:get_env(aion, activity_concurrency, 100),
+    %% Attempts passed to other nodes are lost with them.
+    ok = net_kernel:monitor_nodes(true),
     {ok, #state{limit = Limit}}.
 
 %% @private
@@ -81,7 +100,11 @@ handle_call({stop_run, WorkflowId}, From, State) ->
     Victims = [Pid || {Pid, #worker{job = #{workflow_id := Id}}} <- maps:to_list(State#state.workers),
                       Id =:= WorkflowId],
     _ = [exit(Pid, kill) || Pid <- Victims],
-    State1 = State#state{queues = Queues},
+    %% Attempts passed to other nodes stop there with the run process they report to.
+    Remote = maps:filter(fun(_, {_, #{workflow_id := Id}}) -> Id =/= WorkflowId end,
+                         State#state.remote),
+    Parked = [P || P = {_, #{workflow_id := Id}} <- State#state.parked, Id =/= WorkflowId],
+    State1 = State#state{queues = Queues, remote = Remote, parked = Parked},
     case Victims of
         [] -> {reply, ok, State1};
         _ -> {noreply, State1#state{stopping = [{From, Victims} | State#state.stopping]}}
@@ -95,10 +118,18 @@ handle_call(_Request, _From, State) ->
 %% @private
 -spec handle_cast(term(), #state{}) -> {noreply, #state{}}.
 handle_cast({submit, Queue, Job}, State) ->
-    {Running, Pending} = maps:get(Queue, State#state.queues, {0, queue:new()}),
-    State1 = put_queue(Queue, {Running, queue:in(Job, Pending)}, State),
-    {noreply, drain(Queue, State1)};
+    {noreply, dispatch(Queue, Job, State)};
+handle_cast({run_here, Queue, Job}, State) ->
+    %% From another node's pool: this node serves `Queue'.
+    {noreply, enqueue(Queue, Job, State)};
+handle_cast({remote_done, Key}, State) ->
+    {noreply, State#state{remote = maps:remove(Key, State#state.remote)}};
 handle_cast({cancel, Key}, State) ->
+    case maps:find(Key, State#state.remote) of
+        {ok, {Node, _}} -> gen_server:cast({?MODULE, Node}, {cancel, Key});
+        error -> ok
+    end,
+    Parked = [P || P = {_, Job} <- State#state.parked, key(Job) =/= Key],
     Queues = maps:map(fun(_, {Running, Pending}) ->
                           {Running, queue:filter(fun(Job) -> key(Job) =/= Key end, Pending)}
                       end, State#state.queues),
@@ -107,7 +138,7 @@ handle_cast({cancel, Key}, State) ->
              Pid ! {aion_cancel, element(2, Key), element(3, Key)},
              erlang:send_after(Grace, self(), {aion_kill, Pid})
          end || {Pid, #worker{job = Job}} <- maps:to_list(State#state.workers), key(Job) =:= Key],
-    {noreply, State#state{queues = Queues}};
+    {noreply, State#state{queues = Queues, parked = Parked}};
 handle_cast(_Msg, State) ->
     {noreply, State}.
 
@@ -115,6 +146,24 @@ key(#{workflow_id := Id, ordinal := O, attempt := A}) -> {Id, O, A}.
 
 %% @private
 -spec handle_info(term(), #state{}) -> {noreply, #state{}}.
+handle_info({'DOWN', _Ref, process, Pid, _Reason}, State) when is_map_key(Pid, State#state.runs) ->
+    %% A run process died: its attempts here belong to nobody now (its next owner, on this
+    %% node or another, replays and starts its own).
+    {noreply, stop_attempts_of(Pid, State#state{runs = maps:remove(Pid, State#state.runs)})};
+handle_info({nodedown, Node}, State) ->
+    {Lost, Kept} = maps:fold(fun(_Key, {N, Job}, {L, K}) when N =:= Node -> {[Job | L], K};
+                                (Key, Entry, {L, K}) -> {L, K#{Key => Entry}}
+                             end, {[], #{}}, State#state.remote),
+    _ = [aion_activity_worker:report(Job, {error, <<"worker_lost">>,
+                                           <<"the node running the attempt went down: ",
+                                             (atom_to_binary(Node))/binary>>, true})
+         || Job <- Lost],
+    {noreply, State#state{remote = Kept}};
+handle_info(retry_parked, State = #state{parked = Parked}) ->
+    {noreply, lists:foldl(fun({Queue, Job}, S) -> dispatch(Queue, Job, S) end,
+                          State#state{parked = []}, lists:reverse(Parked))};
+handle_info({nodeup, _Node}, State) ->
+    {noreply, State};
 handle_info({'DOWN', _Ref, process, Pid, Reason}, State) ->
     case maps:take(Pid, State#state.workers) of
         {#worker{job = Job, queue = Queue, timer = Timer}, Workers} ->
@@ -123,6 +172,7 @@ handle_info({'DOWN', _Ref, process, Pid, Reason}, State) ->
             Reported = Reason =:= normal orelse Timer =:= reported orelse Stopped,
             Reported orelse
                 aion_activity_worker:report(Job, aion_activity_worker:crash_outcome(Reason)),
+            tell_origin(Job),
             {Running, Pending} = maps:get(Queue, State#state.queues),
             State1 = put_queue(Queue, {Running - 1, Pending},
                                State#state{workers = Workers, stopping = Stopping}),
@@ -165,7 +215,47 @@ forget_stopped(Pid, Stopping) ->
 put_queue(Queue, Entry, State) ->
     State#state{queues = (State#state.queues)#{Queue => Entry}}.
 
-drain(Queue, State = #state{limit = Limit}) ->
+%% Runs an attempt here, passes it to a node that serves its queue, or parks it until one
+%% does.
+dispatch(Queue, Job, State) ->
+    case aion_cluster:activity_node(Queue) of
+        local ->
+            enqueue(Queue, Job, State);
+        {remote, Node} ->
+            gen_server:cast({?MODULE, Node}, {run_here, Queue, Job#{origin => self()}}),
+            State#state{remote = (State#state.remote)#{key(Job) => {Node, Job}}};
+        none ->
+            State#state.parked =:= [] andalso erlang:send_after(500, self(), retry_parked),
+            State#state{parked = [{Queue, Job} | State#state.parked]}
+    end.
+
+enqueue(Queue, Job = #{workflow := Run}, State) ->
+    {Running, Pending} = maps:get(Queue, State#state.queues, {0, queue:new()}),
+    State1 = put_queue(Queue, {Running, queue:in(Job, Pending)}, watch_run(Run, State)),
+    drain(Queue, State1).
+
+watch_run(Run, State = #state{runs = Runs}) when is_map_key(Run, Runs) -> State;
+watch_run(Run, State = #state{runs = Runs}) ->
+    State#state{runs = Runs#{Run => erlang:monitor(process, Run)}}.
+
+%% Drops the queued attempts of run process `Run' and kills its running ones.
+stop_attempts_of(Run, State) ->
+    Queues = maps:map(fun(_, {Running, Pending}) ->
+                          {Running, queue:filter(fun(#{workflow := P}) -> P =/= Run end, Pending)}
+                      end, State#state.queues),
+    _ = [exit(Pid, kill) || {Pid, #worker{job = #{workflow := P}}} <- maps:to_list(State#state.workers),
+                            P =:= Run],
+    State#state{queues = Queues}.
+
+%% An attempt passed here by another node's pool: tell that pool it is over.
+tell_origin(#{origin := Origin} = Job) -> gen_server:cast(Origin, {remote_done, key(Job)});
+tell_origin(_Job) -> ok.
+
+limit(Queue, Limit) when is_map(Limit) -> maps:get(Queue, Limit, 100);
+limit(_Queue, Limit) -> Limit.
+
+drain(Queue, State = #state{limit = Limits}) ->
+    Limit = limit(Queue, Limits),
     {Running, Pending} = maps:get(Queue, State#state.queues),
     case Running < Limit andalso queue:out(Pending) of
         {{value, Job}, Rest} ->

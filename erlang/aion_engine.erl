@@ -266,6 +266,8 @@ retry_later(WorkflowId) ->
 notify(WorkflowId) ->
     release_run(WorkflowId),
     [Pid ! {aion_done, Ref} || {_, Pid, Ref} <- ets:lookup(aion_waiters, WorkflowId)],
+    aion_cluster:enabled() andalso
+        gen_server:abcast(nodes(), ?MODULE, {closed_elsewhere, WorkflowId, read_store}),
     notify_parent(WorkflowId),
     gen_server:cast(?MODULE, {closed, WorkflowId}).
 
@@ -277,12 +279,17 @@ notify(WorkflowId) ->
 -spec notify(binary(), {atom(), binary()}, binary() | null) -> ok.
 notify(WorkflowId, {Status, ValueJson}, ParentId) ->
     release_run(WorkflowId),
-    case ets:lookup(aion_waiters, WorkflowId) of
-        [] -> ok;
-        Waiters ->
+    Cluster = aion_cluster:enabled() andalso nodes() =/= [],
+    case {ets:lookup(aion_waiters, WorkflowId), Cluster} of
+        {[], false} -> ok;
+        {Waiters, _} ->
             {ok, Value} = aion_flow_ffi:json_decode(ValueJson),
             Outcome = aion:closed_result({Status, Value}),
-            [Pid ! {aion_done, Ref, Outcome} || {_, Pid, Ref} <- Waiters]
+            [Pid ! {aion_done, Ref, Outcome} || {_, Pid, Ref} <- Waiters],
+            %% Callers may wait on other nodes of the cluster (they also look again
+            %% every second, should this message be lost with a node).
+            Cluster andalso
+                gen_server:abcast(nodes(), ?MODULE, {closed_elsewhere, WorkflowId, Outcome})
     end,
     is_binary(ParentId) andalso
         tell_parent(WorkflowId, ParentId, {child_closed, WorkflowId, Status, ValueJson}),
@@ -330,8 +337,14 @@ wake(WorkflowId) ->
             Pid ! aion_inbox,
             ok;
         none ->
-            ets:member(aion_blocked, WorkflowId) orelse start_run_process(WorkflowId),
-            ok
+            case aion_cluster:route(WorkflowId) of
+                local ->
+                    ets:member(aion_blocked, WorkflowId) orelse start_run_process(WorkflowId),
+                    ok;
+                {remote, Node} ->
+                    %% In a cluster, another node owns the run: it records the entry.
+                    gen_server:cast({?MODULE, Node}, {wake, WorkflowId})
+            end
     end.
 
 %% @private
@@ -365,8 +378,30 @@ open_store() ->
                 Bin when is_binary(Bin) -> aion_flow_ffi:nif_engine_open(<<"sqlite">>, Bin);
                 _ -> {error, {invalid_input, <<"data_dir must be a string or binary path">>}}
             end;
+        postgres ->
+            case postgres_config() of
+                {ok, Config} -> aion_flow_ffi:nif_engine_open(<<"postgres">>, Config);
+                {error, _} = Error -> Error
+            end;
         Other ->
             {error, {invalid_input, aion_flow_ffi:printed({unknown_store, Other})}}
+    end.
+
+%% `postgres_url' (required), `postgres_pool' (default 4), `postgres_schema' (default
+%% `aion').
+postgres_config() ->
+    Url = unicode:characters_to_binary(application:get_env(aion, postgres_url, "")),
+    Schema = unicode:characters_to_binary(application:get_env(aion, postgres_schema, "aion")),
+    Pool = application:get_env(aion, postgres_pool, 4),
+    if
+        not is_binary(Url); Url =:= <<>> ->
+            {error, {invalid_input, <<"{store, postgres} needs {postgres_url, \"postgresql://USER@HOST:PORT/DB\"}">>}};
+        not is_binary(Schema) ->
+            {error, {invalid_input, <<"postgres_schema must be a string">>}};
+        not is_integer(Pool); Pool < 1 ->
+            {error, {invalid_input, <<"postgres_pool must be a positive integer">>}};
+        true ->
+            {ok, #{url => Url, pool => Pool, schema => Schema}}
     end.
 
 registered(workflow, MF) -> {MF, #{}};
@@ -399,6 +434,18 @@ handle_cast({retry_later, Id}, State) ->
                        attempt => Failures + 1}, #{aion => engine}),
     erlang:send_after(Delay, self(), {retry, Id}),
     {noreply, State#{{failures, Id} => Failures + 1}};
+handle_cast({wake, Id}, State) ->
+    %% From another node of the cluster: from a separate process, as the route may read
+    %% the store.
+    _ = spawn(fun() -> wake(Id) end),
+    {noreply, State};
+handle_cast({closed_elsewhere, Id, Outcome}, State) ->
+    %% A run owned by another node of the cluster closed: tell the callers waiting here.
+    _ = [case Outcome of
+             read_store -> Pid ! {aion_done, Ref};
+             _ -> Pid ! {aion_done, Ref, Outcome}
+         end || {_, Pid, Ref} <- ets:lookup(aion_waiters, Id)],
+    {noreply, State};
 handle_cast({closed, Id}, State) ->
     ets:delete(aion_blocked, Id),
     {noreply, maps:remove({failures, Id}, State)};
@@ -464,10 +511,21 @@ close_store() ->
 resume(Type) ->
     case aion_flow_ffi:nif_engine_list(store(), <<"running">>, Type) of
         {ok, Runs} ->
-            _ = [resume_run(Id, T) || #{workflow_id := Id, type := T} <- Runs],
+            _ = [resume_run(Id, T) || Run = #{workflow_id := Id, type := T} <- Runs, ours(Run)],
             ok;
         {error, Msg} ->
             ?LOG_ERROR(#{what => resume_failed, reason => Msg}, #{aion => engine})
+    end.
+
+%% Whether this node resumes a running workflow: always, outside a cluster; in one, when
+%% it owns the run or nobody live does (its process claims it first), never on a worker.
+ours(Run) ->
+    case {aion_cluster:enabled(), aion_cluster:role()} of
+        {false, _} -> true;
+        {true, worker} -> false;
+        {true, all} ->
+            Live = [atom_to_binary(N) || #{node := N} <- aion_cluster:live_nodes(), N =/= node()],
+            not lists:member(maps:get(owner, Run, null), Live)
     end.
 
 resume_run(Id, Type) ->

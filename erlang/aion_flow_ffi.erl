@@ -55,6 +55,8 @@
        nif_engine_history/3, nif_engine_list/3, nif_engine_export/3, nif_engine_push/5,
        nif_engine_barrier/2,
        nif_engine_stats/1,
+       nif_cluster_join/5, nif_cluster_renew/2, nif_cluster_leave/1, nif_cluster_nodes/1,
+       nif_cluster_claim/2, nif_cluster_claim_orphans/2,
        nif_run_open/2, nif_run_from_history/1, nif_run_take_inbox/3, nif_run_command/4,
        nif_run_command_dirty/4]).
 %% One function per run command, each handing its command to `nif_run_command/4' (the
@@ -611,8 +613,29 @@ nif_json_encode_dirty(_) -> ?STUB.
 -spec nif_json_decode_dirty(json()) -> {ok, term()} | {error, wire_error()}.
 nif_json_decode_dirty(_) -> ?STUB.
 %% @private
--spec nif_engine_open(binary(), binary()) -> {ok, reference()} | {error, wire_error()}.
+-spec nif_engine_open(binary(), binary() | map()) -> {ok, reference()} | {error, wire_error()}.
 nif_engine_open(_, _) -> ?STUB.
+%% @private
+-spec nif_cluster_join(reference(), binary(), binary(), [binary()], pos_integer()) ->
+    {ok, integer()} | {error, wire_error()}.
+nif_cluster_join(_, _, _, _, _) -> ?STUB.
+%% @private
+-spec nif_cluster_renew(reference(), pos_integer()) -> {ok, renewed} | {error, wire_error()}.
+nif_cluster_renew(_, _) -> ?STUB.
+%% @private
+-spec nif_cluster_leave(reference()) -> {ok, left} | {error, wire_error()}.
+nif_cluster_leave(_) -> ?STUB.
+%% @private
+-spec nif_cluster_nodes(reference()) -> {ok, [map()]} | {error, wire_error()}.
+nif_cluster_nodes(_) -> ?STUB.
+%% @private
+-spec nif_cluster_claim(reference(), binary()) ->
+    {ok, mine | closed | unknown | {owner, binary()}} | {error, wire_error()}.
+nif_cluster_claim(_, _) -> ?STUB.
+%% @private
+-spec nif_cluster_claim_orphans(reference(), pos_integer()) ->
+    {ok, [{binary(), binary()}]} | {error, wire_error()}.
+nif_cluster_claim_orphans(_, _) -> ?STUB.
 %% @private
 -spec nif_engine_close(reference()) -> {ok, closed} | {error, wire_error()}.
 nif_engine_close(_) -> ?STUB.

@@ -24,6 +24,9 @@ init([]) ->
                           {aion_starting, set}]],
     Children = [
         #{id => aion_engine, start => {aion_engine, start_link, []}},
+        %% Only with a shared store (`ignore' otherwise). Before the runs: it joins before
+        %% they resume, and leaves after they stopped.
+        #{id => aion_cluster, start => {aion_cluster, start_link, []}},
         #{id => aion_activity_pool, start => {aion_activity_pool, start_link, []}},
         #{id => aion_workflow_sup, start => {aion_workflow_sup, start_link, []}, type => supervisor}
     ],

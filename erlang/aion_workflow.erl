@@ -78,6 +78,10 @@ init(Parent, WorkflowId, How) ->
                 %% starter has been told; nothing of it exists.
                 exit:{aion_start_refused, _} ->
                     ok;
+                %% In a cluster: another node took the run over (this node's lease ran
+                %% out). Its appends are refused; it lets the run go.
+                exit:{aion_durability, {not_owner, _} = Reason} ->
+                    ?LOG_WARNING(#{what => run_taken_over, reason => Reason});
                 %% The store refused or failed an append: the in-memory state is ahead of
                 %% the history. Stop here and let the engine replay the run after a
                 %% backoff, rather than restart at once (a failing disk would spin).
@@ -127,6 +131,22 @@ own(Parent, WorkflowId, Tries) ->
     end.
 
 run(Parent, WorkflowId) ->
+    case aion_cluster:claim(WorkflowId) of
+        {owner, Node} ->
+            %% In a cluster, another live node owns the run: it runs it (and records what
+            %% waits in its inbox, which may be why this process was started).
+            ?LOG_INFO(#{what => run_owned_elsewhere, owner => Node}),
+            gen_server:cast({aion_engine, Node}, {wake, WorkflowId});
+        {error, {not_owner, _}} ->
+            %% This node's lease ran out: it joins again and claims what nobody owns.
+            ok;
+        {error, Reason} ->
+            exit({aion_durability, Reason});
+        _MineClosedOrUnknown ->
+            replay(Parent, WorkflowId)
+    end.
+
+replay(Parent, WorkflowId) ->
     case aion_flow_ffi:nif_run_open(aion_engine:store(), WorkflowId) of
         {ok, Loaded} ->
             begin_run(Parent, WorkflowId, Loaded, replay);

@@ -7,17 +7,40 @@
 
 start() -> start(sqlite).
 
-%% Starts aion on a fresh data directory with the given store; returns the directory.
+%% Starts aion on a fresh data directory with the given store; returns the directory. With
+%% `AION_TEST_STORE=postgres' (and `AION_PG_URL', see test/with_pg.sh) the durable store of
+%% the suites is PostgreSQL instead of SQLite: each start gets a fresh schema, kept across
+%% restarts of the application within the test.
 start(Store) ->
     ensure_calls_table(),
     Dir = tmp_dir("aion_eunit"),
     application:stop(aion),
     _ = application:load(aion),
     ok = application:set_env(aion, data_dir, Dir),
-    ok = application:set_env(aion, store, Store),
+    ok = set_store(Store),
     {ok, _} = application:ensure_all_started(aion),
     ok = aion_test_flows:register_all(),
     Dir.
+
+set_store(sqlite) ->
+    case os:getenv("AION_TEST_STORE") of
+        "postgres" ->
+            Url = case os:getenv("AION_PG_URL") of
+                false -> erlang:error(aion_test_store_postgres_needs_AION_PG_URL);
+                U -> U
+            end,
+            ok = application:set_env(aion, store, postgres),
+            ok = application:set_env(aion, postgres_url, Url),
+            ok = application:set_env(aion, postgres_pool, 2),
+            application:set_env(aion, postgres_schema, "t" ++ key_list());
+        _ ->
+            application:set_env(aion, store, sqlite)
+    end;
+set_store(Store) ->
+    application:set_env(aion, store, Store).
+
+key_list() ->
+    integer_to_list(erlang:unique_integer([positive])) ++ "_" ++ os:getpid().
 
 stop(_Dir) ->
     ok = application:stop(aion).

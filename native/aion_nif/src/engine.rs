@@ -10,6 +10,7 @@ use aion_core::event::{ChildStatus, Vocabulary};
 use aion_core::replay::Append;
 use aion_core::store::commit::CommitQueue;
 use aion_core::store::memory::MemoryStore;
+use aion_core::store::postgres::{PostgresConfig, PostgresStore};
 use aion_core::store::sqlite::SqliteStore;
 use aion_core::store::{
     AppendRequest, EventStore, InboxItem, InboxPush, ListFilter, Status, WorkflowRecord, Write,
@@ -28,7 +29,7 @@ mod atoms {
     rustler::atoms! {
         ok, error, null, aion_durable,
         workflow_id, type_ = "type", run_id, status, head, created_at, updated_at, result,
-        running, closed, details, reason, deadline, parent_id,
+        running, closed, details, reason, deadline, parent_id, owner,
         signal, cancel, child_closed,
         commits, appends, events, wal_bytes, syncs,
     }
@@ -41,6 +42,9 @@ pub(crate) struct EngineInner {
     inbox: Arc<InboxHeads>,
     /// Whether writes are applied on the calling thread (the in-memory store).
     inline: bool,
+    /// Whether other engines write to the store too (PostgreSQL): pushes made elsewhere
+    /// are not seen by [`InboxHeads`], so a run always reads its inbox.
+    shared: bool,
 }
 
 /// Which workflows have something in their inbox, kept in memory so that a run learns
@@ -178,7 +182,7 @@ impl EngineInner {
     /// Whether `workflow_id`'s inbox may hold entries after number `after` (see
     /// [`InboxHeads`]).
     pub(crate) fn inbox_waiting(&self, workflow_id: &str, after: u64) -> bool {
-        self.inbox.waiting(workflow_id, after)
+        self.shared || self.inbox.waiting(workflow_id, after)
     }
 
     /// Queues any write; answers as [`EngineInner::submit`].
@@ -232,37 +236,55 @@ pub(crate) fn request(workflow_id: &str, run_id: &str, append: Append) -> Append
     }
 }
 
-/// `nif_engine_open(Kind, Dir)`: `Kind` is `<<"sqlite">>` (durable, in directory `Dir`) or
-/// `<<"memory">>`. Returns `{ok, Engine}` or `{error, Msg}`.
+/// `nif_engine_open(Kind, Config)`: `Kind` is `<<"sqlite">>` (durable, `Config` the data
+/// directory), `<<"postgres">>` (shared, `Config` `#{url := Bin, pool := N, schema := Bin}`)
+/// or `<<"memory">>`. Returns `{ok, Engine}` or `{error, Reason}`.
 #[rustler::nif(schedule = "DirtyIo")]
-fn nif_engine_open<'a>(env: Env<'a>, kind: Term<'a>, dir: Term<'a>) -> Term<'a> {
+fn nif_engine_open<'a>(env: Env<'a>, kind: Term<'a>, config: Term<'a>) -> Term<'a> {
     reply(env, || {
         let kind = text_arg(kind, "store kind")?;
         let store: Arc<dyn EventStore> = match kind.as_str() {
             "memory" => Arc::new(MemoryStore::new()),
             "sqlite" => Arc::new(SqliteStore::open(Path::new(&text_arg(
-                dir,
+                config,
                 "data directory",
             )?))?),
+            "postgres" => Arc::new(PostgresStore::open(postgres_config_arg(config)?)?),
             other => {
                 return Err(Error::InvalidInput(format!(
-                    "unknown store kind {other:?} (expected sqlite or memory)"
+                    "unknown store kind {other:?} (expected sqlite, postgres or memory)"
                 )))
             }
         };
         let inbox = Arc::new(InboxHeads::load(&*store)?);
         let queue = CommitQueue::start(store.clone())?;
+        let shared = store.cluster().is_some();
         let inner = Arc::new(EngineInner {
             store,
             queue,
             inbox,
             inline: kind == "memory",
+            shared,
         });
         Ok(ResourceArc::new(EngineResource {
             inner: RwLock::new(Some(inner)),
         })
         .encode(env))
     })
+}
+
+fn postgres_config_arg(term: Term<'_>) -> Result<PostgresConfig, Error> {
+    let field = |key: &str| -> Result<Term<'_>, Error> {
+        let atom = Atom::from_str(term.get_env(), key)
+            .map_err(|_| Error::Internal("cannot make an atom".into()))?;
+        term.map_get(atom)
+            .map_err(|_| Error::InvalidInput(format!("the postgres configuration needs {key}")))
+    };
+    let mut config = PostgresConfig::new(text_arg(field("url")?, "postgres_url")?);
+    config.pool = usize::try_from(u64_arg(field("pool")?, "postgres_pool")?)
+        .map_err(|_| Error::InvalidInput("postgres_pool is too large".into()))?;
+    config.schema = text_arg(field("schema")?, "postgres_schema")?;
+    Ok(config)
 }
 
 /// `nif_engine_close(Engine) -> {ok, closed}`: waits for queued appends to be committed,
@@ -400,6 +422,9 @@ fn record_to_term<'a>(env: Env<'a>, record: &WorkflowRecord) -> Term<'a> {
     };
     if let Some(parent) = &record.parent_id {
         pairs.push((atoms::parent_id().encode(env), parent.encode(env)));
+    }
+    if let Some(owner) = &record.owner {
+        pairs.push((atoms::owner().encode(env), owner.encode(env)));
     }
     if let (Some(key), Some(v)) = (key, &record.outcome) {
         pairs.push((key.encode(env), value_to_term(env, v)));

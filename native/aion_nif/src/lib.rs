@@ -12,6 +12,7 @@ mod activity;
 mod answer;
 mod command;
 mod communication;
+mod cluster;
 mod convert;
 mod determinism;
 mod engine;
