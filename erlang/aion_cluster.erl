@@ -29,7 +29,7 @@
 
 -export([start_link/0]).
 -export([enabled/0, role/0, serves/1, claim/1, route/1, owner_of/1]).
--export([activity_node/1, workflow_node/0, live_nodes/0, let_go/0]).
+-export([activity_node/1, workflow_node/0, live_nodes/0, let_go/0, info/0]).
 -export([init/1, handle_call/3, handle_cast/2, handle_info/2, terminate/2]).
 
 -define(KEY, {?MODULE, config}).
@@ -129,18 +129,30 @@ activity_node(Queue) ->
             case [N || #{node := N, task_queues := Qs} <- live_nodes(), N =/= node(),
                        lists:member(Queue, Qs), lists:member(N, nodes())] of
                 [] -> none;
-                Servers -> {remote, lists:nth(rand:uniform(length(Servers)), Servers)}
+                Servers -> {remote, pick(Servers)}
             end
     end.
 
 %% @doc A live, connected node that runs workflows (for a start made on a worker node).
 -spec workflow_node() -> {ok, node()} | none.
 workflow_node() ->
-    case [N || #{node := N, role := <<"all">>} <- live_nodes(), N =/= node(),
-               lists:member(N, nodes())] of
-        [] -> none;
-        Nodes -> {ok, lists:nth(rand:uniform(length(Nodes)), Nodes)}
+    case workflow_nodes() of
+        [] ->
+            %% The list is read every claim interval: read it now before saying none.
+            _ = catch gen_server:call(?MODULE, refresh, 5000),
+            case workflow_nodes() of
+                [] -> none;
+                Nodes -> {ok, pick(Nodes)}
+            end;
+        Nodes ->
+            {ok, pick(Nodes)}
     end.
+
+workflow_nodes() ->
+    [N || #{node := N, role := <<"all">>} <- live_nodes(), N =/= node(), lists:member(N, nodes())].
+
+pick(Nodes) ->
+    lists:nth(rand:uniform(length(Nodes)), Nodes).
 
 %% @doc The live nodes as last read from the store (every `claim_interval_ms'): maps with
 %% `node' (an atom), `epoch', `role' and `task_queues'.
@@ -148,6 +160,16 @@ workflow_node() ->
                          task_queues := [binary()]}].
 live_nodes() ->
     persistent_term:get(?NODES, []).
+
+%% @doc This node's membership: `#{node, epoch, role, task_queues, lease_ms,
+%% lease_losses}' (`lease_losses': how often the node found its lease gone and let its runs
+%% go since it started), or `#{}' outside a cluster.
+-spec info() -> map().
+info() ->
+    case whereis(?MODULE) of
+        undefined -> #{};
+        Pid -> gen_server:call(Pid, info, 5000)
+    end.
 
 %% @doc Stops every run process of this node: its lease ran out, others may own its runs.
 %% Their activity attempts stop with them (see `aion_activity_pool').
@@ -166,7 +188,8 @@ init([]) ->
     persistent_term:put(?KEY, Config),
     case join(Config) of
         {ok, Epoch} ->
-            State = Config#{epoch => Epoch, renewed_at => erlang:monotonic_time(millisecond)},
+            State = Config#{epoch => Epoch, lease_losses => 0,
+                            renewed_at => erlang:monotonic_time(millisecond)},
             refresh_nodes(),
             erlang:send_after(LeaseMs div 4, self(), renew),
             self() ! scan,
@@ -193,6 +216,11 @@ join(#{role := Role, task_queues := Queues, lease_ms := LeaseMs}) ->
 
 %% @private
 -spec handle_call(term(), gen_server:from(), map()) -> {reply, term(), map()}.
+handle_call(refresh, _From, State) ->
+    {reply, refresh_nodes(), State};
+handle_call(info, _From, State) ->
+    Info = maps:with([epoch, role, task_queues, lease_ms, lease_losses], State),
+    {reply, Info#{node => node()}, State};
 handle_call(_Request, _From, State) ->
     {reply, {error, unknown_call}, State}.
 
@@ -234,13 +262,14 @@ handle_info(_Info, State) ->
 rejoin(State, Why) ->
     ?LOG_WARNING(#{what => cluster_lease_lost, reason => Why, node => node()}, #{aion => cluster}),
     let_go(),
+    Lost = State#{lease_losses => maps:get(lease_losses, State) + 1},
     case join(State) of
         {ok, Epoch} ->
             ?LOG_NOTICE(#{what => cluster_joined_again, epoch => Epoch}, #{aion => cluster}),
-            State#{epoch => Epoch, renewed_at => erlang:monotonic_time(millisecond)};
+            Lost#{epoch => Epoch, renewed_at => erlang:monotonic_time(millisecond)};
         {error, Reason} ->
             ?LOG_ERROR(#{what => cluster_join_failed, reason => Reason}, #{aion => cluster}),
-            State
+            Lost
     end.
 
 %% Takes the runs nobody live owns and replays them.

@@ -337,6 +337,10 @@ execute(Run, Type, {Callback, Opts}, Input) ->
             timed_out;
         exit:{aion_durability, _} = Reason:_ ->
             exit(Reason);
+        %% A new workflow whose start the store refused (its id is taken) while its code
+        %% ran: not a crash of the code, and not the other workflow's business.
+        exit:{aion_start_refused, _} = Reason:_ ->
+            exit(Reason);
         Class:Reason:Stack ->
             case {divergence(Run), maps:get(on_crash, Opts, block)} of
                 {{non_determinism, _} = Diverged, _} ->

@@ -349,7 +349,8 @@ corrupted_history_blocks_only_its_run_test_() ->
     {timeout, 120, fun corrupted_history_blocks_only_its_run/0}.
 
 corrupted_history_blocks_only_its_run() ->
-    Dir = setup(sqlite),
+    %% It corrupts the SQLite file itself: SQLite whatever the suite's store.
+    Dir = setup(sqlite_file),
     try
         Marker = <<"corrupt-me-", (key())/binary>>,
         Victim = aion_test_support:start_run(<<"owner_waiter">>, #{<<"marker">> => Marker}),

@@ -36,6 +36,8 @@ set_store(sqlite) ->
         _ ->
             application:set_env(aion, store, sqlite)
     end;
+set_store(sqlite_file) ->
+    application:set_env(aion, store, sqlite);
 set_store(Store) ->
     application:set_env(aion, store, Store).
 

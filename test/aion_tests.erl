@@ -65,7 +65,8 @@ store_stats_count_what_a_workflow_writes() ->
     ?assert(E1 - E0 >= 11),
     ?assert(A1 - A0 >= 4),
     ?assert(C1 > C0),
-    ?assert(W1 > W0),
+    %% PostgreSQL's WAL is the server's: the store counts no bytes of it.
+    ?assert(W1 > W0 orelse application:get_env(aion, store) =:= {ok, postgres}),
     ?assertEqual(C1 - C0, S1 - S0).
 
 retry_then_success_records_every_attempt() ->
