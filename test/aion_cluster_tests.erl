@@ -130,7 +130,15 @@ worker_node(Url) ->
         {ok, H} = erpc:call(W2, aion, history, [Id2]),
         ?assertMatch([#{type := <<"WorkflowStarted">>} | _], H),
         ?assertEqual([], [R || R = #{owner := O} <- element(2, erpc:call(W1, aion, list, [#{}])),
-                               O =:= atom_to_binary(W2)])
+                               O =:= atom_to_binary(W2)]),
+        %% A signal whose wake never reaches the owner (pushed to the store alone, as when
+        %% the connection to the owner drops) is still recorded: the owner looks.
+        {ok, Id3} = erpc:call(W1, aion, start_workflow, [<<"c_stop">>, #{<<"n">> => 3}, #{}]),
+        wait_until(fun() -> has(W1, Id3, <<"TimerFired">>) end, 10000),
+        ?assertMatch({ok, _}, erpc:call(W2, aion_flow_ffi, nif_engine_push,
+                                        [erpc:call(W2, aion_engine, store, []), Id3,
+                                         {signal, <<"go">>, <<"7">>, null}, 0, 1])),
+        ?assertEqual({ok, #{<<"n">> => 3, <<"go">> => 7}}, erpc:call(W2, aion, await, [Id3, 10000]))
     after
         stop_cluster(C)
     end.

@@ -132,3 +132,12 @@ fn nif_cluster_claim_orphans<'a>(
         Ok(taken.encode(env))
     })
 }
+
+/// `nif_cluster_inbox_waiting(Engine) -> {ok, [WorkflowId]}`: the running workflows this
+/// node owns whose inbox holds entries.
+#[rustler::nif(schedule = "DirtyIo")]
+fn nif_cluster_inbox_waiting(env: Env<'_>, engine: ResourceArc<EngineResource>) -> Term<'_> {
+    with_cluster(env, &engine, |cluster| {
+        Ok(cluster.inbox_waiting()?.encode(env))
+    })
+}

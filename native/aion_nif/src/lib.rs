@@ -10,9 +10,9 @@
 
 mod activity;
 mod answer;
+mod cluster;
 mod command;
 mod communication;
-mod cluster;
 mod convert;
 mod determinism;
 mod engine;

@@ -369,8 +369,13 @@ pub enum Claim {
 pub trait ClusterStore: Send + Sync {
     /// Joins as `node` (a new epoch; the runs of an earlier membership of the same name
     /// become orphans) with a lease of `lease_ms`. Returns the epoch.
-    fn join(&self, node: &str, role: &str, task_queues: &[String], lease_ms: u64)
-        -> Result<i64, Error>;
+    fn join(
+        &self,
+        node: &str,
+        role: &str,
+        task_queues: &[String],
+        lease_ms: u64,
+    ) -> Result<i64, Error>;
 
     /// Extends this node's lease by `lease_ms` from now. [`Error::NotOwner`] when the lease
     /// had run out or another membership replaced it: the node must let its runs go and
@@ -389,6 +394,10 @@ pub trait ClusterStore: Send + Sync {
 
     /// Takes up to `limit` orphaned running workflows; their ids and types.
     fn claim_orphans(&self, limit: u64) -> Result<Vec<(String, String)>, Error>;
+
+    /// The running workflows this node owns whose inbox holds entries: a wake sent to
+    /// this node by another may be lost with a connection, so the owner looks for itself.
+    fn inbox_waiting(&self) -> Result<Vec<String>, Error>;
 }
 
 /// What an append does to its workflow's inbox besides removing the entries it records.

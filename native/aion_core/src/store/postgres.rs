@@ -107,7 +107,9 @@ impl PostgresStore {
             )));
         }
         if config.pool == 0 {
-            return Err(Error::InvalidInput("postgres_pool must be at least 1".into()));
+            return Err(Error::InvalidInput(
+                "postgres_pool must be at least 1".into(),
+            ));
         }
         config
             .url
@@ -495,7 +497,8 @@ async fn append_one(
         None => None,
     };
     if let (Some((node, epoch)), Some(c)) = (identity, &current) {
-        let owned = c.record.owner.as_deref() == Some(node.as_str()) && c.owner_epoch == Some(*epoch);
+        let owned =
+            c.record.owner.as_deref() == Some(node.as_str()) && c.owner_epoch == Some(*epoch);
         if !owned && c.record.status == Status::Running {
             return Ok(Err(Error::NotOwner(format!(
                 "{id} is owned by {}",
@@ -947,6 +950,21 @@ impl ClusterStore for PostgresStore {
             rows.iter()
                 .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
                 .collect()
+        })
+    }
+
+    fn inbox_waiting(&self) -> Result<Vec<String>, Error> {
+        let (node, epoch) = self.member()?;
+        self.read_with(async |client| {
+            let rows = client
+                .query(
+                    "SELECT w.workflow_id FROM workflows w
+                      WHERE w.owner = $1 AND w.owner_epoch = $2 AND w.status = 'running'
+                        AND EXISTS (SELECT 1 FROM inbox i WHERE i.workflow_id = w.workflow_id)",
+                    &[&node, &epoch],
+                )
+                .await?;
+            rows.iter().map(|row| Ok(row.try_get(0)?)).collect()
         })
     }
 }

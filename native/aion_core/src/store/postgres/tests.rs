@@ -78,12 +78,18 @@ fn postgres_store_passes_conformance() {
 fn a_schema_of_a_newer_version_is_refused() {
     let Some(url) = url() else { return };
     let store = fresh(&url);
-    sql(&store, "UPDATE meta SET value = 99 WHERE key = 'schema_version'");
+    sql(
+        &store,
+        "UPDATE meta SET value = 99 WHERE key = 'schema_version'",
+    );
     let err = PostgresStore::open(store.config.clone()).unwrap_err();
     assert_eq!(err.kind(), "store");
     assert!(err.detail().contains("newer aion"), "{err}");
     // The version it writes is read back as its own.
-    sql(&store, &format!("UPDATE meta SET value = {SCHEMA_VERSION} WHERE key = 'schema_version'"));
+    sql(
+        &store,
+        &format!("UPDATE meta SET value = {SCHEMA_VERSION} WHERE key = 'schema_version'"),
+    );
     assert!(PostgresStore::open(store.config.clone()).is_ok());
 }
 
@@ -91,9 +97,15 @@ fn a_schema_of_a_newer_version_is_refused() {
 fn bad_configuration_is_an_invalid_input() {
     let mut config = PostgresConfig::new("postgresql://u@127.0.0.1:1/db");
     config.schema = "Robert'); DROP TABLE".into();
-    assert_eq!(PostgresStore::open(config).unwrap_err().kind(), "invalid_input");
+    assert_eq!(
+        PostgresStore::open(config).unwrap_err().kind(),
+        "invalid_input"
+    );
     let config = PostgresConfig::new("not a url at all ::");
-    assert_eq!(PostgresStore::open(config).unwrap_err().kind(), "invalid_input");
+    assert_eq!(
+        PostgresStore::open(config).unwrap_err().kind(),
+        "invalid_input"
+    );
     // Nothing listens on port 1.
     let config = PostgresConfig::new("postgresql://u@127.0.0.1:1/db");
     assert_eq!(PostgresStore::open(config).unwrap_err().kind(), "store");
@@ -104,16 +116,30 @@ fn only_the_owner_with_a_live_lease_appends() {
     let Some(url) = url() else { return };
     let a = fresh(&url);
     let b = same_schema(&a);
-    let epoch_a = a.join("a@host", "all", &["default".into()], 60_000).unwrap();
+    let epoch_a = a
+        .join("a@host", "all", &["default".into()], 60_000)
+        .unwrap();
     let epoch_b = b.join("b@host", "all", &[], 60_000).unwrap();
     assert_ne!(epoch_a, epoch_b);
     conformance::create(&a, "wf");
-    assert_eq!(a.workflow("wf").unwrap().unwrap().owner.as_deref(), Some("a@host"));
+    assert_eq!(
+        a.workflow("wf").unwrap().unwrap().owner.as_deref(),
+        Some("a@host")
+    );
     // b neither appends to nor takes a run whose owner's lease is live.
     assert_eq!(b.append(next("wf", 1)).unwrap_err().kind(), "not_owner");
     assert_eq!(b.claim("wf").unwrap(), Claim::Owner("a@host".into()));
     assert!(b.claim_orphans(10).unwrap().is_empty());
     a.append(next("wf", 1)).unwrap();
+    assert!(a.inbox_waiting().unwrap().is_empty());
+    let push = Write::Inbox(InboxPush {
+        workflow_id: "wf".into(),
+        recorded_at: 5,
+        item: InboxItem::Cancel { reason: json!("r") },
+    });
+    b.commit(&[push]).pop().unwrap().unwrap();
+    assert_eq!(a.inbox_waiting().unwrap(), vec!["wf".to_string()]);
+    assert!(b.inbox_waiting().unwrap().is_empty());
     let nodes: Vec<String> = a.nodes().unwrap().into_iter().map(|n| n.node).collect();
     assert_eq!(nodes, vec!["a@host".to_string(), "b@host".to_string()]);
 
@@ -124,7 +150,10 @@ fn only_the_owner_with_a_live_lease_appends() {
         b.claim_orphans(10).unwrap(),
         vec![("wf".to_string(), "order".to_string())]
     );
-    assert_eq!(b.workflow("wf").unwrap().unwrap().owner.as_deref(), Some("b@host"));
+    assert_eq!(
+        b.workflow("wf").unwrap().unwrap().owner.as_deref(),
+        Some("b@host")
+    );
     b.append(next("wf", 2)).unwrap();
     // a learns it lost its lease when it renews, and joins again with a new epoch: still
     // not the owner of what b took.
@@ -164,7 +193,10 @@ fn a_node_that_joins_again_or_leaves_orphans_its_runs() {
     );
     assert_eq!(b.claim("missing").unwrap(), Claim::Unknown);
     // A node that never joined owns nothing.
-    assert_eq!(same_schema(&a).claim("wf-1").unwrap_err().kind(), "not_owner");
+    assert_eq!(
+        same_schema(&a).claim("wf-1").unwrap_err().kind(),
+        "not_owner"
+    );
 }
 
 #[test]
@@ -203,6 +235,13 @@ fn a_close_waits_for_a_push_that_came_first() {
         .unwrap()
         .unwrap();
     assert!(store.commit(&[close]).pop().unwrap().is_ok());
-    assert_eq!(store.workflow("wf").unwrap().unwrap().status, Status::Completed);
+    assert!(
+        store.inbox_waiting().is_err(),
+        "a store that never joined owns nothing"
+    );
+    assert_eq!(
+        store.workflow("wf").unwrap().unwrap().status,
+        Status::Completed
+    );
     assert_eq!(store.stats().commits, 3 + 1);
 }
