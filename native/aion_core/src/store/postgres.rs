@@ -25,6 +25,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, RwLock};
+use std::time::Duration;
 
 use tokio::runtime::Runtime;
 use tokio_postgres::{Client, NoTls, Row, SimpleQueryMessage};
@@ -69,9 +70,14 @@ impl PostgresConfig {
     }
 }
 
+/// How long a connection attempt may take unless the URL says (`connect_timeout`).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// A PostgreSQL-backed [`EventStore`] and [`ClusterStore`].
 pub struct PostgresStore {
     config: PostgresConfig,
+    /// `config.url` parsed, with a connect timeout.
+    connect: tokio_postgres::Config,
     runtime: Runtime,
     writer: tokio::sync::Mutex<Option<Client>>,
     readers: Vec<tokio::sync::Mutex<Option<Client>>>,
@@ -111,10 +117,13 @@ impl PostgresStore {
                 "postgres_pool must be at least 1".into(),
             ));
         }
-        config
+        let mut connect = config
             .url
             .parse::<tokio_postgres::Config>()
             .map_err(|e| Error::InvalidInput(format!("bad postgres_url: {e}")))?;
+        if connect.get_connect_timeout().is_none() {
+            connect.connect_timeout(CONNECT_TIMEOUT);
+        }
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("aion-postgres")
@@ -126,6 +135,7 @@ impl PostgresStore {
                 .map(|_| tokio::sync::Mutex::new(None))
                 .collect(),
             config,
+            connect,
             runtime,
             writer: tokio::sync::Mutex::new(None),
             next_reader: AtomicUsize::new(0),
@@ -143,7 +153,9 @@ impl PostgresStore {
     }
 
     async fn connect(&self) -> Result<Client, Error> {
-        let (client, connection) = tokio_postgres::connect(&self.config.url, NoTls)
+        let (client, connection) = self
+            .connect
+            .connect(NoTls)
             .await
             .map_err(|e| Error::durability(format!("cannot connect to postgres: {e}")))?;
         // The connection drives the socket; it ends when the client is dropped or the
