@@ -4,6 +4,17 @@
 %%   conc10: 1,000 such workflows with 50 in flight; throughput and per-workflow latency.
 %%   fanout1000: one workflow running 1,000 no-op activities with aion_flow:all/1, run 5
 %%           times after a warm-up; latency per workflow.
+%%   seq10_pg, conc10_pg: seq10 and conc10 as above (same workflow, warm-up and counts) on
+%%           the PostgreSQL store at `AION_PG_URL', a fresh schema per line: one line with
+%%           one node (this one), one with two (this node, made distributed, and a second
+%%           BEAM node in an OS process of its own, joined through the database); with two,
+%%           half of the runs are started on each node and all are awaited from this one.
+%%           Their lines say `"store": "postgres"' and `"nodes": 1' or `2' (the scenario
+%%           field is seq10 or conc10) and add the store's commits per workflow and appends
+%%           per commit; see aion_bench_cluster. `make bench' runs them on a
+%%           throw-away PostgreSQL cluster (test/with_pg.sh) when `test/pg.sh available'
+%%           finds the server programs; otherwise (or when `AION_PG_URL' is not set) each
+%%           prints a line with `"skipped"' and the reason (`AION_PG_SKIP' when set).
 %%   sleep100k: 100,000 workflows sleeping on a 1-hour durable timer (SQLite store): how
 %%           long starting them takes, and what one sleeping workflow costs in memory
 %%           (BEAM memory and the OS process's resident set, both per workflow).
@@ -28,14 +39,14 @@
 %%
 %% Run everything: `make bench'. One or some scenarios: `make bench ONLY=timerlag' or
 %% `make bench ONLY=seq10,recover10k' (aion_bench:main("timerlag")); seq10, conc10 and
-%% fanout1000 run on both stores.
+%% fanout1000 run on the SQLite and in-memory stores, seq10_pg and conc10_pg on PostgreSQL.
 -module(aion_bench).
 
 -export([main/0, main/1, seq10/1, noop/1, sleeper/1, sleepers/1, fanout/1, scenario/2,
          seq10_counts/1, recover10k/1, replay20k/1, timerlag/1, lag_sleeper/1]).
 
--define(SCENARIOS, [seq10, conc10, fanout1000, sleep100k, seq10_counts, recover10k,
-                    replay20k, timerlag]).
+-define(SCENARIOS, [seq10, conc10, fanout1000, seq10_pg, conc10_pg, sleep100k, seq10_counts,
+                    recover10k, replay20k, timerlag]).
 
 main() ->
     main("").
@@ -54,6 +65,7 @@ main(Only) ->
     Print = fun(Line) -> io:format("~s~n", [Line]) end,
     try
         _ = [Print(scenario(S, Store)) || Store <- [sqlite, memory], S <- [seq10, conc10, fanout1000], Run(S)],
+        _ = postgres([S || {Pg, S} <- [{seq10_pg, seq10}, {conc10_pg, conc10}], Run(Pg)], Print),
         _ = [Print(F()) || {S, F} <- [{sleep100k, fun() -> sleepers(100000) end},
                                       {seq10_counts, fun() -> seq10_counts(100) end},
                                       {recover10k, fun() -> recover10k(10000) end},
@@ -65,6 +77,26 @@ main(Only) ->
         %% Halting closes the ports: a node started by a scenario halts when its stdin closes.
         io:format(standard_error, "benchmark failed: ~p:~p~n~p~n", [Class, Reason, Stack]),
         erlang:halt(1)
+    end.
+
+%% seq10_pg and conc10_pg: one node, then two (aion_bench_cluster).
+postgres([], _Print) ->
+    ok;
+postgres(Names, Print) ->
+    case os:getenv("AION_PG_URL", "") of
+        "" ->
+            Why = os:getenv("AION_PG_SKIP", "AION_PG_URL is not set (make bench sets it when "
+                                            "test/pg.sh finds PostgreSQL)"),
+            _ = [Print(aion_bench_cluster:skipped(S, Why)) || S <- Names],
+            ok;
+        Url ->
+            Dist = aion_bench_cluster:distribute(),
+            try
+                _ = [Print(aion_bench_cluster:scenario(S, Nodes, Url)) || S <- Names, Nodes <- [1, 2]],
+                ok
+            after
+                aion_bench_cluster:undistribute(Dist)
+            end
     end.
 
 fanout(#{<<"n">> := N}) ->

@@ -6,6 +6,8 @@
 %% A node reports one Erlang term per line, `aion_bench_node <term>.'; everything else it
 %% prints (logs) is passed through. A node halts when its stdin closes (the benchmark
 %% went away) and after 5 minutes in any case, so it never outlives the benchmark.
+%% aion_bench_cluster's second node reports and watches the same way (`report/1',
+%% `watchdog/0').
 %%
 %% Node phases (`main(Scenario, Phase, DataDir)'):
 %%   recover10k start:  starts N workflows `w-1'..`w-N' that each wait for signal "go",
@@ -20,7 +22,7 @@
 -module(aion_bench_node).
 
 -export([main/4, waiter/1, chain/1, noop/1]).
--export([spawn/3, expect/3, kill/1, wait_exit/2, waiting_runs/0]).
+-export([spawn/3, expect/3, kill/1, wait_exit/2, waiting_runs/0, report/1, watchdog/0]).
 
 -define(TAG, "aion_bench_node ").
 
