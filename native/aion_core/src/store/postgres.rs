@@ -3,22 +3,18 @@
 //!
 //! The same contract as every [`EventStore`] (checked by the same conformance suite), with
 //! the same group commit: the engine's writer thread hands a batch of writes to
-//! [`EventStore::commit`], which applies them in one transaction (one savepoint per write
-//! when the batch holds several) and commits once — one WAL flush of PostgreSQL for the whole
-//! batch with `synchronous_commit = on`.
-//!
-//! Each write locks the rows it touches in a fixed order (writes are applied sorted by
-//! workflow id, results are returned in the caller's order), so two nodes' batches never
-//! deadlock on each other; a commit that PostgreSQL still aborts as a deadlock or a
-//! serialization failure is tried again whole.
+//! [`EventStore::commit`], which applies them in one transaction and commits once — one WAL
+//! flush of PostgreSQL for the whole batch with `synchronous_commit = on` — in a few
+//! pipelined round trips whatever the batch's size (see [`batch`]). A commit that
+//! PostgreSQL aborts as a deadlock or a serialization failure is tried again whole.
 //!
 //! Cluster side ([`ClusterStore`]): the `nodes` table holds one lease per node (name, epoch,
 //! expiry on the database's clock); each workflow row names its owner (node and epoch). An
 //! append is accepted only from the owner with a live lease — checked in the same
 //! transaction, under a lock on the workflow's row — so a node that was paused or cut off
 //! past its lease can never write again: its next commit is refused with
-//! [`Error::NotOwner`]. An inbox push locks the row in share mode, so a close (which checks
-//! that the inbox is empty after it has locked the row) and a push never miss each other.
+//! [`Error::NotOwner`]. An inbox push locks the workflow's row as an append does, so a close
+//! (which reads the inbox after it has locked the row) and a push never miss each other.
 //!
 //! Tables live in their own schema (`aion` unless configured), created at open together
 //! with a version row that is checked like SQLite's `user_version`.
@@ -31,9 +27,8 @@ use tokio::runtime::Runtime;
 use tokio_postgres::{Client, NoTls, Row, SimpleQueryMessage};
 
 use super::{
-    apply_append, check_push, inbox_not_taken, AppendRequest, Claim, ClusterStore, EventStore,
-    InboxEntry, InboxItem, InboxPush, InboxRule, ListFilter, NodeInfo, Status, StoreStats,
-    WorkflowRecord, Write,
+    Claim, ClusterStore, EventStore, InboxEntry, InboxItem, ListFilter, NodeInfo, Status,
+    StoreStats, WorkflowRecord, Write,
 };
 use crate::event::Event;
 use crate::Error;
@@ -79,7 +74,7 @@ pub struct PostgresStore {
     /// `config.url` parsed, with a connect timeout.
     connect: tokio_postgres::Config,
     runtime: Runtime,
-    writer: tokio::sync::Mutex<Option<Client>>,
+    writer: tokio::sync::Mutex<Option<batch::Writer>>,
     readers: Vec<tokio::sync::Mutex<Option<Client>>>,
     next_reader: AtomicUsize,
     /// This node's membership (name, epoch) once it joined; appends are fenced by it.
@@ -146,7 +141,7 @@ impl PostgresStore {
             let mut writer = store.writer.lock().await;
             let client = store.connect().await?;
             prepare_schema(&client, &store.config.schema).await?;
-            *writer = Some(client);
+            *writer = Some(batch::Writer::new(client).await?);
             Ok::<_, Error>(())
         })?;
         Ok(store)
@@ -199,61 +194,6 @@ impl PostgresStore {
     fn member(&self) -> Result<(String, i64), Error> {
         self.identity()
             .ok_or_else(|| Error::NotOwner("this node has not joined the cluster".into()))
-    }
-
-    /// One try of a commit: the whole batch in one transaction.
-    async fn commit_once(
-        &self,
-        client: &Client,
-        writes: &[Write],
-        order: &[usize],
-    ) -> Result<Vec<Result<u64, Error>>, tokio_postgres::Error> {
-        let identity = self.identity();
-        let several = writes.len() > 1;
-        client.batch_execute("BEGIN").await?;
-        let mut results: Vec<Option<Result<u64, Error>>> = vec![None; writes.len()];
-        // A membership whose lease ran out writes nothing: checked once per commit, the
-        // lock on each workflow row below keeps a takeover from slipping in between.
-        let alive = match &identity {
-            None => true,
-            Some((node, epoch)) => client
-                .query_opt(
-                    &format!(
-                        "SELECT 1 FROM nodes WHERE node = $1 AND epoch = $2 AND expires_at > {NOW_MS}"
-                    ),
-                    &[node, epoch],
-                )
-                .await?
-                .is_some(),
-        };
-        for &i in order {
-            if several {
-                client.batch_execute("SAVEPOINT aion_write").await?;
-            }
-            let outcome = match apply_write(client, &writes[i], identity.as_ref(), alive).await {
-                Ok(Ok(value)) => Ok(value),
-                Ok(Err(refused)) => Err(refused),
-                Err(e) if is_retryable(&e) => return Err(e),
-                Err(e) => Err(e.into()),
-            };
-            if several {
-                let end = if outcome.is_ok() {
-                    "RELEASE aion_write"
-                } else {
-                    "ROLLBACK TO aion_write; RELEASE aion_write"
-                };
-                client.batch_execute(end).await?;
-            } else if outcome.is_err() {
-                client.batch_execute("ROLLBACK").await?;
-                return Ok(vec![outcome]);
-            }
-            results[i] = Some(outcome);
-        }
-        client.batch_execute("COMMIT").await?;
-        Ok(results
-            .into_iter()
-            .map(|r| r.unwrap_or_else(|| Err(Error::Internal("write left unapplied".into()))))
-            .collect())
     }
 
     fn count(&self, writes: &[Write], results: &[Result<u64, Error>]) {
@@ -409,238 +349,36 @@ fn sql_int(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
-/// The row of `workflow_id`, locked for update (an append) or in share mode (a push).
-async fn load_locked(
-    client: &Client,
-    workflow_id: &str,
-    share: bool,
-) -> Result<Option<Result<Current, Error>>, tokio_postgres::Error> {
-    let lock = if share { "FOR SHARE" } else { "FOR UPDATE" };
-    let row = client
-        .query_opt(
-            &format!("{SELECT_RECORD} WHERE workflow_id = $1 {lock}"),
-            &[&workflow_id],
-        )
-        .await?;
-    Ok(row.map(|row| record_of(&row)))
-}
-
-/// Applies one write: `Ok(Ok(value))` applied, `Ok(Err(refusal))` refused by the contract
-/// (the savepoint is rolled back), `Err` a database error.
-async fn apply_write(
-    client: &Client,
-    write: &Write,
-    identity: Option<&(String, i64)>,
-    alive: bool,
-) -> Result<Result<u64, Error>, tokio_postgres::Error> {
-    match write {
-        Write::Append {
-            group,
-            inbox_through,
-        } => {
-            if !alive {
-                return Ok(Err(Error::NotOwner(
-                    "this node's lease has run out: it may not append".into(),
-                )));
-            }
-            for (i, request) in group.iter().enumerate() {
-                let through = if i == 0 { *inbox_through } else { 0 };
-                if let Err(refused) = append_one(client, request, through, identity).await? {
-                    return Ok(Err(refused));
-                }
-            }
-            Ok(Ok(0))
-        }
-        Write::Inbox(push) => push_one(client, push).await,
-        Write::Ack {
-            workflow_id,
-            through,
-        } => {
-            client
-                .execute(
-                    "DELETE FROM inbox WHERE workflow_id = $1 AND id <= $2",
-                    &[workflow_id, &sql_int(*through)],
-                )
-                .await?;
-            Ok(Ok(0))
-        }
-    }
-}
-
-async fn push_one(
-    client: &Client,
-    push: &InboxPush,
-) -> Result<Result<u64, Error>, tokio_postgres::Error> {
-    let current = match load_locked(client, &push.workflow_id, true).await? {
-        Some(Ok(c)) => Some(c),
-        Some(Err(e)) => return Ok(Err(e)),
-        None => None,
-    };
-    if let Err(refused) = check_push(current.as_ref().map(|c| &c.record), push) {
-        return Ok(Err(refused));
-    }
-    let body = match serde_json::to_string(&push.item) {
-        Ok(body) => body,
-        Err(e) => {
-            return Ok(Err(Error::Internal(format!(
-                "cannot encode an inbox entry: {e}"
-            ))))
-        }
-    };
-    let row = client
-        .query_one(
-            "INSERT INTO inbox (workflow_id, recorded_at, body) VALUES ($1, $2, $3) RETURNING id",
-            &[&push.workflow_id, &push.recorded_at, &body],
-        )
-        .await?;
-    Ok(Ok(row.get::<_, i64>(0) as u64))
-}
-
-async fn append_one(
-    client: &Client,
-    request: &AppendRequest,
-    inbox_through: u64,
-    identity: Option<&(String, i64)>,
-) -> Result<Result<(), Error>, tokio_postgres::Error> {
-    let id = &request.workflow_id;
-    let current = match load_locked(client, id, false).await? {
-        Some(Ok(c)) => Some(c),
-        Some(Err(e)) => return Ok(Err(e)),
-        None => None,
-    };
-    if let (Some((node, epoch)), Some(c)) = (identity, &current) {
-        let owned =
-            c.record.owner.as_deref() == Some(node.as_str()) && c.owner_epoch == Some(*epoch);
-        if !owned && c.record.status == Status::Running {
-            return Ok(Err(Error::NotOwner(format!(
-                "{id} is owned by {}",
-                c.record.owner.as_deref().unwrap_or("no node")
-            ))));
-        }
-    }
-    let mut record = match apply_append(current.as_ref().map(|c| &c.record), request) {
-        Ok(record) => record,
-        Err(refused) => return Ok(Err(refused)),
-    };
-    let new_run = current
-        .as_ref()
-        .is_none_or(|c| c.record.run_id != request.run_id);
-    if new_run && current.is_some() {
-        let had = client
-            .query_opt(
-                "SELECT 1 FROM events WHERE workflow_id = $1 AND run_id = $2 LIMIT 1",
-                &[id, &request.run_id],
-            )
-            .await?;
-        if had.is_some() {
-            return Ok(Err(Error::AlreadyExists(format!(
-                "{id} had a run {} already",
-                request.run_id
-            ))));
-        }
-    }
-    if inbox_through > 0 {
-        client
-            .execute(
-                "DELETE FROM inbox WHERE workflow_id = $1 AND id <= $2",
-                &[id, &sql_int(inbox_through)],
-            )
-            .await?;
-    }
-    if InboxRule::of(&request.events) == InboxRule::MustBeEmpty {
-        // A statement of its own, after the row lock: it sees every push that committed
-        // before the lock was granted (pushes lock the row in share mode).
-        let waiting = client
-            .query_opt("SELECT 1 FROM inbox WHERE workflow_id = $1 LIMIT 1", &[id])
-            .await?;
-        if waiting.is_some() {
-            return Ok(Err(inbox_not_taken(id)));
-        }
-    }
-    let (owner, owner_epoch) = match identity {
-        Some((node, epoch)) => (Some(node.clone()), Some(*epoch)),
-        None => (None, None),
-    };
-    record.owner = owner;
-    let mut seqs = Vec::with_capacity(request.events.len());
-    let mut times = Vec::with_capacity(request.events.len());
-    let mut bodies = Vec::with_capacity(request.events.len());
-    for event in &request.events {
-        seqs.push(sql_int(event.seq));
-        times.push(event.recorded_at);
-        match event.to_json() {
-            Ok(body) => bodies.push(body),
-            Err(e) => return Ok(Err(e)),
-        }
-    }
-    let outcome = record.outcome.as_ref().map(|v| v.to_string());
-    let head = sql_int(record.head);
-    client
-        .execute(
-            "WITH added AS (
-                 INSERT INTO events (workflow_id, run_id, seq, recorded_at, body)
-                 SELECT $1, $2, s, r, b FROM unnest($3::bigint[], $4::bigint[], $5::text[]) AS t(s, r, b))
-             INSERT INTO workflows (workflow_id, workflow_type, run_id, status, head, created_at,
-                                    updated_at, outcome, parent_id, owner, owner_epoch)
-             VALUES ($1, $6, $2, $7, $8, $9, $10, $11, $12, $13, $14)
-             ON CONFLICT (workflow_id) DO UPDATE SET workflow_type = excluded.workflow_type,
-                 run_id = excluded.run_id, status = excluded.status, head = excluded.head,
-                 created_at = excluded.created_at, updated_at = excluded.updated_at,
-                 outcome = excluded.outcome, parent_id = excluded.parent_id,
-                 owner = excluded.owner, owner_epoch = excluded.owner_epoch",
-            &[
-                id,
-                &request.run_id,
-                &seqs,
-                &times,
-                &bodies,
-                &record.workflow_type,
-                &record.status.as_str(),
-                &head,
-                &record.created_at,
-                &record.updated_at,
-                &outcome,
-                &record.parent_id,
-                &record.owner,
-                &owner_epoch,
-            ],
-        )
-        .await?;
-    Ok(Ok(()))
-}
-
 impl EventStore for PostgresStore {
     fn commit(&self, writes: &[Write]) -> Vec<Result<u64, Error>> {
         if writes.is_empty() {
             return Vec::new();
         }
-        // Rows are locked in workflow-id order whatever order the writes came in, so two
-        // nodes' commits never wait on each other in a cycle. Writes to one workflow keep
-        // their order (the sort is stable).
-        let mut order: Vec<usize> = (0..writes.len()).collect();
-        order.sort_by(|&a, &b| write_key(&writes[a]).cmp(write_key(&writes[b])));
+        let identity = self.identity();
         let outcome = self.runtime.block_on(async {
             let mut slot = self.writer.lock().await;
-            let mut last = None;
-            for _ in 0..COMMIT_TRIES {
-                let client = self.live(&mut slot).await?;
-                match self.commit_once(client, writes, &order).await {
+            let mut tries = 0;
+            loop {
+                tries += 1;
+                if slot.as_ref().is_none_or(|w| w.client.is_closed()) {
+                    *slot = Some(batch::Writer::new(self.connect().await?).await?);
+                }
+                let Some(writer) = slot.as_ref() else {
+                    return Err(Error::Internal("postgres writer vanished".into()));
+                };
+                match writer.commit(writes, identity.as_ref()).await {
                     Ok(results) => return Ok(results),
-                    Err(e) => {
+                    Err(fail) => {
                         // The transaction is over on the server either way; make sure the
                         // connection is out of it before it is used again.
-                        let _ = client.batch_execute("ROLLBACK").await;
-                        if !is_retryable(&e) {
-                            return Err(Error::from(e));
+                        let _ = writer.client.batch_execute("ROLLBACK").await;
+                        let retry = matches!(&fail, batch::Fail::Pg(e) if is_retryable(e));
+                        if !retry || tries >= COMMIT_TRIES {
+                            return Err(Error::from(fail));
                         }
-                        last = Some(e);
                     }
                 }
             }
-            Err(last.map_or_else(
-                || Error::Internal("commit was never tried".into()),
-                Error::from,
-            ))
         });
         match outcome {
             Ok(results) => {
@@ -752,15 +490,6 @@ impl EventStore for PostgresStore {
 
     fn cluster(&self) -> Option<&dyn ClusterStore> {
         Some(self)
-    }
-}
-
-/// The workflow a write locks.
-fn write_key(write: &Write) -> &str {
-    match write {
-        Write::Append { group, .. } => group.first().map_or("", |r| r.workflow_id.as_str()),
-        Write::Inbox(push) => &push.workflow_id,
-        Write::Ack { workflow_id, .. } => workflow_id,
     }
 }
 
@@ -986,5 +715,6 @@ fn quote_literal(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
 }
 
+mod batch;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -955,10 +955,10 @@ fn same_answers(a: Side<'_>, b: Side<'_>, what: &str) -> Result<(), TestCaseErro
 /// the ids its pushes returned.
 struct Stores {
     memory: MemoryStore,
-    sqlite: SqliteStore,
+    durable: Box<dyn EventStore>,
     accepted: MemoryStore,
     memory_ids: Ids,
-    sqlite_ids: Ids,
+    durable_ids: Ids,
     accepted_ids: Ids,
     _dir: tempfile::TempDir,
 }
@@ -970,12 +970,18 @@ fn failed(e: impl std::fmt::Display) -> TestCaseError {
 impl Stores {
     fn new() -> Result<Stores, TestCaseError> {
         let dir = tempfile::tempdir().map_err(failed)?;
+        let sqlite = SqliteStore::open(dir.path()).map_err(failed)?;
+        Stores::with(Box::new(sqlite), dir)
+    }
+
+    /// The same checks with `durable` in the place of the SQLite store.
+    fn with(durable: Box<dyn EventStore>, dir: tempfile::TempDir) -> Result<Stores, TestCaseError> {
         Ok(Stores {
             memory: MemoryStore::new(),
-            sqlite: SqliteStore::open(dir.path()).map_err(failed)?,
+            durable,
             accepted: MemoryStore::new(),
             memory_ids: Ids::default(),
-            sqlite_ids: Ids::default(),
+            durable_ids: Ids::default(),
             accepted_ids: Ids::default(),
             _dir: dir,
         })
@@ -1001,10 +1007,10 @@ impl Stores {
     /// the accepted writes alone.
     fn apply(&mut self, n: usize, planned: &[Planned]) -> Result<(), TestCaseError> {
         let for_memory = self.memory_ids.writes(planned)?;
-        let for_sqlite = self.sqlite_ids.writes(planned)?;
+        let for_sqlite = self.durable_ids.writes(planned)?;
         let for_accepted = self.accepted_ids.writes(planned)?;
         let in_memory = self.memory.commit(&for_memory);
-        let in_sqlite = self.sqlite.commit(&for_sqlite);
+        let in_sqlite = self.durable.commit(&for_sqlite);
         prop_assert_eq!(in_memory.len(), planned.len());
         prop_assert_eq!(in_sqlite.len(), planned.len());
         for (i, (m, s)) in in_memory.iter().zip(&in_sqlite).enumerate() {
@@ -1015,7 +1021,7 @@ impl Stores {
                 // are compared by ordinal below.
                 (Ok(a), Ok(b)) if push => {
                     self.memory_ids.record(*a, &format!("{what}: memory"))?;
-                    self.sqlite_ids.record(*b, &format!("{what}: sqlite"))?;
+                    self.durable_ids.record(*b, &format!("{what}: sqlite"))?;
                     true
                 }
                 (Ok(a), Ok(b)) => a == b,
@@ -1050,8 +1056,8 @@ impl Stores {
             ids: &self.memory_ids,
         };
         let sqlite = Side {
-            store: &self.sqlite,
-            ids: &self.sqlite_ids,
+            store: &*self.durable,
+            ids: &self.durable_ids,
         };
         let accepted = Side {
             store: &self.accepted,
@@ -1076,7 +1082,10 @@ impl Stores {
 }
 
 fn stores_agree(batches: &[Batch]) -> Result<(), TestCaseError> {
-    let mut stores = Stores::new()?;
+    agree(Stores::new()?, batches)
+}
+
+fn agree(mut stores: Stores, batches: &[Batch]) -> Result<(), TestCaseError> {
     let mut builder = Builder::default();
     for (n, steps) in batches.iter().enumerate() {
         builder
@@ -1098,6 +1107,24 @@ proptest! {
     #[test]
     fn sqlite_and_memory_stores_agree_over_random_batches(batches in batches()) {
         stores_agree(&batches)?;
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 64,
+        max_shrink_iters: 500,
+        ..ProptestConfig::default()
+    })]
+
+    /// The same property with the PostgreSQL store (`AION_PG_URL`; skipped without it),
+    /// a fresh schema per case.
+    #[test]
+    fn postgres_and_memory_stores_agree_over_random_batches(batches in batches()) {
+        if let Some(url) = crate::store::postgres::tests::url() {
+            let store = crate::store::postgres::tests::fresh(&url);
+            agree(Stores::with(Box::new(store), tempfile::tempdir().map_err(failed)?)?, &batches)?;
+        }
     }
 }
 

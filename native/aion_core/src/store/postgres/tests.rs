@@ -10,8 +10,9 @@ use serde_json::json;
 use super::*;
 use crate::event::EventKind;
 use crate::store::conformance;
+use crate::store::{AppendRequest, InboxPush};
 
-fn url() -> Option<String> {
+pub(crate) fn url() -> Option<String> {
     match std::env::var("AION_PG_URL") {
         Ok(url) if !url.is_empty() => Some(url),
         _ => {
@@ -26,7 +27,7 @@ fn url() -> Option<String> {
 }
 
 /// A store on a schema of its own, so that every test starts empty.
-fn fresh(url: &str) -> PostgresStore {
+pub(crate) fn fresh(url: &str) -> PostgresStore {
     static N: AtomicU32 = AtomicU32::new(0);
     let mut config = PostgresConfig::new(url);
     config.schema = format!(
@@ -244,4 +245,47 @@ fn a_close_waits_for_a_push_that_came_first() {
         Status::Completed
     );
     assert_eq!(store.stats().commits, 3 + 1);
+}
+
+#[test]
+fn two_nodes_creating_one_id_at_once_make_one_workflow() {
+    let Some(url) = url() else { return };
+    let a = fresh(&url);
+    let b = same_schema(&a);
+    let ids: Vec<String> = (0..40).map(|i| format!("race-{i}")).collect();
+    let create = |store: &PostgresStore, run: &str| -> Vec<Option<&'static str>> {
+        ids.iter()
+            .map(|id| {
+                let mut request = conformance::start_request(id);
+                request.run_id = run.into();
+                if let EventKind::WorkflowStarted { run_id, .. } = &mut request.events[0].kind {
+                    *run_id = run.into();
+                }
+                store.append(request).err().map(|e| e.kind())
+            })
+            .collect()
+    };
+    let (won_a, won_b) = std::thread::scope(|s| {
+        let ta = s.spawn(|| create(&a, "run-a"));
+        let tb = s.spawn(|| create(&b, "run-b"));
+        (ta.join().unwrap(), tb.join().unwrap())
+    });
+    for (i, id) in ids.iter().enumerate() {
+        // Exactly one succeeds; the other is told the id exists (not a store error).
+        let outcomes = [won_a[i], won_b[i]];
+        assert!(
+            outcomes == [None, Some("already_exists")]
+                || outcomes == [Some("already_exists"), None],
+            "{id}: {outcomes:?}"
+        );
+        let won_a = won_a.iter().map(Option::is_none).collect::<Vec<_>>();
+        let winner = if won_a[i] { "run-a" } else { "run-b" };
+        assert_eq!(a.workflow(id).unwrap().unwrap().run_id, winner);
+        assert_eq!(
+            a.read(id, Some(if won_a[i] { "run-b" } else { "run-a" }), 1)
+                .unwrap(),
+            vec![]
+        );
+        assert_eq!(a.read(id, None, 1).unwrap().len(), 1);
+    }
 }
