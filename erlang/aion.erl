@@ -59,6 +59,9 @@
 -export_type([workflow_id/0, status/0, error_reason/0]).
 
 -define(START_TIMEOUT, 30000).
+%% How long a call passed to another node of a cluster may take (a start made on a worker
+%% node, a termination routed to the owner).
+-define(REMOTE_MS, 30000).
 %% A timeout `receive ... after' takes: `infinity' or 0 to 2^32 - 1 ms.
 -define(IS_TIMEOUT(T), (T =:= infinity orelse (is_integer(T) andalso T >= 0 andalso T =< 4294967295))).
 
@@ -553,7 +556,7 @@ query(WorkflowId, Name, Args) ->
 -spec query(workflow_id(), binary(), term(), timeout()) -> {ok, term()} | {error, term()}.
 query(WorkflowId, Name, Args, TimeoutMs) ->
     started(fun() -> with_id(WorkflowId, fun() ->
-        on_owner(WorkflowId, query, [WorkflowId, Name, Args, TimeoutMs],
+        on_owner(WorkflowId, query, [WorkflowId, Name, Args, TimeoutMs], TimeoutMs,
                  fun() -> do_query(WorkflowId, Name, Args, TimeoutMs) end)
     end) end).
 
@@ -570,7 +573,7 @@ do_query(WorkflowId, Name, Args, TimeoutMs) ->
 -spec update(workflow_id(), binary(), term(), timeout()) -> {ok, term()} | {error, term()}.
 update(WorkflowId, Name, Args, TimeoutMs) ->
     started(fun() -> with_id(WorkflowId, fun() ->
-        on_owner(WorkflowId, update, [WorkflowId, Name, Args, TimeoutMs],
+        on_owner(WorkflowId, update, [WorkflowId, Name, Args, TimeoutMs], TimeoutMs,
                  fun() -> do_update(WorkflowId, Name, Args, TimeoutMs) end)
     end) end).
 
@@ -641,7 +644,7 @@ push_durably(WorkflowId, Item) ->
 -spec terminate(workflow_id(), term()) -> ok | {error, error_reason()}.
 terminate(WorkflowId, Reason) ->
     started(fun() -> with_id(WorkflowId, fun() ->
-        on_owner(WorkflowId, terminate, [WorkflowId, Reason],
+        on_owner(WorkflowId, terminate, [WorkflowId, Reason], ?REMOTE_MS,
                  fun() -> do_terminate(WorkflowId, Reason) end)
     end) end).
 
@@ -767,7 +770,7 @@ do_list(Filter) when is_map(Filter) ->
                     end,
                     case aion_flow_ffi:nif_engine_list(aion_engine:store(), StoreStatus, Type) of
                         {ok, Runs} ->
-                            {ok, [R || R = #{status := S} <- lists:map(fun with_blocked/1, Runs),
+                            {ok, [R || R = #{status := S} <- with_blocked_all(Runs),
                                        Status =:= null orelse S =:= Status]};
                         {error, Reason} ->
                             store_error(Reason)
@@ -783,42 +786,70 @@ do_list(Filter) ->
 
 %% A running summary shows as blocked when the run cannot go on (as its owner knows, in a
 %% cluster).
-with_blocked(Summary = #{status := running, workflow_id := Id}) ->
-    Owner = maps:get(owner, Summary, null),
-    Blocked = case Owner =:= null orelse Owner =:= atom_to_binary(node()) of
-        true -> aion_engine:blocked_reason(Id);
-        false ->
-            try erpc:call(binary_to_atom(Owner), aion_engine, blocked_reason, [Id], 2000)
-            catch _:_ -> error
-            end
+with_blocked(Summary) ->
+    hd(with_blocked_all([Summary])).
+
+%% `with_blocked/1' of many summaries: each other owner node is asked once, all at once,
+%% with one deadline (an owner that does not answer in time leaves its runs as running).
+with_blocked_all(Summaries) ->
+    Here = atom_to_binary(node()),
+    Remote = lists:usort([O || #{status := running, owner := O} <- Summaries, O =/= Here]),
+    Asked = [{O, erpc:send_request(binary_to_atom(O), aion_engine, blocked_reasons,
+                                   [[Id || #{status := running, owner := Ow, workflow_id := Id} <- Summaries,
+                                           Ow =:= O]])}
+             || O <- Remote],
+    Deadline = erlang:monotonic_time(millisecond) + 1000,
+    Known = maps:from_list(lists:append([answer(Request, Deadline) || {_, Request} <- Asked])),
+    [blocked_as(S, Here, Known) || S <- Summaries].
+
+answer(Request, Deadline) ->
+    Left = max(Deadline - erlang:monotonic_time(millisecond), 0),
+    try erpc:receive_response(Request, Left) of
+        Reasons when is_list(Reasons) -> Reasons;
+        _ -> []
+    catch _:_ -> []
+    end.
+
+blocked_as(Summary = #{status := running, workflow_id := Id}, Here, Known) ->
+    Blocked = case maps:get(owner, Summary, Here) of
+        Here -> aion_engine:blocked_reason(Id);
+        _ -> maps:find(Id, Known)
     end,
     case Blocked of
         {ok, Reason} -> Summary#{status => blocked, blocked_reason => Reason};
         error -> Summary
     end;
-with_blocked(Summary) ->
+blocked_as(Summary, _Here, _Known) ->
     Summary.
 
 %% Runs `Local()' where run `WorkflowId' lives: on this node, or — in a cluster, when
-%% another live node owns the run — `aion:Function(Args...)' on that node.
-on_owner(WorkflowId, Function, Args, Local) ->
+%% another live node owns the run — `aion:Function(Args...)' on that node, waiting at most
+%% `TimeoutMs' (and a second for the hop).
+on_owner(WorkflowId, Function, Args, TimeoutMs, Local) ->
     case aion_cluster:route(WorkflowId) of
         local -> Local();
-        {remote, Node} -> call_node(Node, Function, Args)
+        {remote, Node} -> call_node(Node, Function, Args, hop(TimeoutMs))
     end.
+
+hop(infinity) -> infinity;
+hop(TimeoutMs) -> TimeoutMs + 1000.
 
 %% A start made on a worker node (it runs no workflows) is made on a node that does.
 on_workflow_node(Function, Args) ->
     case aion_cluster:workflow_node() of
-        {ok, Node} -> call_node(Node, Function, Args);
+        {ok, Node} -> call_node(Node, Function, Args, ?REMOTE_MS);
         none -> {error, {not_owner, <<"no node that runs workflows is live">>}}
     end.
 
-call_node(Node, Function, Args) ->
-    try erpc:call(Node, ?MODULE, Function, Args, infinity)
+%% `aion:Function(Args...)' on `Node'. A node that does not answer in time is
+%% `{error, timeout}'; one that cannot be reached, or fails, `{error, {node_unreachable,
+%% Node, Why}}'.
+call_node(Node, Function, Args, TimeoutMs) ->
+    try erpc:call(Node, ?MODULE, Function, Args, TimeoutMs)
     catch
+        error:{erpc, timeout} -> {error, timeout};
         error:{erpc, Reason} -> {error, {node_unreachable, Node, Reason}};
-        exit:{exception, Reason} -> {error, {node_unreachable, Node, Reason}}
+        Class:Reason -> {error, {node_unreachable, Node, {Class, Reason}}}
     end.
 
 %% The engine's tagged reasons as the client API reports them: `not_found' and

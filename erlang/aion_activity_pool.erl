@@ -32,6 +32,7 @@
 -export([cancel/3]).
 -export([stop_run/1]).
 -export([busy/0]).
+-export([node_lost/1]).
 -export([init/1, handle_call/3, handle_cast/2, handle_info/2]).
 
 -record(worker, {job :: aion_activity_worker:job(),
@@ -76,6 +77,12 @@ stop_run(WorkflowId) ->
     try gen_server:call(?MODULE, {stop_run, WorkflowId}, infinity)
     catch exit:{noproc, _} -> ok
     end.
+
+%% @doc In a cluster: node `Node' is gone (its lease ran out, whatever its connection
+%% says): the attempts passed to it are reported lost, as on `nodedown'.
+-spec node_lost(node()) -> ok.
+node_lost(Node) ->
+    gen_server:cast(?MODULE, {node_lost, Node}).
 
 %% @doc How many attempts are running or queued (the test harness waits for 0).
 -spec busy() -> non_neg_integer().
@@ -122,6 +129,8 @@ handle_cast({submit, Queue, Job}, State) ->
 handle_cast({run_here, Queue, Job}, State) ->
     %% From another node's pool: this node serves `Queue'.
     {noreply, enqueue(Queue, Job, State)};
+handle_cast({node_lost, Node}, State) ->
+    {noreply, lost(Node, State)};
 handle_cast({remote_done, Key}, State) ->
     {noreply, State#state{remote = maps:remove(Key, State#state.remote)}};
 handle_cast({cancel, Key}, State) ->
@@ -151,14 +160,7 @@ handle_info({'DOWN', _Ref, process, Pid, _Reason}, State) when is_map_key(Pid, S
     %% node or another, replays and starts its own).
     {noreply, stop_attempts_of(Pid, State#state{runs = maps:remove(Pid, State#state.runs)})};
 handle_info({nodedown, Node}, State) ->
-    {Lost, Kept} = maps:fold(fun(_Key, {N, Job}, {L, K}) when N =:= Node -> {[Job | L], K};
-                                (Key, Entry, {L, K}) -> {L, K#{Key => Entry}}
-                             end, {[], #{}}, State#state.remote),
-    _ = [aion_activity_worker:report(Job, {error, <<"worker_lost">>,
-                                           <<"the node running the attempt went down: ",
-                                             (atom_to_binary(Node))/binary>>, true})
-         || Job <- Lost],
-    {noreply, State#state{remote = Kept}};
+    {noreply, lost(Node, State)};
 handle_info(retry_parked, State = #state{parked = Parked}) ->
     {noreply, lists:foldl(fun({Queue, Job}, S) -> dispatch(Queue, Job, S) end,
                           State#state{parked = []}, lists:reverse(Parked))};
@@ -215,18 +217,29 @@ forget_stopped(Pid, Stopping) ->
 put_queue(Queue, Entry, State) ->
     State#state{queues = (State#state.queues)#{Queue => Entry}}.
 
+%% The attempts passed to `Node' are reported lost (retried under their policy).
+lost(Node, State) ->
+    {Lost, Kept} = maps:fold(fun(_Key, {N, Job}, {L, K}) when N =:= Node -> {[Job | L], K};
+                                (Key, Entry, {L, K}) -> {L, K#{Key => Entry}}
+                             end, {[], #{}}, State#state.remote),
+    _ = [aion_activity_worker:report(Job, {error, <<"worker_lost">>,
+                                           <<"the node running the attempt is gone: ",
+                                             (atom_to_binary(Node))/binary>>, true})
+         || Job <- Lost],
+    State#state{remote = Kept}.
+
 %% Runs an attempt here, passes it to a node that serves its queue, or parks it until one
-%% does.
-dispatch(Queue, Job, State) ->
+%% does. The run process is watched either way: its attempts end with it.
+dispatch(Queue, Job = #{workflow := Run}, State) ->
     case aion_cluster:activity_node(Queue) of
         local ->
             enqueue(Queue, Job, State);
         {remote, Node} ->
             gen_server:cast({?MODULE, Node}, {run_here, Queue, Job#{origin => self()}}),
-            State#state{remote = (State#state.remote)#{key(Job) => {Node, Job}}};
+            watch_run(Run, State#state{remote = (State#state.remote)#{key(Job) => {Node, Job}}});
         none ->
             State#state.parked =:= [] andalso erlang:send_after(500, self(), retry_parked),
-            State#state{parked = [{Queue, Job} | State#state.parked]}
+            watch_run(Run, State#state{parked = [{Queue, Job} | State#state.parked]})
     end.
 
 enqueue(Queue, Job = #{workflow := Run}, State) ->
@@ -238,14 +251,17 @@ watch_run(Run, State = #state{runs = Runs}) when is_map_key(Run, Runs) -> State;
 watch_run(Run, State = #state{runs = Runs}) ->
     State#state{runs = Runs#{Run => erlang:monitor(process, Run)}}.
 
-%% Drops the queued attempts of run process `Run' and kills its running ones.
+%% Drops the queued and parked attempts of run process `Run', kills its running ones, and
+%% forgets those passed to other nodes (their pools watch the run process too).
 stop_attempts_of(Run, State) ->
     Queues = maps:map(fun(_, {Running, Pending}) ->
                           {Running, queue:filter(fun(#{workflow := P}) -> P =/= Run end, Pending)}
                       end, State#state.queues),
     _ = [exit(Pid, kill) || {Pid, #worker{job = #{workflow := P}}} <- maps:to_list(State#state.workers),
                             P =:= Run],
-    State#state{queues = Queues}.
+    Parked = [Entry || Entry = {_, #{workflow := P}} <- State#state.parked, P =/= Run],
+    Remote = maps:filter(fun(_, {_, #{workflow := P}}) -> P =/= Run end, State#state.remote),
+    State#state{queues = Queues, parked = Parked, remote = Remote}.
 
 %% An attempt passed here by another node's pool: tell that pool it is over.
 tell_origin(#{origin := Origin} = Job) -> gen_server:cast(Origin, {remote_done, key(Job)});

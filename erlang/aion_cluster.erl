@@ -185,9 +185,16 @@ let_go() ->
 -spec init([]) -> {ok, map()} | {stop, term()}.
 init([]) ->
     process_flag(trap_exit, true),
-    Config = #{lease_ms := LeaseMs} = config(),
+    case config() of
+        {ok, Config} -> start(Config);
+        {error, Reason} -> {stop, Reason}
+    end.
+
+start(Config = #{lease_ms := LeaseMs}) ->
     persistent_term:put(?KEY, Config),
-    case join(Config) of
+    %% A node restarted under its name within its earlier lease waits for that lease to
+    %% run out (the database refuses a name a live member holds).
+    case join_within(Config, erlang:monotonic_time(millisecond) + LeaseMs + 1000) of
         {ok, Epoch} ->
             State = Config#{epoch => Epoch, lease_losses => 0,
                             renewed_at => erlang:monotonic_time(millisecond)},
@@ -200,16 +207,49 @@ init([]) ->
             {stop, {cluster_join_failed, Reason}}
     end.
 
+%% The cluster's settings, checked: `role', `task_queues', `lease_ms',
+%% `claim_interval_ms'.
 config() ->
-    Role = case application:get_env(aion, role, all) of
-        worker -> worker;
-        _ -> all
+    Role = application:get_env(aion, role, all),
+    Queues = application:get_env(aion, task_queues, [<<"default">>]),
+    Lease = application:get_env(aion, lease_ms, 10000),
+    Interval = application:get_env(aion, claim_interval_ms, 1000),
+    QueueNames = case is_list(Queues) of
+        true -> [to_binary(Q) || Q <- Queues];
+        false -> error
     end,
-    Queues = [to_binary(Q) || Q <- application:get_env(aion, task_queues, [<<"default">>])],
-    #{role => Role,
-      task_queues => Queues,
-      lease_ms => max(application:get_env(aion, lease_ms, 10000), 100),
-      claim_interval_ms => max(application:get_env(aion, claim_interval_ms, 1000), 10)}.
+    if
+        Role =/= all, Role =/= worker ->
+            bad(<<"role must be all or worker">>, Role);
+        QueueNames =:= error ->
+            bad(<<"task_queues must be a list of names">>, Queues);
+        not is_integer(Lease); Lease < 100 ->
+            bad(<<"lease_ms must be an integer of at least 100">>, Lease);
+        not is_integer(Interval); Interval < 10 ->
+            bad(<<"claim_interval_ms must be an integer of at least 10">>, Interval);
+        true ->
+            case [Q || Q <- QueueNames, not aion:valid_name(Q)] of
+                [] ->
+                    {ok, #{role => Role, task_queues => QueueNames, lease_ms => Lease,
+                           claim_interval_ms => Interval}};
+                _ ->
+                    bad(<<"task_queues must be a list of names">>, Queues)
+            end
+    end.
+
+bad(Why, Value) ->
+    {error, {invalid_input, <<Why/binary, ", got ", (aion_flow_ffi:printed(Value))/binary>>}}.
+
+join_within(Config, Deadline) ->
+    case join(Config) of
+        {error, {already_exists, _}} = Refused ->
+            case erlang:monotonic_time(millisecond) < Deadline of
+                true -> timer:sleep(500), join_within(Config, Deadline);
+                false -> Refused
+            end;
+        Other ->
+            Other
+    end.
 
 join(#{role := Role, task_queues := Queues, lease_ms := LeaseMs}) ->
     aion_flow_ffi:nif_cluster_join(aion_engine:store(), atom_to_binary(node()),
@@ -265,6 +305,8 @@ rejoin(State, Why) ->
     ?LOG_WARNING(#{what => cluster_lease_lost, reason => Why, node => node()}, #{aion => cluster}),
     let_go(),
     Lost = State#{lease_losses => maps:get(lease_losses, State) + 1},
+    %% Until it joins again, everything the node still sends under its old membership is
+    %% refused by the database (its lease is gone).
     case join(State) of
         {ok, Epoch} ->
             ?LOG_NOTICE(#{what => cluster_joined_again, epoch => Epoch}, #{aion => cluster}),
@@ -276,7 +318,11 @@ rejoin(State, Why) ->
 
 %% Takes the runs nobody live owns and replays them.
 claim_orphans() ->
-    case aion_flow_ffi:nif_cluster_claim_orphans(aion_engine:store(), 1000) of
+    %% Only runs of types this node has registered: a run it cannot run is left to a node
+    %% that can (during a rolling deploy that adds a type, say).
+    Types = [Type || [Type] <- ets:match(aion_registry, {{workflow, '$1'}, '_'})],
+    case Types =/= [] andalso aion_flow_ffi:nif_cluster_claim_orphans(aion_engine:store(), 1000, Types) of
+        false -> ok;
         {ok, []} -> ok;
         {ok, Taken} ->
             ?LOG_NOTICE(#{what => cluster_runs_taken_over, count => length(Taken)},
@@ -308,6 +354,10 @@ refresh_nodes() ->
                                                N =/= node(), not lists:member(N, nodes())],
             Old = persistent_term:get(?NODES, []),
             Live =:= Old orelse persistent_term:put(?NODES, Live),
+            %% A node whose lease ran out is gone for the cluster even while its
+            %% connection lingers (a paused node): attempts passed to it are lost.
+            Gone = [N || #{node := N} <- Old] -- [N || #{node := N} <- Live],
+            _ = [aion_activity_pool:node_lost(N) || N <- Gone, N =/= node()],
             ok;
         {error, Reason} ->
             ?LOG_WARNING(#{what => cluster_nodes_unreadable, reason => Reason}, #{aion => cluster})
@@ -326,5 +376,9 @@ node_atom(Node) when is_atom(Node) -> Node;
 node_atom(Node) when is_binary(Node) -> binary_to_atom(Node).
 
 to_binary(Q) when is_binary(Q) -> Q;
-to_binary(Q) when is_list(Q) -> list_to_binary(Q);
-to_binary(Q) when is_atom(Q) -> atom_to_binary(Q).
+to_binary(Q) when is_atom(Q) -> atom_to_binary(Q);
+to_binary(Q) ->
+    case unicode:characters_to_binary(Q) of
+        Bin when is_binary(Bin) -> Bin;
+        _ -> <<>>
+    end.

@@ -35,7 +35,7 @@
 -export([release_run/1]).
 -export([claim_new/1, own_new/1]).
 -export([blocked/3]).
--export([blocked_reason/1]).
+-export([blocked_reason/1, blocked_reasons/1]).
 -export([unblocked/1]).
 -export([notify/1]).
 -export([notify/3]).
@@ -253,6 +253,12 @@ blocked_reason(WorkflowId) ->
         [] -> error
     end.
 
+%% @doc `[{WorkflowId, Reason}]' for those of `WorkflowIds' that are blocked on this node
+%% (asked by other nodes of a cluster, for `aion:list/1').
+-spec blocked_reasons([binary()]) -> [{binary(), term()}].
+blocked_reasons(WorkflowIds) ->
+    [{Id, Reason} || Id <- WorkflowIds, {ok, Reason} <- [blocked_reason(Id)]].
+
 %% @doc Replays run `WorkflowId' again after a backoff that doubles with each consecutive
 %% failure (100 ms up to 1 min); a run that closes resets it.
 -spec retry_later(binary()) -> ok.
@@ -390,12 +396,12 @@ open_store() ->
 %% `postgres_url' (required), `postgres_pool' (default 4), `postgres_schema' (default
 %% `aion').
 postgres_config() ->
-    Url = unicode:characters_to_binary(application:get_env(aion, postgres_url, "")),
-    Schema = unicode:characters_to_binary(application:get_env(aion, postgres_schema, "aion")),
+    Url = text(application:get_env(aion, postgres_url, "")),
+    Schema = text(application:get_env(aion, postgres_schema, "aion")),
     Pool = application:get_env(aion, postgres_pool, 4),
     if
         not is_binary(Url); Url =:= <<>> ->
-            {error, {invalid_input, <<"{store, postgres} needs {postgres_url, \"postgresql://USER@HOST:PORT/DB\"}">>}};
+            {error, {invalid_input, <<"{store, postgres} needs {postgres_url, \"postgresql://USER@HOST:PORT/DB\"} (a string)">>}};
         not is_binary(Schema) ->
             {error, {invalid_input, <<"postgres_schema must be a string">>}};
         not is_integer(Pool); Pool < 1 ->
@@ -403,6 +409,15 @@ postgres_config() ->
         true ->
             {ok, #{url => Url, pool => Pool, schema => Schema}}
     end.
+
+%% A setting given as a string or a binary, as a binary; `error' for anything else.
+text(Value) when is_binary(Value); is_list(Value) ->
+    case unicode:characters_to_binary(Value) of
+        Bin when is_binary(Bin) -> Bin;
+        _ -> error
+    end;
+text(_Value) ->
+    error.
 
 registered(workflow, MF) -> {MF, #{}};
 registered(activity, MF) -> MF.

@@ -56,7 +56,7 @@
        nif_engine_barrier/2,
        nif_engine_stats/1,
        nif_cluster_join/5, nif_cluster_renew/2, nif_cluster_leave/1, nif_cluster_nodes/1,
-       nif_cluster_claim/2, nif_cluster_claim_orphans/2, nif_cluster_inbox_waiting/1,
+       nif_cluster_claim/2, nif_cluster_claim_orphans/3, nif_cluster_inbox_waiting/1,
        nif_run_open/2, nif_run_from_history/1, nif_run_take_inbox/3, nif_run_command/4,
        nif_run_command_dirty/4]).
 %% One function per run command, each handing its command to `nif_run_command/4' (the
@@ -633,9 +633,9 @@ nif_cluster_nodes(_) -> ?STUB.
     {ok, mine | closed | unknown | {owner, binary()}} | {error, wire_error()}.
 nif_cluster_claim(_, _) -> ?STUB.
 %% @private
--spec nif_cluster_claim_orphans(reference(), pos_integer()) ->
+-spec nif_cluster_claim_orphans(reference(), pos_integer(), [binary()]) ->
     {ok, [{binary(), binary()}]} | {error, wire_error()}.
-nif_cluster_claim_orphans(_, _) -> ?STUB.
+nif_cluster_claim_orphans(_, _, _) -> ?STUB.
 %% @private
 -spec nif_cluster_inbox_waiting(reference()) -> {ok, [binary()]} | {error, wire_error()}.
 nif_cluster_inbox_waiting(_) -> ?STUB.

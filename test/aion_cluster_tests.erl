@@ -15,16 +15,22 @@
 
 -include_lib("eunit/include/eunit.hrl").
 
--define(LEASE_MS, 2000).
+-import(aion_cluster_harness, [cluster/2, nodes_of/1, kill/3, stop_cluster/1, execs/2, has/3,
+                               types/2, head/2, owner/2, timed/1, wait_until/2, start_extra/4]).
+
+-define(LEASE_MS, (aion_cluster_harness:lease_ms())).
 
 cluster_test_() ->
     case os:getenv("AION_PG_URL") of
         Url when is_list(Url), Url =/= "" ->
-            {setup, fun distributed/0, fun undistributed/1,
+            {setup, fun aion_cluster_harness:distributed/0, fun aion_cluster_harness:undistributed/1,
              [{timeout, 180, {Name, fun() -> Test(Url) end}}
               || {Name, Test} <- [{"kill -9 of one of three nodes mid-workload", fun node_killed/1},
                                   {"SIGSTOP past the lease, SIGCONT: the paused node lets go", fun node_paused/1},
-                                  {"a worker-only node runs its queue's activities", fun worker_node/1}]]};
+                                  {"a worker-only node runs its queue's activities", fun worker_node/1},
+                                  {"one id started on two nodes at once: one start", fun concurrent_starts/1},
+                                  {"query, terminate and list with the owner paused keep their time", fun paused_owner/1},
+                                  {"an attempt parked by a run let go does not run later", fun parked_attempt/1}]]};
         _ ->
             case os:getenv("AION_PG_REQUIRED") of
                 "1" -> [?_assert(error =:= aion_pg_required_but_AION_PG_URL_unset)];
@@ -33,6 +39,47 @@ cluster_test_() ->
                     []
             end
     end.
+
+%% Configuration mistakes stop the application with `{invalid_input, Why}' naming the
+%% setting, never a crash deep inside.
+config_test_() ->
+    case os:getenv("AION_PG_URL") of
+        Url when is_list(Url), Url =/= "" ->
+            [{Name, fun() -> ?assert(invalid_input(start_with(Url, Env))) end}
+             || {Name, Env} <- [{"postgres_schema as an atom", [{postgres_schema, my_schema}]},
+                                {"postgres_url as an atom", [{postgres_url, nope}]},
+                                {"a role that does not exist", [{role, workers}]},
+                                {"a lease that is not an integer", [{lease_ms, "10s"}]},
+                                {"task queues that are not names", [{task_queues, [<<>>]}]}]];
+        _ ->
+            []
+    end.
+
+start_with(Url, Extra) ->
+    application:stop(aion),
+    _ = application:load(aion),
+    Keys = [store, postgres_url, postgres_schema, postgres_pool, role, lease_ms, task_queues],
+    _ = [ok = application:set_env(aion, K, V)
+         || {K, V} <- [{store, postgres}, {postgres_url, Url}, {postgres_pool, 1},
+                       {postgres_schema, "cfg" ++ os:getpid()}] ++ Extra],
+    Level = maps:get(level, logger:get_primary_config()),
+    logger:set_primary_config(level, none),
+    R = application:ensure_all_started(aion),
+    logger:set_primary_config(level, Level),
+    _ = application:stop(aion),
+    _ = [application:unset_env(aion, K) || K <- Keys],
+    R.
+
+%% Whether `Term' holds `{invalid_input, Why}' and no `badarg'.
+invalid_input(Term) ->
+    Found = fun Find(T) when is_tuple(T) -> Find(tuple_to_list(T));
+                Find([{invalid_input, Why} | _]) when is_binary(Why) -> true;
+                Find([H | Rest]) -> Find(H) orelse Find(Rest);
+                Find(badarg) -> badarg;
+                Find(_) -> false
+            end,
+    {error, _} = Term,
+    Found(Term) =:= true.
 
 %% --- kill -9 ---------------------------------------------------------------------------
 
@@ -143,6 +190,95 @@ worker_node(Url) ->
         stop_cluster(C)
     end.
 
+%% --- found in review ---------------------------------------------------------------------
+
+%% Two clients start a workflow with the same id at the same moment on two nodes (a client
+%% retrying its start elsewhere): one start, the other refused.
+concurrent_starts(Url) ->
+    C = cluster(Url, [{"s1", all, "default"}, {"s2", all, "default"}]),
+    try
+        [S1, S2] = nodes_of(C),
+        Self = self(),
+        Outcomes = [begin
+                        Id = <<"dup-", (integer_to_binary(I))/binary>>,
+                        _ = [spawn(fun() ->
+                                       R = erpc:call(N, aion, start_workflow,
+                                                     [<<"c_stop">>, #{<<"n">> => I}, #{workflow_id => Id}]),
+                                       Self ! {Id, N, R}
+                                   end) || N <- [S1, S2]],
+                        {Id, lists:sort([receive {Id, N, R} -> R after 20000 -> timeout end
+                                         || N <- [S1, S2]])}
+                    end || I <- lists:seq(1, 10)],
+        _ = [?assertMatch({Id, [{error, {Refused, Id}}, {ok, Id}]} when
+                              Refused =:= already_exists; Refused =:= already_started,
+                          {Id, Rs})
+             || {Id, Rs} <- Outcomes]
+    after
+        stop_cluster(C)
+    end.
+
+%% The owner of runs is paused (SIGSTOP, a long GC, a VM migration): a query with a 500 ms
+%% timeout made on another node answers about then, list/1 does not wait on the paused
+%% node run by run, and a terminate answers within the lease (it takes the run over).
+paused_owner(Url) ->
+    C = cluster(Url, [{"q1", all, "default"}, {"q2", all, "default"}]),
+    try
+        [Q1, Q2] = nodes_of(C),
+        Ids = [begin
+                   {ok, Id} = erpc:call(Q1, aion, start_workflow, [<<"c_stop">>, #{<<"n">> => I}, #{}]),
+                   Id
+               end || I <- lists:seq(1, 8)],
+        wait_until(fun() -> lists:all(fun(Id) -> has(Q2, Id, <<"TimerStarted">>) end, Ids) end, 10000),
+        kill(C, Q1, "-STOP"),
+        {QueryMs, Query} = timed(fun() -> erpc:call(Q2, aion, query, [hd(Ids), <<"q">>, null, 500], 20000) end),
+        ?assertEqual({error, timeout}, Query),
+        ?assert(QueryMs < 3000),
+        {ListMs, {ok, Runs}} = timed(fun() -> erpc:call(Q2, aion, list, [#{}], 60000) end),
+        ?assertEqual(8, length(Runs)),
+        ?assert(ListMs < 3000),
+        {TermMs, Term} = timed(fun() -> erpc:call(Q2, aion, terminate, [lists:last(Ids), <<"stop">>], 60000) end),
+        ?assertEqual(ok, Term),
+        ?assert(TermMs < ?LEASE_MS + 5000)
+    after
+        stop_cluster(C)
+    end.
+
+%% A run waits for an attempt on a task queue no live node serves (parked on its owner).
+%% The owner is paused past its lease: another node takes the run over (and parks its own
+%% attempt); the paused node resumes, loses its lease and lets its run processes go. Then a
+%% node serving the queue joins: the activity runs once, not once per node that parked it.
+parked_attempt(Url) ->
+    C = cluster(Url, [{"k1", all, "default"}, {"k2", all, "default"}]),
+    Extra = make_ref(),
+    try
+        [K1, K2] = nodes_of(C),
+        {ok, Id} = erpc:call(K1, aion, start_workflow, [<<"c_child">>, #{<<"n">> => 4}, #{}]),
+        wait_until(fun() -> has(K2, Id, <<"ActivityScheduled">>) end, 10000),
+        #{epoch := Epoch} = erpc:call(K1, aion_cluster, info, []),
+        kill(C, K1, "-STOP"),
+        wait_until(fun() -> owner(K2, Id) =:= atom_to_binary(K2) end, ?LEASE_MS + 8000),
+        timer:sleep(500),
+        kill(C, K1, "-CONT"),
+        wait_until(fun() ->
+                       case erpc:call(K1, aion_cluster, info, []) of
+                           #{lease_losses := L, epoch := E} -> L >= 1 andalso E > Epoch;
+                           _ -> false
+                       end
+                   end, 10000),
+        ?assertEqual(none, erpc:call(K1, aion_engine, live_run, [Id])),
+        {K3, Port3} = start_extra(C, "k3", all, "default,slow"),
+        put(Extra, {K3, Port3}),
+        ?assertEqual({ok, 8}, erpc:call(K2, aion, await, [Id, 20000])),
+        timer:sleep(2000),
+        ?assertMatch([{<<"slow">>, _}], execs(C, Id))
+    after
+        More = case get(Extra) of
+            {K, P} -> [{K, P}];
+            _ -> []
+        end,
+        stop_cluster(C#{nodes := maps:get(nodes, C) ++ More})
+    end.
+
 %% --- checks ------------------------------------------------------------------------------
 
 check_history(C, Node, Id) ->
@@ -161,110 +297,5 @@ check_history(C, Node, Id) ->
          || {O, Done} <- Completed, Step <- [maps:get(O, Steps, none)], Step =/= none],
     ok.
 
-%% The attempts each step of workflow `Id' started: [{Step, Attempt}].
-execs(#{dir := Dir}, Id) ->
-    Prefix = aion_cluster_node:file_id(Id) ++ "__",
-    [begin
-         [_, Step, Attempt | _] = string:split(F, "__", all),
-         {list_to_binary(Step), list_to_integer(Attempt)}
-     end || F <- filelib:wildcard(Prefix ++ "*", filename:join(Dir, "exec"))].
-
-has(Node, Id, Type) ->
-    lists:member(Type, types(Node, Id)).
-
-types(Node, Id) ->
-    case erpc:call(Node, aion, history, [Id]) of
-        {ok, H} -> [T || #{type := T} <- H];
-        _ -> []
-    end.
-
-head(Node, Id) ->
-    {ok, #{head := Head}} = erpc:call(Node, aion, describe, [Id]),
-    Head.
-
-owner(Node, Id) ->
-    case erpc:call(Node, aion, describe, [Id]) of
-        {ok, Summary} -> maps:get(owner, Summary, null);
-        _ -> null
-    end.
-
 numbered(Ids) ->
     lists:zip(lists:seq(1, length(Ids)), Ids).
-
-%% --- nodes -------------------------------------------------------------------------------
-
-distributed() ->
-    _ = os:cmd("epmd -daemon"),
-    Name = list_to_atom("aion_ctl_" ++ os:getpid()),
-    {ok, _} = net_kernel:start([Name, shortnames]),
-    erlang:set_cookie(node(), aion_cluster_test),
-    ok.
-
-undistributed(_) ->
-    net_kernel:stop().
-
-%% Starts one OS process per `{Name, Role, Queues}' on a fresh schema; returns once all are
-%% up and connected.
-cluster(Url, Specs) ->
-    Dir = aion_test_support:tmp_dir("aion_cluster"),
-    Schema = "cl" ++ integer_to_list(erlang:unique_integer([positive])) ++ "_" ++ os:getpid(),
-    Suffix = "_" ++ integer_to_list(erlang:unique_integer([positive])),
-    {ok, Host} = inet:gethostname(),
-    Nodes = [begin
-                 Node = list_to_atom(Name ++ Suffix ++ "@" ++ Host),
-                 Port = start_node(Name ++ Suffix, Url, Schema, Dir, Role, Queues),
-                 {Node, Port}
-             end || {Name, Role, Queues} <- Specs],
-    C = #{dir => Dir, nodes => Nodes},
-    _ = [wait_for(filename:join(Dir, "ready." ++ atom_to_list(N)), Port, 60000) || {N, Port} <- Nodes],
-    _ = [true = net_kernel:connect_node(N) || {N, _} <- Nodes],
-    C.
-
-nodes_of(#{nodes := Nodes}) -> [N || {N, _} <- Nodes].
-
-start_node(Name, Url, Schema, Dir, Role, Queues) ->
-    Erl = os:find_executable("erl"),
-    Paths = lists:usort([filename:dirname(code:which(M)) || M <- [aion, aion_cluster_node]]),
-    Args = ["-noshell", "-sname", Name, "-setcookie", "aion_cluster_test"]
-        ++ lists:append([["-pa", P] || P <- Paths])
-        ++ ["-eval", "aion_cluster_node:main()"],
-    Env = [{"AION_PG_URL", Url}, {"AION_PG_SCHEMA", Schema}, {"AION_CLUSTER_DIR", Dir},
-           {"AION_ROLE", atom_to_list(Role)}, {"AION_QUEUES", Queues},
-           {"AION_LEASE_MS", integer_to_list(?LEASE_MS)}],
-    open_port({spawn_executable, Erl},
-              [{args, Args}, {env, Env}, exit_status, stderr_to_stdout, binary]).
-
-wait_for(File, Port, Left) when Left =< 0 ->
-    erlang:error({timeout_waiting_for, File, Port});
-wait_for(File, Port, Left) ->
-    case filelib:is_file(File) of
-        true -> ok;
-        false ->
-            receive
-                {Port, {exit_status, Status}} -> erlang:error({node_exited, File, Status})
-            after 50 -> wait_for(File, Port, Left - 50)
-            end
-    end.
-
-%% Sends signal `Signal' ("-9", "-STOP", "-CONT") to node `Node''s OS process.
-kill(#{dir := Dir}, Node, Signal) ->
-    {ok, Pid} = file:read_file(filename:join(Dir, "pid." ++ atom_to_list(Node))),
-    [] = os:cmd("kill " ++ Signal ++ " " ++ binary_to_list(Pid)).
-
-stop_cluster(C = #{nodes := Nodes}) ->
-    _ = [catch kill(C, N, "-CONT") || {N, _} <- Nodes],
-    _ = [catch kill(C, N, "-9") || {N, _} <- Nodes],
-    %% What each node printed, for a failure's post-mortem.
-    _ = [file:write_file(filename:join(maps:get(dir, C), "log." ++ atom_to_list(N)), output(Port))
-         || {N, Port} <- Nodes],
-    _ = [catch erlang:port_close(Port) || {_, Port} <- Nodes],
-    _ = [erlang:disconnect_node(N) || {N, _} <- Nodes],
-    ok.
-
-output(Port) ->
-    receive {Port, {data, Out}} -> [Out | output(Port)]
-    after 0 -> []
-    end.
-
-wait_until(Fun, Timeout) ->
-    aion_test_support:wait_until(Fun, Timeout).

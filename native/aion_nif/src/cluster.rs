@@ -119,16 +119,21 @@ fn nif_cluster_claim<'a>(
     })
 }
 
-/// `nif_cluster_claim_orphans(Engine, Limit) -> {ok, [{WorkflowId, Type}]}`: takes running
-/// workflows that no live node owns.
+/// `nif_cluster_claim_orphans(Engine, Limit, Types) -> {ok, [{WorkflowId, Type}]}`: takes
+/// running workflows of the given types that no live node owns.
 #[rustler::nif(schedule = "DirtyIo")]
 fn nif_cluster_claim_orphans<'a>(
     env: Env<'a>,
     engine: ResourceArc<EngineResource>,
     limit: Term<'a>,
+    types: Vec<Term<'a>>,
 ) -> Term<'a> {
     with_cluster(env, &engine, |cluster| {
-        let taken = cluster.claim_orphans(u64_arg(limit, "limit")?)?;
+        let types = types
+            .into_iter()
+            .map(|t| name_arg(t, "workflow type"))
+            .collect::<Result<Vec<_>, _>>()?;
+        let taken = cluster.claim_orphans(u64_arg(limit, "limit")?, &types)?;
         Ok(taken.encode(env))
     })
 }

@@ -368,7 +368,8 @@ pub enum Claim {
 /// ownership from what it believes about the others.
 pub trait ClusterStore: Send + Sync {
     /// Joins as `node` (a new epoch; the runs of an earlier membership of the same name
-    /// become orphans) with a lease of `lease_ms`. Returns the epoch.
+    /// become orphans) with a lease of `lease_ms`. Returns the epoch. Refused with
+    /// [`Error::AlreadyExists`] while another live membership holds the name.
     fn join(
         &self,
         node: &str,
@@ -379,11 +380,12 @@ pub trait ClusterStore: Send + Sync {
 
     /// Extends this node's lease by `lease_ms` from now. [`Error::NotOwner`] when the lease
     /// had run out or another membership replaced it: the node must let its runs go and
-    /// join again.
+    /// join again (until it does, every append it makes is refused).
     fn renew(&self, lease_ms: u64) -> Result<(), Error>;
 
     /// Leaves the cluster: this node's runs are left without an owner (the others claim
-    /// them at once) and its lease is dropped.
+    /// them at once) and its lease is dropped; nothing more is appended until it joins
+    /// again.
     fn leave(&self) -> Result<(), Error>;
 
     /// The nodes whose lease is live.
@@ -392,8 +394,9 @@ pub trait ClusterStore: Send + Sync {
     /// Takes `workflow_id` for this node if nobody live owns it.
     fn claim(&self, workflow_id: &str) -> Result<Claim, Error>;
 
-    /// Takes up to `limit` orphaned running workflows; their ids and types.
-    fn claim_orphans(&self, limit: u64) -> Result<Vec<(String, String)>, Error>;
+    /// Takes up to `limit` orphaned running workflows of the given types (those this node
+    /// can run); their ids and types.
+    fn claim_orphans(&self, limit: u64, types: &[String]) -> Result<Vec<(String, String)>, Error>;
 
     /// The running workflows this node owns whose inbox holds entries: a wake sent to
     /// this node by another may be lost with a connection, so the owner looks for itself.

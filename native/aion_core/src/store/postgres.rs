@@ -521,21 +521,33 @@ impl ClusterStore for PostgresStore {
         let queues = serde_json::to_string(task_queues)
             .map_err(|e| Error::Internal(format!("cannot encode task queues: {e}")))?;
         let lease = sql_int(lease_ms);
+        // This store's own earlier membership may be replaced at once; another's only once
+        // its lease has run out (two live processes never share a name).
+        let mine = self.identity().map_or(-1, |(_, epoch)| epoch);
         let epoch = self.read_with(async |client| {
             let row = client
-                .query_one(
+                .query_opt(
                     &format!(
                         "INSERT INTO nodes (node, epoch, role, task_queues, expires_at, joined_at)
                          VALUES ($1, nextval('node_epochs'), $2, $3, {NOW_MS} + $4, {NOW_MS})
                          ON CONFLICT (node) DO UPDATE SET epoch = excluded.epoch,
                              role = excluded.role, task_queues = excluded.task_queues,
                              expires_at = excluded.expires_at, joined_at = excluded.joined_at
+                          WHERE nodes.expires_at <= {NOW_MS} OR nodes.epoch = $5
                          RETURNING epoch"
                     ),
-                    &[&node, &role, &queues, &lease],
+                    &[&node, &role, &queues, &lease, &mine],
                 )
                 .await?;
-            Ok(row.try_get::<_, i64>(0)?)
+            row.map(|row| row.try_get::<_, i64>(0))
+                .transpose()
+                .map_err(Error::from)
+        })?;
+        let epoch = epoch.ok_or_else(|| {
+            Error::AlreadyExists(format!(
+                "node name {node} is held by a live member of the cluster: each node needs a \
+                 name of its own (a restarted node may join once its earlier lease has run out)"
+            ))
         })?;
         if let Ok(mut identity) = self.identity.write() {
             *identity = Some((node.to_string(), epoch));
@@ -562,9 +574,8 @@ impl ClusterStore for PostgresStore {
         if renewed {
             Ok(())
         } else {
-            if let Ok(mut identity) = self.identity.write() {
-                identity.take();
-            }
+            // The identity is kept: every append under it is refused from now on (its lease
+            // is gone), until the node joins again.
             Err(Error::NotOwner(format!(
                 "the lease of {node} (epoch {epoch}) ran out or was replaced"
             )))
@@ -575,24 +586,40 @@ impl ClusterStore for PostgresStore {
         let Some((node, epoch)) = self.identity() else {
             return Ok(());
         };
-        self.read_with(async |client| {
-            let messages = client
-                .simple_query(&format!(
-                    "BEGIN;
-                     UPDATE workflows SET owner = NULL, owner_epoch = NULL
-                      WHERE owner = {node} AND owner_epoch = {epoch} AND status = 'running';
-                     DELETE FROM nodes WHERE node = {node} AND epoch = {epoch};
-                     COMMIT;",
-                    node = quote_literal(&node)
-                ))
-                .await?;
-            drop(simple_rows(messages));
-            Ok(())
-        })?;
-        if let Ok(mut identity) = self.identity.write() {
-            identity.take();
+        // Rows are locked in workflow-id order, as commits lock them; a deadlock PostgreSQL
+        // still reports is tried again. The identity is kept: its lease row is gone, so
+        // nothing more is appended under it.
+        let sql = format!(
+            "BEGIN;
+             UPDATE workflows SET owner = NULL, owner_epoch = NULL
+              WHERE workflow_id IN (SELECT workflow_id FROM workflows
+                                     WHERE owner = {node} AND owner_epoch = {epoch}
+                                       AND status = 'running'
+                                     ORDER BY workflow_id FOR UPDATE);
+             DELETE FROM nodes WHERE node = {node} AND epoch = {epoch};
+             COMMIT;",
+            node = quote_literal(&node)
+        );
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let sql = sql.clone();
+            let outcome = self.read_with(async |client| {
+                let result = client.simple_query(&sql).await;
+                if result.is_err() {
+                    let _ = client.batch_execute("ROLLBACK").await;
+                }
+                Ok(result)
+            })?;
+            match outcome {
+                Ok(messages) => {
+                    drop(simple_rows(messages));
+                    return Ok(());
+                }
+                Err(e) if is_retryable(&e) && tries < COMMIT_TRIES => continue,
+                Err(e) => return Err(e.into()),
+            }
         }
-        Ok(())
     }
 
     fn nodes(&self) -> Result<Vec<NodeInfo>, Error> {
@@ -670,22 +697,24 @@ impl ClusterStore for PostgresStore {
         })
     }
 
-    fn claim_orphans(&self, limit: u64) -> Result<Vec<(String, String)>, Error> {
+    fn claim_orphans(&self, limit: u64, types: &[String]) -> Result<Vec<(String, String)>, Error> {
         let (node, epoch) = self.member()?;
         let limit = sql_int(limit);
+        let types = types.to_vec();
         self.read_with(async |client| {
             let rows = client
                 .query(
                     &format!(
                         "UPDATE workflows SET owner = $1, owner_epoch = $2
                           WHERE workflow_id IN (
-                                SELECT w.workflow_id FROM workflows w WHERE {ORPHAN}
+                                SELECT w.workflow_id FROM workflows w
+                                 WHERE {ORPHAN} AND w.workflow_type = ANY($4)
                                  ORDER BY w.workflow_key LIMIT $3 FOR UPDATE SKIP LOCKED)
                             AND EXISTS (SELECT 1 FROM nodes WHERE node = $1 AND epoch = $2
                                           AND expires_at > {NOW_MS})
                           RETURNING workflow_id, workflow_type"
                     ),
-                    &[&node, &epoch, &limit],
+                    &[&node, &epoch, &limit, &types],
                 )
                 .await?;
             rows.iter()

@@ -225,13 +225,21 @@ impl Writer {
                 Write::Ack {
                     workflow_id,
                     through,
-                } => {
-                    if let Some(wf) = state.get_mut(workflow_id.as_str()) {
-                        wf.take(*through);
+                } => match state.get_mut(workflow_id.as_str()) {
+                    // Only the owner takes from an inbox, as only it appends.
+                    Some(wf) if identity.is_some() && !(alive && wf.owned_by(identity)) => {
+                        Err(Error::NotOwner(format!(
+                            "{workflow_id}: only its owner with a live lease takes its inbox"
+                        )))
                     }
-                    ops.push(Op::Take(workflow_id, sql_int(*through)));
-                    Ok(0)
-                }
+                    wf => {
+                        if let Some(wf) = wf {
+                            wf.take(*through);
+                        }
+                        ops.push(Op::Take(workflow_id, sql_int(*through)));
+                        Ok(0)
+                    }
+                },
             };
             results[i] = Some(outcome);
         }
@@ -267,10 +275,15 @@ impl Writer {
                     scratch.entry(id).or_insert(copy)
                 }
             };
-            if let (Some((node, epoch)), Some(current)) = (identity, &wf.record) {
-                let owned = current.owner.as_deref() == Some(node.as_str())
-                    && wf.owner_epoch == Some(*epoch);
-                if !owned && current.status == crate::store::Status::Running {
+            // A start (head 0) of an existing id is refused below as `AlreadyExists`
+            // whoever owns it; anything else needs the owner.
+            let appends = request.expected_head > 0;
+            if let Some(current) = wf
+                .record
+                .as_ref()
+                .filter(|_| appends && !wf.owned_by(identity))
+            {
+                if current.status == crate::store::Status::Running {
                     return Ok(Err(Error::NotOwner(format!(
                         "{id} is owned by {}",
                         current.owner.as_deref().unwrap_or("no node")
@@ -405,6 +418,17 @@ impl Wf {
             self.inbox_max = 0;
         }
         self.pushed.retain(|n| *n > through);
+    }
+
+    /// Whether the membership `identity` owns the workflow (always, outside a cluster; a
+    /// workflow without a row is nobody's yet).
+    fn owned_by(&self, identity: Option<&(String, i64)>) -> bool {
+        match (identity, &self.record) {
+            (None, _) | (_, None) => true,
+            (Some((node, epoch)), Some(record)) => {
+                record.owner.as_deref() == Some(node.as_str()) && self.owner_epoch == Some(*epoch)
+            }
+        }
     }
 
     /// Whether entries wait in the inbox (stored before, or pushed by this batch).

@@ -130,7 +130,10 @@ fn only_the_owner_with_a_live_lease_appends() {
     // b neither appends to nor takes a run whose owner's lease is live.
     assert_eq!(b.append(next("wf", 1)).unwrap_err().kind(), "not_owner");
     assert_eq!(b.claim("wf").unwrap(), Claim::Owner("a@host".into()));
-    assert!(b.claim_orphans(10).unwrap().is_empty());
+    assert!(b
+        .claim_orphans(10, &["order".to_string()])
+        .unwrap()
+        .is_empty());
     a.append(next("wf", 1)).unwrap();
     assert!(a.inbox_waiting().unwrap().is_empty());
     let push = Write::Inbox(InboxPush {
@@ -148,7 +151,7 @@ fn only_the_owner_with_a_live_lease_appends() {
     sql(&a, "UPDATE nodes SET expires_at = 0 WHERE node = 'a@host'");
     assert_eq!(a.append(next("wf", 2)).unwrap_err().kind(), "not_owner");
     assert_eq!(
-        b.claim_orphans(10).unwrap(),
+        b.claim_orphans(10, &["order".to_string()]).unwrap(),
         vec![("wf".to_string(), "order".to_string())]
     );
     assert_eq!(
@@ -175,15 +178,25 @@ fn a_node_that_joins_again_or_leaves_orphans_its_runs() {
     b.join("b@host", "all", &[], 60_000).unwrap();
     conformance::create(&a, "wf-1");
     conformance::create(&a, "wf-2");
-    // A restarted a (same name, new epoch) claims its old runs back before anyone else.
+    // Another process may not join under a name whose lease is live ...
     let restarted = same_schema(&a);
+    assert_eq!(
+        restarted
+            .join("a@host", "all", &[], 60_000)
+            .unwrap_err()
+            .kind(),
+        "already_exists"
+    );
+    // ... but once it ran out (a restarted node), it joins with a new epoch and claims its
+    // old runs back.
+    sql(&a, "UPDATE nodes SET expires_at = 0 WHERE node = 'a@host'");
     restarted.join("a@host", "all", &[], 60_000).unwrap();
     assert_eq!(restarted.claim("wf-1").unwrap(), Claim::Mine);
     assert_eq!(a.append(next("wf-1", 1)).unwrap_err().kind(), "not_owner");
     restarted.append(next("wf-1", 1)).unwrap();
     // Leaving hands the runs over at once.
     restarted.leave().unwrap();
-    let mut taken = b.claim_orphans(10).unwrap();
+    let mut taken = b.claim_orphans(10, &["order".to_string()]).unwrap();
     taken.sort();
     assert_eq!(
         taken,
@@ -288,4 +301,74 @@ fn two_nodes_creating_one_id_at_once_make_one_workflow() {
         );
         assert_eq!(a.read(id, None, 1).unwrap().len(), 1);
     }
+}
+
+/// A run taken over by b, with a's lease gone: whatever a still sends is refused, whether
+/// a learnt it lost its lease (renew), or left.
+fn taken_over_from_a(url: &str) -> (PostgresStore, PostgresStore) {
+    let a = fresh(url);
+    let b = same_schema(&a);
+    a.join("a@host", "all", &[], 60_000).unwrap();
+    b.join("b@host", "all", &[], 60_000).unwrap();
+    conformance::create(&a, "wf");
+    sql(&a, "UPDATE nodes SET expires_at = 0 WHERE node = 'a@host'");
+    assert_eq!(b.claim("wf").unwrap(), Claim::Mine);
+    (a, b)
+}
+
+#[test]
+fn a_node_whose_renewal_failed_cannot_append_or_take_an_inbox() {
+    let Some(url) = url() else { return };
+    let (a, b) = taken_over_from_a(&url);
+    assert_eq!(a.renew(60_000).unwrap_err().kind(), "not_owner");
+    assert_eq!(a.append(next("wf", 1)).unwrap_err().kind(), "not_owner");
+    let ack = Write::Ack {
+        workflow_id: "wf".into(),
+        through: 100,
+    };
+    assert_eq!(
+        a.commit(&[ack]).pop().unwrap().unwrap_err().kind(),
+        "not_owner"
+    );
+    // Nor can it start a workflow.
+    let start = conformance::start_request("wf-new");
+    assert_eq!(a.append(start).unwrap_err().kind(), "not_owner");
+    assert_eq!(
+        b.workflow("wf").unwrap().unwrap().owner.as_deref(),
+        Some("b@host")
+    );
+    b.append(next("wf", 1)).unwrap();
+}
+
+#[test]
+fn a_node_that_left_cannot_append() {
+    let Some(url) = url() else { return };
+    let (a, b) = taken_over_from_a(&url);
+    a.leave().unwrap();
+    assert_eq!(a.append(next("wf", 1)).unwrap_err().kind(), "not_owner");
+    assert_eq!(
+        b.workflow("wf").unwrap().unwrap().owner.as_deref(),
+        Some("b@host")
+    );
+}
+
+#[test]
+fn orphans_are_claimed_only_by_a_node_that_runs_their_type() {
+    let Some(url) = url() else { return };
+    let (a, b) = taken_over_from_a(&url);
+    drop(b);
+    let c = same_schema(&a);
+    c.join("c@host", "all", &[], 60_000).unwrap();
+    conformance::create(&c, "wf-c");
+    sql(&a, "UPDATE nodes SET expires_at = 0 WHERE node = 'c@host'");
+    let d = same_schema(&a);
+    d.join("d@host", "all", &[], 60_000).unwrap();
+    assert!(d
+        .claim_orphans(10, &["other".to_string()])
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        d.claim_orphans(10, &["order".to_string()]).unwrap(),
+        vec![("wf-c".to_string(), "order".to_string())]
+    );
 }
