@@ -120,9 +120,9 @@ impl Writer {
     /// Applies `writes` in one transaction and commits; one result per write (an inbox
     /// entry's number, 0 otherwise). `Err` is a database error: the transaction is over
     /// and nothing of it is applied.
-    pub(super) async fn commit<'w>(
+    pub(super) async fn commit(
         &self,
-        writes: &'w [Write],
+        writes: &[Write],
         identity: Option<&(String, i64)>,
     ) -> Result<Vec<Result<u64, Error>>, Fail> {
         let client = &self.client;
