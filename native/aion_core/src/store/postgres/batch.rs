@@ -12,7 +12,7 @@
 //!    rules, ownership), write by write in the caller's order, so a refused write is simply
 //!    not written: no savepoints.
 //! 4. The accepted writes' statements (prepared once per connection) go out pipelined,
-//!    then `COMMIT`.
+//!    with `COMMIT` in the same round trip.
 
 use std::collections::HashMap;
 
@@ -243,8 +243,12 @@ impl Writer {
             };
             results[i] = Some(outcome);
         }
-        try_join_all(ops.iter().map(|op| self.run(op))).await?;
-        client.batch_execute("COMMIT").await?;
+        // `COMMIT` goes out in the same round trip: should a statement fail, PostgreSQL
+        // rolls the transaction back at `COMMIT`, and the statement's error is what this
+        // returns (the commit is never taken for done).
+        futures_util::try_join!(try_join_all(ops.iter().map(|op| self.run(op))), async {
+            client.batch_execute("COMMIT").await.map_err(Fail::from)
+        },)?;
         Ok(results
             .into_iter()
             .map(|r| r.unwrap_or_else(|| Err(Error::Internal("write left unplanned".into()))))
