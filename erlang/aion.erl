@@ -261,7 +261,11 @@ create(Type, Id, InputJson, OptsJson) ->
         {ok, {Run, Deadline}} ->
             Ref = make_ref(),
             case aion_engine:start_new_run(Id, {Run, Type, InputJson, RunId, Deadline}, {self(), Ref}) of
-                {ok, Pid} -> wait_started(Id, RunId, Pid, Ref);
+                {ok, Pid} ->
+                    case wait_started(Id, RunId, Pid, Ref) of
+                        {ok, _} = Started -> aion_metrics:workflow_started(Type), Started;
+                        Refused -> Refused
+                    end;
                 {error, Reason} -> {error, {store, aion_flow_ffi:printed(Reason)}}
             end;
         {error, Reason} ->
@@ -653,6 +657,7 @@ do_terminate(WorkflowId, Reason) ->
     case encode_payload(Reason) of
         {ok, ReasonJson} ->
             Result = terminate_run(WorkflowId, ReasonJson, 500),
+            Result =:= ok andalso aion_metrics:workflow_closed(undefined, terminated, undefined),
             Result =:= ok andalso aion_engine:notify(WorkflowId),
             Result;
         {error, _} = Error ->
