@@ -584,6 +584,20 @@ fn nif_engine_stats(env: Env<'_>, engine: ResourceArc<EngineResource>) -> Term<'
     })
 }
 
+/// `nif_engine_forget(Engine, WorkflowId) -> {ok, Removed}`: removes the workflow if it is
+/// closed (for a start that reuses its id).
+#[rustler::nif(schedule = "DirtyIo")]
+fn nif_engine_forget<'a>(
+    env: Env<'a>,
+    engine: ResourceArc<EngineResource>,
+    workflow_id: Term<'a>,
+) -> Term<'a> {
+    reply(env, || {
+        let id = text_arg(workflow_id, "workflow id")?;
+        Ok(engine.open()?.store.forget(&id)?.encode(env))
+    })
+}
+
 /// `nif_engine_commit_stats(Engine) -> {ok, #{duration_us => H, writes => H}}` with
 /// `H = {Bounds, Counts, Sum, Count}`: what each commit took (µs) and carried (writes),
 /// counted by the commit thread (see `aion_core::store::commit::CommitMetrics`).
