@@ -7,7 +7,7 @@
 REBAR ?= rebar3
 EBIN = _build/default/lib/aion/ebin
 
-.PHONY: deps test-deps build demo test test-with-pg bench replay clean
+.PHONY: deps test-deps build cli demo test test-with-pg bench replay clean
 
 deps:
 	@command -v erl >/dev/null 2>&1 && command -v rebar3 >/dev/null 2>&1 || \
@@ -25,6 +25,10 @@ test-deps: deps
 
 build: deps
 	$(REBAR) compile
+
+# The `aion' command (an escript): _build/default/bin/aion; `aion --help' lists its commands.
+cli: deps
+	$(REBAR) escriptize
 
 demo: build
 	erl -noshell -pa $(EBIN) -eval 'aion_demo:main()'
