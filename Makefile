@@ -47,6 +47,8 @@ test-with-pg:
 	# Compile first: the Gleam test modules (test/gleam_gen) exist only after the build's
 	# Gleam step, and eunit picks its test modules from the files present when it starts.
 	$(REBAR) as test compile
+	# The aion command, which test/aion_cli_tests.erl runs as an OS process.
+	$(REBAR) escriptize
 	$(REBAR) eunit
 	AION_TEST_STORE=postgres $(REBAR) eunit
 

@@ -10,7 +10,8 @@
 
 -export([main/1]).
 
--define(STATUSES, ["running", "blocked", "completed", "failed", "cancelled", "terminated", "timed_out"]).
+-define(STATUSES, ["running", "blocked", "completed", "failed", "cancelled", "terminated", "timed_out",
+                   "continued_as_new"]).
 %% The default wait of a query or an update (`--timeout').
 -define(REQUEST_MS, 5000).
 
