@@ -77,6 +77,7 @@ details(_) ->
 main(Args) ->
     ok = io:setopts(standard_io, [{encoding, unicode}]),
     ok = io:setopts(standard_error, [{encoding, unicode}]),
+    ok = aion_cli_target:quiet_logger(),
     Status = try run(Args)
     catch
         throw:{usage, Command, Message} ->

@@ -12,6 +12,7 @@
 -export([connect/2]).
 -export([open_data_dir/1]).
 -export([load_local/1]).
+-export([quiet_logger/0]).
 -export([call/4]).
 -export([call/5]).
 -export([name/1]).
@@ -57,16 +58,22 @@ connect(NodeName, Cookie) ->
 
 start_distribution(Domain) ->
     Name = "aion_cli_" ++ os:getpid() ++ "_" ++ integer_to_list(rand:uniform(1 bsl 30)),
-    Opts = #{name_domain => Domain, dist_listen => false, hidden => true},
-    case net_kernel:start(list_to_atom(Name), Opts) of
+    Full = case Domain of
+        shortnames ->
+            Name;
+        longnames ->
+            %% Long names need a host with a dot; the name is only ours (we neither listen
+            %% nor register with epmd), so without a fully qualified name 127.0.0.1 does.
+            case net_adm:localhost() of
+                Host = [_ | _] -> case lists:member($., Host) of
+                                      true -> Name ++ "@" ++ Host;
+                                      false -> Name ++ "@127.0.0.1"
+                                  end;
+                _ -> Name ++ "@127.0.0.1"
+            end
+    end,
+    case net_kernel:start(list_to_atom(Full), #{name_domain => Domain, dist_listen => false, hidden => true}) of
         {ok, _} -> ok;
-        {error, _} when Domain =:= longnames ->
-            %% This host has no fully qualified name: the name is only ours (we neither
-            %% listen nor register), so any host part does.
-            case net_kernel:start(list_to_atom(Name ++ "@127.0.0.1"), Opts) of
-                {ok, _} -> ok;
-                {error, Why} -> {error, Why}
-            end;
         {error, Why} -> {error, Why}
     end.
 
@@ -109,10 +116,9 @@ start_error(Why) ->
     io_lib:format("~0tp", [Why]).
 
 %% @doc Loads aion from its lib directory on disk (with the NIF) and puts `Paths' (the
-%% workflow code's directories) before it in the code path; log events go to stderr.
+%% workflow code's directories) before it in the code path.
 -spec load_local([string()]) -> ok | {error, {fail, unicode:chardata()}}.
 load_local(Paths) ->
-    quiet_logger(),
     case lib_dir() of
         {ok, Dir} ->
             true = code:add_patha(filename:join(Dir, "ebin")),
@@ -130,8 +136,9 @@ load_local(Paths) ->
             Error
     end.
 
-%% Log events (the engine's own, a crashing workflow's during a replay) go to stderr,
-%% never into the output a script reads.
+%% @doc Sends log events (the engine's own, a crashing workflow's during a replay, the
+%% distribution's) to stderr, never into the output a script reads.
+-spec quiet_logger() -> ok.
 quiet_logger() ->
     _ = logger:remove_handler(default),
     _ = logger:add_handler(aion_cli, logger_std_h,
@@ -144,14 +151,23 @@ lib_dir() ->
         "" -> next_to_script();
         Dir -> [Dir]
     end,
-    case [D || D <- Candidates, filelib:is_regular(filename:join([D, "ebin", "aion.app"])),
+    %% The code server finds an application's priv directory from a lib directory named
+    %% after it (`aion' or `aion-VSN') only.
+    case [D || D <- Candidates, named_aion(D), filelib:is_regular(filename:join([D, "ebin", "aion.app"])),
                filelib:is_regular(filename:join([D, "priv", "aion_nif.so"]))] of
         [D | _] ->
             {ok, D};
         [] ->
-            {error, {fail, io_lib:format("cannot find aion's lib directory (with ebin/aion.app and "
-                                         "priv/aion_nif.so); looked in: ~ts. Set AION_LIB to it.",
-                                         [lists:join(", ", Candidates)])}}
+            {error, {fail, io_lib:format("cannot find aion's lib directory (named aion or aion-VSN, with "
+                                         "ebin/aion.app and priv/aion_nif.so); looked in: ~ts. Set AION_LIB "
+                                         "to it.", [lists:join(", ", Candidates)])}}
+    end.
+
+named_aion(Dir) ->
+    case filename:basename(Dir) of
+        "aion" -> true;
+        "aion-" ++ _ -> true;
+        _ -> false
     end.
 
 next_to_script() ->
