@@ -7,7 +7,7 @@
 REBAR ?= rebar3
 EBIN = _build/default/lib/aion/ebin
 
-.PHONY: deps test-deps build demo test test-with-pg bench replay clean
+.PHONY: deps test-deps build cli demo test test-with-pg bench replay clean
 
 deps:
 	@command -v erl >/dev/null 2>&1 && command -v rebar3 >/dev/null 2>&1 || \
@@ -26,6 +26,10 @@ test-deps: deps
 build: deps
 	$(REBAR) compile
 
+# The `aion' command (an escript): _build/default/bin/aion; `aion --help' lists its commands.
+cli: deps
+	$(REBAR) escriptize
+
 demo: build
 	erl -noshell -pa $(EBIN) -eval 'aion_demo:main()'
 
@@ -43,6 +47,8 @@ test-with-pg:
 	# Compile first: the Gleam test modules (test/gleam_gen) exist only after the build's
 	# Gleam step, and eunit picks its test modules from the files present when it starts.
 	$(REBAR) as test compile
+	# The aion command, which test/aion_cli_tests.erl runs as an OS process.
+	$(REBAR) escriptize
 	$(REBAR) eunit
 	AION_TEST_STORE=postgres $(REBAR) eunit
 
