@@ -65,4 +65,4 @@ replay: build
 	erl -noshell -pa $(EBIN) $(if $(EXTRA_PA),-pa $(EXTRA_PA)) -eval 'aion_replay:main("$(HISTORY)", "$(WORKFLOW)")'
 
 clean:
-	rm -rf _build target priv erlang/gleam_gen test/gleam_gen
+	rm -rf _build target priv/aion_nif.so priv/.aion_nif.so.tmp erlang/gleam_gen test/gleam_gen
