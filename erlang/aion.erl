@@ -15,6 +15,7 @@
 -export([describe/1]).
 -export([history/1]).
 -export([list/1]).
+-export([prune/1]).
 -export([history/2]).
 -export([cancel/1]).
 -export([cancel/2]).
@@ -747,42 +748,111 @@ do_export_history(WorkflowId, Path) ->
             store_error(Reason)
     end.
 
-%% @doc Summaries (as `describe/1') of the runs matching `Filter', oldest first.
-%% `Filter' may hold `status => S' (any status `describe/1' reports: `running',
-%% `blocked', `completed', `failed', `cancelled', `terminated', `timed_out') and
-%% `type => binary()'. `running' lists the runs that are not blocked.
--spec list(map()) -> {ok, [map()]} | {error, error_reason()}.
+%% @doc Summaries (as `describe/1') of the workflows matching `Filter', answered from the
+%% store's indexes. `Filter' may hold `status => S' (any status `describe/1' reports:
+%% `running', `blocked', `completed', `failed', `cancelled', `terminated', `timed_out',
+%% `continued_as_new'; `running' lists the runs that are not blocked), `type => binary()',
+%% `since' / `until' (Unix ms: created at or after / before), `order' (`oldest_first', the
+%% default, or `newest_first'), `limit => pos_integer()' and `cursor' (a previous page's).
+%% Without `limit': `{ok, Runs}', every match. With `limit': `{ok, Runs, Next}', one page,
+%% `Next' the cursor of the next page (a binary) or `done' (a page of `blocked' runs is
+%% cut from a page of running ones, so it may hold fewer). Errors: `{bad_option, Opt}'.
+-spec list(map()) -> {ok, [map()]} | {ok, [map()], binary() | done} | {error, error_reason()}.
 list(Filter) ->
     started(fun() -> do_list(Filter) end).
 
 do_list(Filter) when is_map(Filter) ->
-    case maps:keys(maps:without([status, type], Filter)) of
+    Known = [status, type, since, until, limit, cursor, order],
+    case maps:keys(maps:without(Known, Filter)) of
         [] ->
-            Status = maps:get(status, Filter, null),
-            Type = maps:get(type, Filter, null),
-            Statuses = [null, running, blocked, completed, failed, cancelled, terminated, timed_out],
-            case {lists:member(Status, Statuses), is_binary(Type) orelse Type =:= null} of
-                {true, true} ->
-                    StoreStatus = case Status of
-                        null -> null;
-                        blocked -> <<"running">>;
-                        _ -> atom_to_binary(Status)
-                    end,
-                    case aion_flow_ffi:nif_engine_list(aion_engine:store(), StoreStatus, Type) of
-                        {ok, Runs} ->
-                            {ok, [R || R = #{status := S} <- with_blocked_all(Runs),
-                                       Status =:= null orelse S =:= Status]};
-                        {error, Reason} ->
-                            store_error(Reason)
-                    end;
-                {false, _} -> {error, {bad_option, {status, Status}}};
-                {_, false} -> {error, {bad_option, {type, Type}}}
+            case list_filter(Filter) of
+                {ok, StoreFilter} -> list_page(Filter, StoreFilter);
+                {error, _} = Error -> Error
             end;
         [Key | _] ->
             {error, {bad_option, Key}}
     end;
 do_list(Filter) ->
     {error, {bad_option, Filter}}.
+
+-define(STATUSES, [running, blocked, completed, failed, cancelled, terminated, timed_out,
+                   continued_as_new]).
+
+%% The store's filter for `list/1''s, each option checked.
+list_filter(Filter) ->
+    Status = maps:get(status, Filter, null),
+    Type = maps:get(type, Filter, null),
+    Int = fun(Key) -> maps:get(Key, Filter, null) end,
+    Checks = [{status, Status, Status =:= null orelse lists:member(Status, ?STATUSES)},
+              {type, Type, Type =:= null orelse valid_name(Type)},
+              {since, Int(since), Int(since) =:= null orelse is_integer(Int(since))},
+              {until, Int(until), Int(until) =:= null orelse is_integer(Int(until))},
+              {limit, Int(limit), Int(limit) =:= null orelse (is_integer(Int(limit)) andalso Int(limit) > 0)},
+              {order, maps:get(order, Filter, oldest_first),
+               lists:member(maps:get(order, Filter, oldest_first), [oldest_first, newest_first])}],
+    case [{Key, Value} || {Key, Value, false} <- Checks] of
+        [Bad | _] ->
+            {error, {bad_option, Bad}};
+        [] ->
+            case cursor(maps:get(cursor, Filter, null)) of
+                {ok, After} ->
+                    {ok, #{status => case Status of
+                                         null -> null;
+                                         blocked -> <<"running">>;
+                                         _ -> atom_to_binary(Status)
+                                     end,
+                           type => Type, since => Int(since), until => Int(until),
+                           limit => Int(limit), 'after' => After,
+                           newest_first => maps:get(order, Filter, oldest_first) =:= newest_first}};
+                error ->
+                    {error, {bad_option, {cursor, maps:get(cursor, Filter)}}}
+            end
+    end.
+
+cursor(null) -> {ok, null};
+cursor(Cursor) when is_binary(Cursor) ->
+    try binary_to_integer(Cursor) of
+        N when N >= 0 -> {ok, N};
+        _ -> error
+    catch error:badarg -> error
+    end;
+cursor(_) -> error.
+
+list_page(Filter, StoreFilter) ->
+    Status = maps:get(status, Filter, null),
+    case aion_flow_ffi:nif_engine_list(aion_engine:store(), StoreFilter) of
+        {ok, {Runs, Next}} ->
+            Page = [R || R = #{status := S} <- with_blocked_all(Runs),
+                         Status =:= null orelse S =:= Status],
+            case maps:is_key(limit, Filter) of
+                false -> {ok, Page};
+                true when Next =:= null -> {ok, Page, done};
+                true -> {ok, Page, integer_to_binary(Next)}
+            end;
+        {error, Reason} ->
+            store_error(Reason)
+    end.
+
+%% @doc Removes the workflows that closed before `closed_before' (Unix ms) — their
+%% summaries and every run's history; running workflows are never removed. Returns how
+%% many were removed. Their ids can be used again. The application env `retention_ms'
+%% does this on its own (every minute, for workflows closed longer ago than it says).
+%% Errors: `{bad_option, Opt}', `{read_only, Why}' (a read-only store).
+-spec prune(#{closed_before := integer()}) -> {ok, non_neg_integer()} | {error, error_reason()}.
+prune(Opts) ->
+    started(fun() -> do_prune(Opts) end).
+
+do_prune(#{closed_before := Before} = Opts) when is_integer(Before), map_size(Opts) =:= 1 ->
+    prune_batches(Before, 0);
+do_prune(Opts) ->
+    {error, {bad_option, Opts}}.
+
+prune_batches(Before, Done) ->
+    case aion_flow_ffi:nif_engine_prune(aion_engine:store(), Before, 1000) of
+        {ok, 0} -> {ok, Done};
+        {ok, N} -> prune_batches(Before, Done + N);
+        {error, Reason} -> store_error(Reason)
+    end.
 
 %% A running summary shows as blocked when the run cannot go on (as its owner knows, in a
 %% cluster).

@@ -368,6 +368,7 @@ init([]) ->
                         {activity, application:get_env(aion, activities, #{})}],
             _ = [ets:insert(aion_registry, {{Kind, to_binary(Name)}, registered(Kind, MF)})
                  || {Kind, Map} <- Declared, {Name, MF} <- maps:to_list(Map)],
+            retention_ms() =/= none andalso (self() ! retention),
             {ok, #{}};
         {error, Msg} ->
             ?LOG_ERROR(#{what => store_open_failed, reason => Msg}, #{aion => engine}),
@@ -383,6 +384,12 @@ open_store() ->
             case unicode:characters_to_binary(Dir) of
                 Bin when is_binary(Bin) -> aion_flow_ffi:nif_engine_open(<<"sqlite">>, Bin);
                 _ -> {error, {invalid_input, <<"data_dir must be a string or binary path">>}}
+            end;
+        sqlite_readonly ->
+            Dir = application:get_env(aion, data_dir, "./aion_data"),
+            case text(Dir) of
+                Bin when is_binary(Bin) -> aion_flow_ffi:nif_engine_open(<<"sqlite_readonly">>, Bin);
+                error -> {error, {invalid_input, <<"data_dir must be a string or binary path">>}}
             end;
         postgres ->
             case postgres_config() of
@@ -418,6 +425,16 @@ text(Value) when is_binary(Value); is_list(Value) ->
     end;
 text(_Value) ->
     error.
+
+%% `retention_ms' (closed workflows are removed that long after they closed), or `none'.
+retention_ms() ->
+    case {application:get_env(aion, retention_ms, none), read_only()} of
+        {Ms, false} when is_integer(Ms), Ms > 0 -> Ms;
+        _ -> none
+    end.
+
+read_only() ->
+    application:get_env(aion, store, sqlite) =:= sqlite_readonly.
 
 registered(workflow, MF) -> {MF, #{}};
 registered(activity, MF) -> MF.
@@ -491,6 +508,24 @@ handle_info({'DOWN', Ref, process, _Pid, Reason}, State) when is_map_key(Ref, St
             gen_server:cast(self(), {retry_later, Id})
     end,
     {noreply, State1};
+handle_info(retention, State) ->
+    %% Closed workflows older than `retention_ms' go, a batch at a time, every minute (or
+    %% every `retention_ms' when shorter); from a separate process, as it writes.
+    case retention_ms() of
+        none -> ok;
+        Ms ->
+            erlang:send_after(min(Ms, 60000), self(), retention),
+            _ = spawn(fun() ->
+                case aion:prune(#{closed_before => os:system_time(millisecond) - Ms}) of
+                    {ok, 0} -> ok;
+                    {ok, N} -> ?LOG_NOTICE(#{what => workflows_pruned, count => N,
+                                             retention_ms => Ms}, #{aion => engine});
+                    {error, Reason} -> ?LOG_WARNING(#{what => prune_failed, reason => Reason},
+                                                    #{aion => engine})
+                end
+            end)
+    end,
+    {noreply, State};
 handle_info({retry, Id}, State) ->
     %% From a separate process: the engine never waits on the run supervisor (which may be
     %% busy shutting thousands of runs down when the application stops).
@@ -524,8 +559,12 @@ close_store() ->
 %% Starts the runs of `Type' (null: every type) that are running in the store, registered,
 %% and have no live process.
 resume(Type) ->
-    case aion_flow_ffi:nif_engine_list(store(), <<"running">>, Type) of
-        {ok, Runs} ->
+    Running = #{status => <<"running">>, type => Type},
+    case read_only() orelse aion_flow_ffi:nif_engine_list(store(), Running) of
+        true ->
+            %% A read-only store resumes nothing.
+            ok;
+        {ok, {Runs, _}} ->
             _ = [resume_run(Id, T) || Run = #{workflow_id := Id, type := T} <- Runs, ours(Run)],
             ok;
         {error, Msg} ->

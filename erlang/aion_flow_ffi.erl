@@ -52,7 +52,7 @@
 %% Native functions (the Rust library), exported and declared as NIFs from one list.
 -define(NIFS, [nif_json_encode/1, nif_json_decode/1, nif_json_encode_dirty/1, nif_json_decode_dirty/1,
        nif_engine_open/2, nif_engine_close/1, nif_run_new/7, nif_run_new_dirty/7, nif_engine_describe/2,
-       nif_engine_history/3, nif_engine_list/3, nif_engine_export/3, nif_engine_push/5,
+       nif_engine_history/3, nif_engine_list/2, nif_engine_prune/3, nif_engine_export/3, nif_engine_push/5,
        nif_engine_barrier/2,
        nif_engine_stats/1,
        nif_cluster_join/5, nif_cluster_renew/2, nif_cluster_leave/1, nif_cluster_nodes/1,
@@ -670,8 +670,11 @@ nif_engine_describe(_, _) -> ?STUB.
 -spec nif_engine_history(reference(), binary(), binary() | null) -> {ok, [map()]} | {error, wire_error()}.
 nif_engine_history(_, _, _) -> ?STUB.
 %% @private
--spec nif_engine_list(reference(), binary() | null, binary() | null) -> {ok, [map()]} | {error, wire_error()}.
-nif_engine_list(_, _, _) -> ?STUB.
+-spec nif_engine_list(reference(), map()) -> {ok, {[map()], non_neg_integer() | null}} | {error, wire_error()}.
+nif_engine_list(_, _) -> ?STUB.
+%% @private
+-spec nif_engine_prune(reference(), integer(), pos_integer()) -> {ok, non_neg_integer()} | {error, wire_error()}.
+nif_engine_prune(_, _, _) -> ?STUB.
 %% @private
 -spec nif_engine_stats(reference()) -> {ok, #{atom() => non_neg_integer()}} | {error, wire_error()}.
 nif_engine_stats(_) -> ?STUB.

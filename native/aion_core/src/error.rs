@@ -52,6 +52,8 @@ pub enum Error {
     /// In a cluster: this node does not own the run — another node holds it, or this
     /// node's lease ran out (its appends are refused until it joins again).
     NotOwner(String),
+    /// The store is open read-only (the command line's `--data-dir`): nothing is written.
+    ReadOnly(String),
     /// A bug in aion: a broken invariant or a caught panic.
     Internal(String),
 }
@@ -72,6 +74,7 @@ impl Error {
             Error::InvalidInput(_) => "invalid_input",
             Error::PayloadTooLarge { .. } => "payload_too_large",
             Error::NotOwner(_) => "not_owner",
+            Error::ReadOnly(_) => "read_only",
             Error::Internal(_) => "internal",
         }
     }
@@ -99,6 +102,7 @@ impl Error {
             | Error::NotFound(d)
             | Error::InvalidInput(d)
             | Error::NotOwner(d)
+            | Error::ReadOnly(d)
             | Error::Internal(d) => d.clone(),
         }
     }

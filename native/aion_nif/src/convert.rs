@@ -220,7 +220,7 @@ pub(crate) fn stamp_args(now: Term<'_>, tag: Term<'_>) -> Result<(i64, u64), Err
     Ok((i64_arg(now, "time")?, u64_arg(tag, "tag")?))
 }
 
-fn is_null(term: Term<'_>) -> bool {
+pub(crate) fn is_null(term: Term<'_>) -> bool {
     term.decode::<Atom>().is_ok_and(|a| a == atoms::null())
 }
 

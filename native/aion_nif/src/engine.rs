@@ -11,7 +11,7 @@ use aion_core::replay::Append;
 use aion_core::store::commit::CommitQueue;
 use aion_core::store::memory::MemoryStore;
 use aion_core::store::postgres::{PostgresConfig, PostgresStore};
-use aion_core::store::sqlite::SqliteStore;
+use aion_core::store::sqlite::{SqliteReader, SqliteStore};
 use aion_core::store::{
     AppendRequest, EventStore, InboxItem, InboxPush, ListFilter, Status, WorkflowRecord, Write,
 };
@@ -20,8 +20,8 @@ use rustler::{Atom, Encoder, Env, OwnedEnv, Resource, ResourceArc, Term};
 use serde_json::Value;
 
 use crate::convert::{
-    json_arg, name_arg, object_to_atom_map, optional_name_arg, optional_text_arg, payload_arg,
-    stamp_args, text_arg, u64_arg, value_to_term,
+    json_arg, name_arg, object_to_atom_map, optional_text_arg, payload_arg, stamp_args, text_arg,
+    u64_arg, value_to_term,
 };
 use crate::guard::reply;
 
@@ -250,9 +250,13 @@ fn nif_engine_open<'a>(env: Env<'a>, kind: Term<'a>, config: Term<'a>) -> Term<'
                 "data directory",
             )?))?),
             "postgres" => Arc::new(PostgresStore::open(postgres_config_arg(config)?)?),
+            "sqlite_readonly" => Arc::new(SqliteReader::open(Path::new(&text_arg(
+                config,
+                "data directory",
+            )?))?),
             other => {
                 return Err(Error::InvalidInput(format!(
-                    "unknown store kind {other:?} (expected sqlite, postgres or memory)"
+                    "unknown store kind {other:?} (expected sqlite, sqlite_readonly, postgres or memory)"
                 )))
             }
         };
@@ -263,7 +267,9 @@ fn nif_engine_open<'a>(env: Env<'a>, kind: Term<'a>, config: Term<'a>) -> Term<'
             store,
             queue,
             inbox,
-            inline: kind == "memory",
+            // Nothing to batch or make durable: writes are applied (or, read-only, refused)
+            // on the calling thread.
+            inline: kind == "memory" || kind == "sqlite_readonly",
             shared,
         });
         Ok(ResourceArc::new(EngineResource {
@@ -481,27 +487,79 @@ fn nif_engine_history<'a>(
     })
 }
 
-/// `nif_engine_list(Engine, Status | null, Type | null) -> {ok, [Summary]} | {error, Msg}`.
+/// `nif_engine_list(Engine, Filter) -> {ok, {[Summary], Next | null}} | {error, Reason}`:
+/// one page of summaries. `Filter` is a map with optional keys `status` (binary), `type`,
+/// `since`, `until` (Unix ms), `limit`, `after` (a previous page's `Next`) and
+/// `newest_first` (boolean); `Next` is the cursor of the next page, `null` after the last.
 #[rustler::nif(schedule = "DirtyIo")]
 fn nif_engine_list<'a>(
     env: Env<'a>,
     engine: ResourceArc<EngineResource>,
-    status: Term<'a>,
-    workflow_type: Term<'a>,
+    filter: Term<'a>,
 ) -> Term<'a> {
     reply(env, || {
-        let filter = ListFilter {
-            status: optional_text_arg(status, "status")?
-                .map(|s| Status::parse(&s))
-                .transpose()?,
-            workflow_type: optional_name_arg(workflow_type, "workflow type")?,
+        let field = |key: &str| -> Option<Term<'a>> {
+            let atom = Atom::from_str(env, key).ok()?;
+            filter
+                .map_get(atom)
+                .ok()
+                .filter(|t| !crate::convert::is_null(*t))
         };
-        let records = engine.open()?.store.list(&filter)?;
-        Ok(records
+        let int = |key: &str| -> Result<Option<i64>, Error> {
+            field(key)
+                .map(|t| {
+                    t.decode::<i64>().map_err(|_| {
+                        Error::InvalidInput(format!("list filter {key} must be an integer"))
+                    })
+                })
+                .transpose()
+        };
+        let filter = ListFilter {
+            status: field("status")
+                .map(|t| text_arg(t, "status").and_then(|s| Status::parse(&s)))
+                .transpose()?,
+            workflow_type: field("type")
+                .map(|t| name_arg(t, "workflow type"))
+                .transpose()?,
+            since: int("since")?,
+            until: int("until")?,
+            limit: field("limit").map(|t| u64_arg(t, "limit")).transpose()?,
+            after: field("after").map(|t| u64_arg(t, "cursor")).transpose()?,
+            newest_first: field("newest_first")
+                .map(|t| t.decode::<bool>())
+                .transpose()
+                .map_err(|_| Error::InvalidInput("newest_first must be a boolean".into()))?
+                .unwrap_or(false),
+        };
+        let page = engine.open()?.store.list_page(&filter)?;
+        let records: Vec<Term<'a>> = page
+            .records
             .iter()
             .map(|r| record_to_term(env, r))
-            .collect::<Vec<_>>()
-            .encode(env))
+            .collect();
+        let next = match page.next {
+            Some(n) => n.encode(env),
+            None => atoms::null().encode(env),
+        };
+        Ok((records, next).encode(env))
+    })
+}
+
+/// `nif_engine_prune(Engine, ClosedBefore, Limit) -> {ok, Removed}`: removes up to `Limit`
+/// workflows closed before `ClosedBefore` (Unix ms), with their histories.
+#[rustler::nif(schedule = "DirtyIo")]
+fn nif_engine_prune<'a>(
+    env: Env<'a>,
+    engine: ResourceArc<EngineResource>,
+    closed_before: Term<'a>,
+    limit: Term<'a>,
+) -> Term<'a> {
+    reply(env, || {
+        let before = closed_before.decode::<i64>().map_err(|_| {
+            Error::InvalidInput("closed_before must be an integer (Unix ms)".into())
+        })?;
+        let limit = u64_arg(limit, "limit")?;
+        Ok(engine.open()?.store.prune(before, limit)?.encode(env))
     })
 }
 

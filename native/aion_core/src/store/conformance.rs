@@ -55,6 +55,112 @@ pub(crate) fn run_all(factory: Factory<'_>) {
     list_filters_by_status_and_type(factory());
     batch_isolates_failures(factory());
     continue_as_new_group_starts_a_fresh_run_and_keeps_the_old(factory());
+    list_pages_by_cursor_in_both_orders(factory());
+    prune_removes_closed_workflows_only(factory());
+}
+
+/// Creates `id` at time `at`.
+fn create_at(store: &dyn EventStore, id: &str, at: i64) {
+    let mut request = start_request(id);
+    request.events[0].recorded_at = at;
+    store.append(request).unwrap();
+}
+
+/// Closes `id` (head 1) as completed at time `at`.
+fn complete_at(store: &dyn EventStore, id: &str, at: i64) {
+    store
+        .append(AppendRequest {
+            workflow_id: id.into(),
+            run_id: "run-1".into(),
+            expected_head: 1,
+            events: vec![Event {
+                seq: 2,
+                recorded_at: at,
+                kind: EventKind::WorkflowCompleted {
+                    result: json!(1).into(),
+                },
+            }],
+        })
+        .unwrap();
+}
+
+fn list_pages_by_cursor_in_both_orders(store: Box<dyn EventStore>) {
+    for i in 0..7 {
+        create_at(&*store, &format!("w{i}"), 100 + i);
+    }
+    complete_at(&*store, "w3", 500);
+    let walk = |mut filter: ListFilter| -> Vec<Vec<String>> {
+        let mut pages = Vec::new();
+        loop {
+            let page = store.list_page(&filter).unwrap();
+            pages.push(page.records.iter().map(|r| r.workflow_id.clone()).collect());
+            match page.next {
+                Some(next) => filter.after = Some(next),
+                None => return pages,
+            }
+        }
+    };
+    let limit = |n: u64| ListFilter {
+        limit: Some(n),
+        ..Default::default()
+    };
+    assert_eq!(
+        walk(limit(3)),
+        vec![vec!["w0", "w1", "w2"], vec!["w3", "w4", "w5"], vec!["w6"]]
+    );
+    // A last page that is exactly full says so with no next page.
+    assert_eq!(
+        walk(limit(7)),
+        vec![vec!["w0", "w1", "w2", "w3", "w4", "w5", "w6"]]
+    );
+    assert_eq!(
+        walk(ListFilter {
+            newest_first: true,
+            ..limit(4)
+        }),
+        vec![vec!["w6", "w5", "w4", "w3"], vec!["w2", "w1", "w0"]]
+    );
+    assert_eq!(
+        walk(ListFilter {
+            status: Some(Status::Running),
+            ..limit(2)
+        }),
+        vec![vec!["w0", "w1"], vec!["w2", "w4"], vec!["w5", "w6"]]
+    );
+    assert_eq!(
+        walk(ListFilter {
+            since: Some(102),
+            until: Some(105),
+            ..Default::default()
+        }),
+        vec![vec!["w2", "w3", "w4"]]
+    );
+    assert_eq!(
+        walk(ListFilter {
+            status: Some(Status::Completed),
+            ..limit(1)
+        }),
+        vec![vec!["w3"]]
+    );
+}
+
+fn prune_removes_closed_workflows_only(store: Box<dyn EventStore>) {
+    for (i, id) in ["old", "new", "open"].iter().enumerate() {
+        create_at(&*store, id, 100 + i as i64);
+    }
+    complete_at(&*store, "old", 1_000);
+    complete_at(&*store, "new", 3_000);
+    assert_eq!(store.prune(2_000, 100).unwrap(), 1);
+    assert_eq!(store.workflow("old").unwrap(), None);
+    assert!(store.read("old", None, 1).unwrap().is_empty());
+    assert!(store.workflow("new").unwrap().is_some());
+    assert!(store.workflow("open").unwrap().is_some());
+    // A running workflow is never removed, however old.
+    assert_eq!(store.prune(i64::MAX, 100).unwrap(), 1);
+    assert!(store.workflow("open").unwrap().is_some());
+    assert_eq!(store.prune(i64::MAX, 100).unwrap(), 0);
+    // The id can be used again once pruned.
+    create(&*store, "old");
 }
 
 fn append_then_read_returns_events_in_order(store: Box<dyn EventStore>) {
@@ -214,7 +320,8 @@ fn list_filters_by_status_and_type(store: Box<dyn EventStore>) {
     assert_eq!(
         ids(ListFilter {
             workflow_type: Some("order".into()),
-            status: Some(Status::Running)
+            status: Some(Status::Running),
+            ..Default::default()
         })
         .len(),
         2

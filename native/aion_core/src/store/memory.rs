@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::sync::RwLock;
 
 use super::{
-    apply_append, check_push, inbox_not_taken, InboxEntry, InboxRule, ListFilter, StoreStats,
-    WorkflowRecord, Write,
+    apply_append, check_push, inbox_not_taken, InboxEntry, InboxRule, ListFilter, ListPage, Status,
+    StoreStats, WorkflowRecord, Write,
 };
 use super::{AppendRequest, EventStore, InboxPush};
 use crate::event::Event;
@@ -240,17 +240,44 @@ impl EventStore for MemoryStore {
             .and_then(|e| e.record.clone()))
     }
 
-    fn list(&self, filter: &ListFilter) -> Result<Vec<WorkflowRecord>, Error> {
+    fn list_page(&self, filter: &ListFilter) -> Result<ListPage, Error> {
         let guard = self.inner.read().map_err(|_| poisoned())?;
         let mut found: Vec<(u64, WorkflowRecord)> = guard
             .entries
             .values()
             .filter_map(|e| e.record.as_ref().map(|r| (e.order, r)))
-            .filter(|(_, r)| filter.matches(r))
+            .filter(|(o, r)| filter.matches(r) && filter.past_cursor(*o))
             .map(|(o, r)| (o, r.clone()))
             .collect();
         found.sort_by_key(|(o, _)| *o);
-        Ok(found.into_iter().map(|(_, r)| r).collect())
+        if filter.newest_first {
+            found.reverse();
+        }
+        found.truncate(
+            filter
+                .limit
+                .map_or(usize::MAX, |l| l.saturating_add(1) as usize),
+        );
+        Ok(ListPage::of(filter, found))
+    }
+
+    fn prune(&self, closed_before: i64, limit: u64) -> Result<u64, Error> {
+        let mut guard = self.inner.write().map_err(|_| poisoned())?;
+        let doomed: Vec<String> = guard
+            .entries
+            .iter()
+            .filter(|(_, e)| {
+                e.record.as_ref().is_some_and(|r| {
+                    !matches!(r.status, Status::Running) && r.updated_at < closed_before
+                })
+            })
+            .map(|(id, _)| id.clone())
+            .take(limit as usize)
+            .collect();
+        for id in &doomed {
+            guard.entries.remove(id);
+        }
+        Ok(doomed.len() as u64)
     }
 }
 

@@ -232,23 +232,74 @@ pub struct WorkflowRecord {
     pub owner: Option<String>,
 }
 
-/// Which workflows [`EventStore::list`] returns; `None` matches everything.
+/// Which workflows [`EventStore::list_page`] returns, in which order, and how many;
+/// `None` matches everything.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ListFilter {
     /// Only workflows in this state.
     pub status: Option<Status>,
     /// Only workflows of this type.
     pub workflow_type: Option<String>,
+    /// Only workflows created at or after this time (Unix ms).
+    pub since: Option<i64>,
+    /// Only workflows created before this time (Unix ms).
+    pub until: Option<i64>,
+    /// At most this many (a page); `None`: all.
+    pub limit: Option<u64>,
+    /// The page after this position (a previous page's [`ListPage::next`]).
+    pub after: Option<u64>,
+    /// Newest first (by creation); oldest first when false.
+    pub newest_first: bool,
 }
 
 impl ListFilter {
-    /// Whether `record` passes the filter.
+    /// Whether `record` passes the filter (status, type, creation time).
     pub fn matches(&self, record: &WorkflowRecord) -> bool {
         self.status.is_none_or(|s| s == record.status)
             && self
                 .workflow_type
                 .as_ref()
                 .is_none_or(|t| *t == record.workflow_type)
+            && self.since.is_none_or(|t| record.created_at >= t)
+            && self.until.is_none_or(|t| record.created_at < t)
+    }
+
+    /// Whether a workflow at `position` (in creation order) comes after the cursor.
+    pub fn past_cursor(&self, position: u64) -> bool {
+        match (self.after, self.newest_first) {
+            (None, _) => true,
+            (Some(after), false) => position > after,
+            (Some(after), true) => position < after,
+        }
+    }
+}
+
+/// One page of [`EventStore::list_page`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ListPage {
+    /// The workflows, in the filter's order.
+    pub records: Vec<WorkflowRecord>,
+    /// The cursor of the next page (the position of the last workflow of a full page);
+    /// `None` when this page is the last.
+    pub next: Option<u64>,
+}
+
+impl ListPage {
+    /// The page of `found`: the positions and records passing the filter, in its order,
+    /// past its cursor — up to one more than its limit, which tells that a next page
+    /// exists.
+    pub fn of(filter: &ListFilter, mut found: Vec<(u64, WorkflowRecord)>) -> ListPage {
+        let next = match filter.limit {
+            Some(limit) if found.len() as u64 > limit => {
+                found.truncate(limit as usize);
+                found.last().map(|(position, _)| *position)
+            }
+            _ => None,
+        };
+        ListPage {
+            records: found.into_iter().map(|(_, r)| r).collect(),
+            next,
+        }
     }
 }
 
@@ -306,8 +357,20 @@ pub trait EventStore: Send + Sync {
     /// The summary of one workflow, if it exists.
     fn workflow(&self, workflow_id: &str) -> Result<Option<WorkflowRecord>, Error>;
 
-    /// Summaries of the workflows passing `filter`, oldest first.
-    fn list(&self, filter: &ListFilter) -> Result<Vec<WorkflowRecord>, Error>;
+    /// A page of the summaries of the workflows passing `filter`, in its order. Stores
+    /// answer it from an index (status, type, creation time), never by reading every
+    /// workflow.
+    fn list_page(&self, filter: &ListFilter) -> Result<ListPage, Error>;
+
+    /// Summaries of the workflows passing `filter` (its limit and cursor included).
+    fn list(&self, filter: &ListFilter) -> Result<Vec<WorkflowRecord>, Error> {
+        Ok(self.list_page(filter)?.records)
+    }
+
+    /// Removes up to `limit` workflows closed before `closed_before` (Unix ms) — their
+    /// summary, every run's history, their inbox — and returns how many. Running
+    /// workflows are never removed.
+    fn prune(&self, closed_before: i64, limit: u64) -> Result<u64, Error>;
 
     /// What the store has written since it was opened.
     fn stats(&self) -> StoreStats;

@@ -27,11 +27,12 @@ use tokio::runtime::Runtime;
 use tokio_postgres::{Client, NoTls, Row, SimpleQueryMessage};
 
 use super::{
-    Claim, ClusterStore, EventStore, InboxEntry, InboxItem, ListFilter, NodeInfo, Status,
+    Claim, ClusterStore, EventStore, InboxEntry, InboxItem, ListFilter, ListPage, NodeInfo, Status,
     StoreStats, WorkflowRecord, Write,
 };
 use crate::event::Event;
 use crate::Error;
+use tokio_postgres::types::ToSql;
 
 /// The schema version this code writes and reads.
 pub const SCHEMA_VERSION: i64 = 1;
@@ -289,8 +290,12 @@ fn schema_sql(schema: &str) -> String {
              outcome text,
              parent_id text,
              owner text,
-             owner_epoch bigint);
+             owner_epoch bigint,
+             closed_at bigint);
          CREATE INDEX workflows_by_status ON {schema}.workflows (status, workflow_key);
+         CREATE INDEX workflows_by_type ON {schema}.workflows (workflow_type, workflow_key);
+         CREATE INDEX workflows_by_created ON {schema}.workflows (created_at);
+         CREATE INDEX workflows_by_closed ON {schema}.workflows (closed_at) WHERE closed_at IS NOT NULL;
          CREATE INDEX workflows_by_owner ON {schema}.workflows (owner) WHERE status = 'running';
          CREATE TABLE {schema}.events (
              workflow_id text NOT NULL,
@@ -317,30 +322,39 @@ fn schema_sql(schema: &str) -> String {
     )
 }
 
+/// The columns a workflow's summary is read from, in [`record_at`]'s order.
+const RECORD_COLUMNS: &str = "workflow_id, workflow_type, run_id, status, head, created_at,
+        updated_at, outcome, parent_id, owner, owner_epoch";
+
 const SELECT_RECORD: &str = "SELECT workflow_id, workflow_type, run_id, status, head, created_at,
         updated_at, outcome, parent_id, owner, owner_epoch FROM workflows";
 
 fn record_of(row: &Row) -> Result<Current, Error> {
-    let status: String = row.try_get(3)?;
-    let outcome: Option<String> = row.try_get(7)?;
+    record_at(row, 0)
+}
+
+/// The summary in `row` from column `at` on ([`RECORD_COLUMNS`]).
+fn record_at(row: &Row, at: usize) -> Result<Current, Error> {
+    let status: String = row.try_get(at + 3)?;
+    let outcome: Option<String> = row.try_get(at + 7)?;
     Ok(Current {
         record: WorkflowRecord {
-            workflow_id: row.try_get(0)?,
-            workflow_type: row.try_get(1)?,
-            run_id: row.try_get(2)?,
+            workflow_id: row.try_get(at)?,
+            workflow_type: row.try_get(at + 1)?,
+            run_id: row.try_get(at + 2)?,
             status: Status::parse(&status)
                 .map_err(|e| Error::Corrupt(format!("corrupt workflow row: {e}")))?,
-            head: row.try_get::<_, i64>(4)? as u64,
-            created_at: row.try_get(5)?,
-            updated_at: row.try_get(6)?,
+            head: row.try_get::<_, i64>(at + 4)? as u64,
+            created_at: row.try_get(at + 5)?,
+            updated_at: row.try_get(at + 6)?,
             outcome: outcome
                 .map(|text| serde_json::from_str(&text))
                 .transpose()
                 .map_err(|e| Error::Corrupt(format!("corrupt workflow outcome: {e}")))?,
-            parent_id: row.try_get(8)?,
-            owner: row.try_get(9)?,
+            parent_id: row.try_get(at + 8)?,
+            owner: row.try_get(at + 9)?,
         },
-        owner_epoch: row.try_get(10)?,
+        owner_epoch: row.try_get(at + 10)?,
     })
 }
 
@@ -463,22 +477,76 @@ impl EventStore for PostgresStore {
         })
     }
 
-    fn list(&self, filter: &ListFilter) -> Result<Vec<WorkflowRecord>, Error> {
-        let status = filter.status.map(Status::as_str);
-        let workflow_type = filter.workflow_type.clone();
+    fn list_page(&self, filter: &ListFilter) -> Result<ListPage, Error> {
+        // Only the conditions the filter sets, so PostgreSQL bounds the scan with the
+        // index on (status, key), (type, key) or creation time.
+        let mut conditions: Vec<String> = Vec::new();
+        let mut values: Vec<Box<dyn ToSql + Sync + Send>> = Vec::new();
+        let mut add = |condition: &str, value: Box<dyn ToSql + Sync + Send>| {
+            values.push(value);
+            conditions.push(condition.replace('?', &format!("${}", values.len())));
+        };
+        if let Some(status) = filter.status {
+            add("status = ?", Box::new(status.as_str().to_string()));
+        }
+        if let Some(ty) = &filter.workflow_type {
+            add("workflow_type = ?", Box::new(ty.clone()));
+        }
+        if let Some(since) = filter.since {
+            add("created_at >= ?", Box::new(since));
+        }
+        if let Some(until) = filter.until {
+            add("created_at < ?", Box::new(until));
+        }
+        let direction = if filter.newest_first { "DESC" } else { "ASC" };
+        if let Some(after) = filter.after {
+            let op = if filter.newest_first { "<" } else { ">" };
+            add(&format!("workflow_key {op} ?"), Box::new(sql_int(after)));
+        }
+        let limit = filter.limit.map_or("ALL".to_string(), |l| {
+            sql_int(l.saturating_add(1)).to_string()
+        });
+        let sql = format!(
+            "SELECT workflow_key, {RECORD_COLUMNS} FROM workflows {} {} ORDER BY workflow_key {direction} LIMIT {limit}",
+            if conditions.is_empty() { "" } else { "WHERE" },
+            conditions.join(" AND ")
+        );
+        let found = self.read_with(async |client| {
+            let params: Vec<&(dyn ToSql + Sync)> = values
+                .iter()
+                .map(|v| v.as_ref() as &(dyn ToSql + Sync))
+                .collect();
+            let rows = client.query(&sql, &params).await?;
+            rows.iter()
+                .map(|row| {
+                    let key: i64 = row.try_get(0)?;
+                    Ok((key as u64, record_at(row, 1)?.record))
+                })
+                .collect::<Result<Vec<_>, Error>>()
+        })?;
+        Ok(ListPage::of(filter, found))
+    }
+
+    fn prune(&self, closed_before: i64, limit: u64) -> Result<u64, Error> {
+        let limit = sql_int(limit);
         self.read_with(async |client| {
             let rows = client
                 .query(
-                    &format!(
-                        "{SELECT_RECORD} WHERE ($1::text IS NULL OR status = $1)
-                           AND ($2::text IS NULL OR workflow_type = $2) ORDER BY workflow_key"
-                    ),
-                    &[&status, &workflow_type],
+                    "WITH doomed AS (
+                         DELETE FROM workflows WHERE workflow_id IN (
+                             SELECT workflow_id FROM workflows
+                              WHERE closed_at < $1 AND status <> 'running'
+                              ORDER BY closed_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+                         RETURNING workflow_id),
+                     events_gone AS (
+                         DELETE FROM events WHERE workflow_id IN (SELECT workflow_id FROM doomed)),
+                     inbox_gone AS (
+                         DELETE FROM inbox WHERE workflow_id IN (SELECT workflow_id FROM doomed))
+                     SELECT count(*) FROM doomed",
+                    &[&closed_before, &limit],
                 )
                 .await?;
-            rows.iter()
-                .map(|row| record_of(row).map(|c| c.record))
-                .collect()
+            Ok(rows.first().map_or(0, |row| row.get::<_, i64>(0) as u64))
         })
     }
 

@@ -933,11 +933,11 @@ fn same_answers(a: Side<'_>, b: Side<'_>, what: &str) -> Result<(), TestCaseErro
     let mut filters = vec![ListFilter::default()];
     filters.extend(STATUSES.iter().map(|(status, _)| ListFilter {
         status: Some(*status),
-        workflow_type: None,
+        ..Default::default()
     }));
     filters.extend(TYPES.iter().chain(&["other"]).map(|ty| ListFilter {
-        status: None,
         workflow_type: Some(ty.to_string()),
+        ..Default::default()
     }));
     for filter in &filters {
         prop_assert_eq!(

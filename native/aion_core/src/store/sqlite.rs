@@ -32,7 +32,7 @@ use rusqlite::{ffi, params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::{
     apply_append, check_push, inbox_not_taken, AppendRequest, EventStore, InboxEntry, InboxItem,
-    InboxPush, InboxRule, ListFilter, Status, StoreStats, WorkflowRecord, Write,
+    InboxPush, InboxRule, ListFilter, ListPage, Status, StoreStats, WorkflowRecord, Write,
 };
 use crate::event::Event;
 use crate::Error;
@@ -252,6 +252,33 @@ impl SqliteStore {
                 record.outcome.as_ref().map(|v| v.to_string()),
                 record.parent_id
             ])?;
+            if record.status != Status::Running {
+                // When it closed: what retention goes by.
+                tx.prepare_cached(
+                    "INSERT OR REPLACE INTO closed (workflow_key, closed_at) VALUES (?1, ?2)",
+                )?
+                .execute(params![workflow_key, record.updated_at])?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes the workflows of `keys` (closed ones) with every run's events and their
+    /// inbox, inside the caller's transaction.
+    fn remove(tx: &Connection, keys: &[(i64, String)]) -> Result<(), Error> {
+        for (key, id) in keys {
+            tx.prepare_cached(
+                "DELETE FROM events WHERE run_key IN (SELECT run_key FROM runs WHERE workflow_key = ?1)",
+            )?
+            .execute([key])?;
+            tx.prepare_cached("DELETE FROM runs WHERE workflow_key = ?1")?
+                .execute([key])?;
+            tx.prepare_cached("DELETE FROM workflows WHERE workflow_key = ?1")?
+                .execute([key])?;
+            tx.prepare_cached("DELETE FROM closed WHERE workflow_key = ?1")?
+                .execute([key])?;
+            tx.prepare_cached("DELETE FROM inbox WHERE workflow_id = ?1")?
+                .execute([id])?;
         }
         Ok(())
     }
@@ -530,25 +557,7 @@ impl EventStore for SqliteStore {
         run_id: Option<&str>,
         from_seq: u64,
     ) -> Result<Vec<Event>, Error> {
-        let conn = self.reader()?;
-        let Some(current) = load_current(&conn, workflow_id)? else {
-            return Ok(Vec::new());
-        };
-        let run = match run_id {
-            None => current.run_key,
-            Some(r) if r == current.record.run_id => current.run_key,
-            Some(r) => match run_key(&conn, current.workflow_key, r)? {
-                Some(key) => key,
-                None => return Ok(Vec::new()),
-            },
-        };
-        let mut stmt = conn.prepare_cached(
-            "SELECT body FROM events WHERE run_key = ?1 AND seq >= ?2 ORDER BY seq",
-        )?;
-        let bodies = stmt.query_map(params![run, sql_int(from_seq)], |r| r.get::<_, String>(0))?;
-        bodies
-            .map(|body| Event::from_json(&body?))
-            .collect::<Result<Vec<_>, _>>()
+        read_events(&*self.reader()?, workflow_id, run_id, from_seq)
     }
 
     fn workflow(&self, workflow_id: &str) -> Result<Option<WorkflowRecord>, Error> {
@@ -556,58 +565,275 @@ impl EventStore for SqliteStore {
     }
 
     fn inbox(&self, workflow_id: &str) -> Result<Vec<InboxEntry>, Error> {
-        let conn = self.reader()?;
-        let mut stmt = conn.prepare_cached(
-            "SELECT id, recorded_at, body FROM inbox WHERE workflow_id = ?1 ORDER BY id",
-        )?;
-        let rows = stmt.query_map([workflow_id], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, i64>(1)?,
-                r.get::<_, String>(2)?,
-            ))
-        })?;
-        rows.map(|row| {
-            let (id, recorded_at, body) = row?;
-            let item: InboxItem = serde_json::from_str(&body)
-                .map_err(|e| Error::Corrupt(format!("corrupt inbox entry {id}: {e}")))?;
-            Ok(InboxEntry {
-                id: id as u64,
-                recorded_at,
-                item,
-            })
-        })
-        .collect()
+        read_inbox(&*self.reader()?, workflow_id)
     }
 
     fn inbox_heads(&self) -> Result<Vec<(String, u64)>, Error> {
-        let conn = self.reader()?;
-        let mut stmt =
-            conn.prepare_cached("SELECT workflow_id, max(id) FROM inbox GROUP BY workflow_id")?;
-        let rows = stmt.query_map([], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
-        })?;
-        rows.map(|row| Ok(row?)).collect()
+        read_inbox_heads(&*self.reader()?)
     }
 
-    fn list(&self, filter: &ListFilter) -> Result<Vec<WorkflowRecord>, Error> {
-        let conn = self.reader()?;
-        let mut stmt = conn.prepare_cached(&format!(
-            "{SELECT_CURRENT}
-             WHERE (?1 IS NULL OR w.status = ?1) AND (?2 IS NULL OR w.workflow_type = ?2)
-             ORDER BY w.workflow_key"
-        ))?;
-        let rows = stmt.query_map(
-            params![filter.status.map(Status::as_str), filter.workflow_type],
-            row_to_current,
-        )?;
-        rows.map(|r| Ok(finish_current(r?)?.record)).collect()
+    fn list_page(&self, filter: &ListFilter) -> Result<ListPage, Error> {
+        list_page(&*self.reader()?, filter)
     }
+
+    fn prune(&self, closed_before: i64, limit: u64) -> Result<u64, Error> {
+        let Ok(mut conn) = self.writer.lock() else {
+            return Err(Error::Internal("sqlite writer lock poisoned".into()));
+        };
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let keys: Vec<(i64, String)> = {
+            let mut stmt = tx.prepare_cached(
+                "SELECT c.workflow_key, w.workflow_id FROM closed c
+                   JOIN workflows w ON w.workflow_key = c.workflow_key
+                  WHERE c.closed_at < ?1 ORDER BY c.closed_at LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(params![closed_before, sql_int(limit)], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?;
+            rows.collect::<Result<_, _>>()?
+        };
+        Self::remove(&tx, &keys)?;
+        tx.commit()?;
+        let frames = take_frames_written(&conn);
+        drop(conn);
+        if frames > 0 {
+            self.checkpointer.wrote(frames);
+        }
+        Ok(keys.len() as u64)
+    }
+}
+
+/// The events of a run (see [`EventStore::read`]).
+fn read_events(
+    conn: &Connection,
+    workflow_id: &str,
+    run_id: Option<&str>,
+    from_seq: u64,
+) -> Result<Vec<Event>, Error> {
+    let Some(current) = load_current(conn, workflow_id)? else {
+        return Ok(Vec::new());
+    };
+    let run = match run_id {
+        None => current.run_key,
+        Some(r) if r == current.record.run_id => current.run_key,
+        Some(r) => match run_key(conn, current.workflow_key, r)? {
+            Some(key) => key,
+            None => return Ok(Vec::new()),
+        },
+    };
+    let mut stmt = conn
+        .prepare_cached("SELECT body FROM events WHERE run_key = ?1 AND seq >= ?2 ORDER BY seq")?;
+    let bodies = stmt.query_map(params![run, sql_int(from_seq)], |r| r.get::<_, String>(0))?;
+    bodies
+        .map(|body| Event::from_json(&body?))
+        .collect::<Result<Vec<_>, _>>()
+}
+
+/// A workflow's inbox (see [`EventStore::inbox`]).
+fn read_inbox(conn: &Connection, workflow_id: &str) -> Result<Vec<InboxEntry>, Error> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, recorded_at, body FROM inbox WHERE workflow_id = ?1 ORDER BY id",
+    )?;
+    let rows = stmt.query_map([workflow_id], |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            r.get::<_, i64>(1)?,
+            r.get::<_, String>(2)?,
+        ))
+    })?;
+    rows.map(|row| {
+        let (id, recorded_at, body) = row?;
+        let item: InboxItem = serde_json::from_str(&body)
+            .map_err(|e| Error::Corrupt(format!("corrupt inbox entry {id}: {e}")))?;
+        Ok(InboxEntry {
+            id: id as u64,
+            recorded_at,
+            item,
+        })
+    })
+    .collect()
+}
+
+/// Every inbox's newest entry (see [`EventStore::inbox_heads`]).
+fn read_inbox_heads(conn: &Connection) -> Result<Vec<(String, u64)>, Error> {
+    let mut stmt =
+        conn.prepare_cached("SELECT workflow_id, max(id) FROM inbox GROUP BY workflow_id")?;
+    let rows = stmt.query_map([], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+    })?;
+    rows.map(|row| Ok(row?)).collect()
+}
+
+/// A data directory opened read-only (`aion` command line, `{store, sqlite_readonly}`):
+/// no lock is taken, nothing is ever written (every write is refused with
+/// [`Error::ReadOnly`]), and a store of another schema version is refused rather than
+/// migrated. Meant for a directory no engine has open; one being written is read as of
+/// each statement.
+pub struct SqliteReader {
+    conn: Mutex<Connection>,
+}
+
+impl std::fmt::Debug for SqliteReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteReader").finish_non_exhaustive()
+    }
+}
+
+impl SqliteReader {
+    /// Opens `dir/aion.db` read-only.
+    pub fn open(dir: &Path) -> Result<SqliteReader, Error> {
+        let path = dir.join("aion.db");
+        if !path.is_file() {
+            return Err(Error::NotFound(format!(
+                "no aion store in {} (no aion.db)",
+                dir.display()
+            )));
+        }
+        let conn =
+            Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+                .map_err(|e| Error::durability(format!("cannot open {}: {e}", path.display())))?;
+        conn.execute_batch("PRAGMA busy_timeout=5000")?;
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if version != schema::SCHEMA_VERSION {
+            return Err(Error::durability(format!(
+                "{} has store schema version {version}, this aion reads version {}; \
+                 start an aion node of this version on it once to migrate it",
+                path.display(),
+                schema::SCHEMA_VERSION
+            )));
+        }
+        Ok(SqliteReader {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn conn(&self) -> Result<MutexGuard<'_, Connection>, Error> {
+        self.conn
+            .lock()
+            .map_err(|_| Error::Internal("sqlite reader lock poisoned".into()))
+    }
+}
+
+fn read_only() -> Error {
+    Error::ReadOnly("the store is open read-only: nothing is written".into())
+}
+
+impl EventStore for SqliteReader {
+    fn commit(&self, writes: &[Write]) -> Vec<Result<u64, Error>> {
+        writes.iter().map(|_| Err(read_only())).collect()
+    }
+
+    fn inbox(&self, workflow_id: &str) -> Result<Vec<InboxEntry>, Error> {
+        read_inbox(&*self.conn()?, workflow_id)
+    }
+
+    fn inbox_heads(&self) -> Result<Vec<(String, u64)>, Error> {
+        read_inbox_heads(&*self.conn()?)
+    }
+
+    fn read(
+        &self,
+        workflow_id: &str,
+        run_id: Option<&str>,
+        from_seq: u64,
+    ) -> Result<Vec<Event>, Error> {
+        read_events(&*self.conn()?, workflow_id, run_id, from_seq)
+    }
+
+    fn workflow(&self, workflow_id: &str) -> Result<Option<WorkflowRecord>, Error> {
+        Ok(load_current(&*self.conn()?, workflow_id)?.map(|c| c.record))
+    }
+
+    fn list_page(&self, filter: &ListFilter) -> Result<ListPage, Error> {
+        list_page(&*self.conn()?, filter)
+    }
+
+    fn prune(&self, _closed_before: i64, _limit: u64) -> Result<u64, Error> {
+        Err(read_only())
+    }
+
+    fn stats(&self) -> StoreStats {
+        StoreStats::default()
+    }
+}
+
+/// A page of workflows (see [`EventStore::list_page`]) through the indexes on
+/// (status, key), (type, key) and creation time: the statement holds only the conditions
+/// the filter sets, so SQLite picks the index that bounds it.
+fn list_page(conn: &Connection, filter: &ListFilter) -> Result<ListPage, Error> {
+    let mut conditions = Vec::new();
+    let mut values: Vec<rusqlite::types::Value> = Vec::new();
+    let mut add = |condition: &str, value: rusqlite::types::Value| {
+        values.push(value);
+        conditions.push(condition.replace('?', &format!("?{}", values.len())));
+    };
+    if let Some(status) = filter.status {
+        add("w.status = ?", status.as_str().to_string().into());
+    }
+    if let Some(ty) = &filter.workflow_type {
+        add("w.workflow_type = ?", ty.clone().into());
+    }
+    if let Some(since) = filter.since {
+        add("w.created_at >= ?", since.into());
+    }
+    if let Some(until) = filter.until {
+        add("w.created_at < ?", until.into());
+    }
+    let direction = if filter.newest_first { "DESC" } else { "ASC" };
+    if let Some(after) = filter.after {
+        let op = if filter.newest_first { "<" } else { ">" };
+        add(&format!("w.workflow_key {op} ?"), sql_int(after).into());
+    }
+    let limit = filter.limit.map_or(-1, |l| sql_int(l.saturating_add(1)));
+    let sql = format!(
+        "{SELECT_CURRENT} {} {} ORDER BY w.workflow_key {direction} LIMIT {limit}",
+        if conditions.is_empty() { "" } else { "WHERE" },
+        conditions.join(" AND ")
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(rusqlite::params_from_iter(values.iter()), row_to_current)?;
+    let found = rows
+        .map(|r| {
+            let current = finish_current(r?)?;
+            Ok((current.workflow_key as u64, current.record))
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
+    Ok(ListPage::of(filter, found))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reader_reads_what_the_store_wrote_and_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = SqliteStore::open(dir.path()).unwrap();
+            for request in crate::store::conformance::seq10_appends("wf", "run-1", 10) {
+                store.append(request).unwrap();
+            }
+            crate::store::conformance::create(&store, "wf-2");
+        }
+        let reader = SqliteReader::open(dir.path()).unwrap();
+        let all = reader.list(&ListFilter::default()).unwrap();
+        assert_eq!(all.len(), 2);
+        assert_eq!(
+            reader.workflow("wf").unwrap().unwrap().status,
+            Status::Completed
+        );
+        assert!(reader.read("wf", None, 1).unwrap().len() > 10);
+        let refused = reader.append(crate::store::conformance::start_request("wf-3"));
+        assert_eq!(refused.unwrap_err().kind(), "read_only");
+        assert_eq!(reader.prune(i64::MAX, 10).unwrap_err().kind(), "read_only");
+        assert_eq!(reader.list(&ListFilter::default()).unwrap().len(), 2);
+        // No store there: a clear not_found.
+        let empty = tempfile::tempdir().unwrap();
+        assert_eq!(
+            SqliteReader::open(empty.path()).unwrap_err().kind(),
+            "not_found"
+        );
+    }
 
     fn user_version(store: &SqliteStore) -> i64 {
         store
@@ -748,7 +974,7 @@ mod tests {
         for status in [Status::Running, Status::Completed, Status::ContinuedAsNew] {
             let filter = ListFilter {
                 status: Some(status),
-                workflow_type: None,
+                ..Default::default()
             };
             assert_eq!(a.list(&filter).unwrap(), b.list(&filter).unwrap());
         }

@@ -85,11 +85,11 @@ impl Writer {
             "INSERT INTO events (workflow_id, run_id, seq, recorded_at, body)
              SELECT $1, $2, s, r, b FROM unnest($3::bigint[], $4::bigint[], $5::text[]) AS t(s, r, b)",
             "INSERT INTO workflows (workflow_id, workflow_type, run_id, status, head, created_at,
-                                    updated_at, outcome, parent_id, owner, owner_epoch)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                                    updated_at, outcome, parent_id, owner, owner_epoch, closed_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
             "UPDATE workflows SET workflow_type = $2, run_id = $3, status = $4, head = $5,
                     created_at = $6, updated_at = $7, outcome = $8, parent_id = $9, owner = $10,
-                    owner_epoch = $11
+                    owner_epoch = $11, closed_at = $12
               WHERE workflow_id = $1",
             "INSERT INTO inbox (id, workflow_id, recorded_at, body) VALUES ($1, $2, $3, $4)",
             "DELETE FROM inbox WHERE workflow_id = $1 AND id <= $2",
@@ -373,6 +373,9 @@ impl Writer {
                     _ => &st.update,
                 };
                 let outcome = record.outcome.as_ref().map(|v| v.to_string());
+                // When it closed: what retention goes by.
+                let closed_at =
+                    (record.status != crate::store::Status::Running).then_some(record.updated_at);
                 client
                     .execute(
                         statement,
@@ -388,6 +391,7 @@ impl Writer {
                             &record.parent_id,
                             &record.owner,
                             epoch,
+                            &closed_at,
                         ],
                     )
                     .await?;

@@ -15,8 +15,10 @@ use crate::Error;
 /// The schema this code reads and writes. 2: events keyed by (workflow id, run id, seq);
 /// workflows know their parent. 3: a durable inbox per workflow; cancellations carry their
 /// `cause` (an enum) instead of being known by a message. 4: integer keys for runs and
-/// events; the workflow row is written at create and close only.
-pub(super) const SCHEMA_VERSION: i64 = 4;
+/// events; the workflow row is written at create and close only. 5: when each closed
+/// workflow closed (`closed`, for retention) and indexes that page `list` by status, type
+/// and creation time.
+pub(super) const SCHEMA_VERSION: i64 = 5;
 
 /// The tables of version 4.
 ///
@@ -45,7 +47,14 @@ CREATE TABLE IF NOT EXISTS workflows (
     outcome       TEXT,
     parent_id     TEXT
 );
-CREATE INDEX IF NOT EXISTS workflows_by_status ON workflows (status, workflow_type);
+CREATE INDEX IF NOT EXISTS workflows_by_status_key ON workflows (status, workflow_key);
+CREATE INDEX IF NOT EXISTS workflows_by_type_key ON workflows (workflow_type, workflow_key);
+CREATE INDEX IF NOT EXISTS workflows_by_created ON workflows (created_at);
+CREATE TABLE IF NOT EXISTS closed (
+    workflow_key INTEGER PRIMARY KEY,
+    closed_at    INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS closed_by_time ON closed (closed_at);
 CREATE TABLE IF NOT EXISTS runs (
     run_key      INTEGER PRIMARY KEY,
     workflow_key INTEGER NOT NULL,
@@ -182,8 +191,13 @@ pub(super) fn prepare(conn: &Connection, path: &Path) -> Result<(), Error> {
                 Ok(())
             })?;
             in_transaction(conn, path, 3, migrate_3_to_4)?;
+            in_transaction(conn, path, 4, migrate_4_to_5)?;
         }
-        (_, 3) => in_transaction(conn, path, 3, migrate_3_to_4)?,
+        (_, 3) => {
+            in_transaction(conn, path, 3, migrate_3_to_4)?;
+            in_transaction(conn, path, 4, migrate_4_to_5)?;
+        }
+        (_, 4) => in_transaction(conn, path, 4, migrate_4_to_5)?,
         (_, v) => {
             return Err(Error::durability(format!(
                 "{} has store schema version {v}, this aion reads version {SCHEMA_VERSION}; \
@@ -214,6 +228,23 @@ fn in_transaction(
         .map_err(|e| failed(e.into()))?;
     step(conn).map_err(failed)?;
     conn.execute_batch("COMMIT").map_err(|e| failed(e.into()))
+}
+
+/// Version 4 to 5, inside the caller's transaction: the status index keyed for paging
+/// replaces the old one, and every closed workflow gets its closing time (its current
+/// run's last event).
+fn migrate_4_to_5(conn: &Connection) -> Result<(), Error> {
+    conn.execute_batch(&format!(
+        "DROP INDEX IF EXISTS workflows_by_status;
+         {SCHEMA}
+         INSERT OR IGNORE INTO closed (workflow_key, closed_at)
+         SELECT w.workflow_key,
+                coalesce((SELECT max(e.recorded_at) FROM events e WHERE e.run_key = w.run_key),
+                         w.created_at)
+           FROM workflows w WHERE w.status <> 'running';
+         PRAGMA user_version = 5;"
+    ))?;
+    Ok(())
 }
 
 /// Version 3 to 4 (see [`MIGRATE_3_TO_4`]), inside the caller's transaction.
