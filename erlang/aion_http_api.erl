@@ -88,9 +88,9 @@ list_params(Query) ->
     Status = case Get(<<"status">>) of
         undefined -> {ok, #{}};
         <<"all">> -> {ok, #{}};
-        S -> case [A || A <- ?STATUSES, atom_to_binary(A) =:= S] of
+        S -> case [A || A <- [continued_as_new | ?STATUSES], atom_to_binary(A) =:= S] of
                  [A] -> {ok, #{status => A}};
-                 [] -> {error, <<"status: one of running, blocked, completed, failed, cancelled, terminated, timed_out">>}
+                 [] -> {error, <<"status: one of running, blocked, completed, failed, cancelled, terminated, timed_out, continued_as_new">>}
              end
     end,
     Type = case Get(<<"type">>) of
@@ -133,10 +133,23 @@ encode_cursor(From, Skip, PageSize) ->
         start -> <<0, Skip:32, PageSize:32>>;
         C -> <<1, Skip:32, PageSize:32, C/binary>>
     end,
-    base64:encode(Bin, #{mode => urlsafe, padding => false}).
+    << <<(urlsafe(C))>> || <<C>> <= base64:encode(Bin), C =/= $= >>.
+
+urlsafe($+) -> $-;
+urlsafe($/) -> $_;
+urlsafe(C) -> C.
+
+unurlsafe($-) -> $+;
+unurlsafe($_) -> $/;
+unurlsafe(C) -> C.
 
 decode_cursor(Text) ->
-    try base64:decode(Text, #{mode => urlsafe, padding => false}) of
+    Std = << <<(unurlsafe(C))>> || <<C>> <= Text >>,
+    Padded = case byte_size(Std) rem 4 of
+        0 -> Std;
+        R -> <<Std/binary, (binary:copy(<<"=">>, 4 - R))/binary>>
+    end,
+    try base64:decode(Padded) of
         <<0, Skip:32, PageSize:32>> when PageSize >= 1 -> {ok, {start, Skip, PageSize}};
         <<1, Skip:32, PageSize:32, C/binary>> when PageSize >= 1, C =/= <<>> -> {ok, {C, Skip, PageSize}};
         _ -> {error, <<"cursor: not a cursor this API gave">>}
@@ -287,7 +300,7 @@ blocked_report({non_determinism, Report}) when is_map(Report) ->
 blocked_report({crashed, Crash}) when is_map(Crash) ->
     #{<<"kind">> => <<"crashed">>,
       <<"class">> => aion_http_history:json_safe(maps:get(class, Crash, null)),
-      <<"reason">> => printed(maps:get(reason, Crash, null)),
+      <<"reason">> => text(maps:get(reason, Crash, null)),
       <<"stacktrace">> => frames(maps:get(stacktrace, Crash, []))};
 blocked_report({unreadable, Why}) ->
     #{<<"kind">> => <<"unreadable">>, <<"reason">> => text(Why)};
@@ -296,6 +309,10 @@ blocked_report(Other) ->
 
 frames(Stack) when is_list(Stack) ->
     [frame(F) || F <- Stack];
+frames(Printed) when is_binary(Printed) ->
+    %% The engine keeps the stack trace printed: one line per frame.
+    Lines = binary:replace(aion_http_history:json_safe(Printed), <<"]},{">>, <<"]},\n{">>, [global]),
+    binary:split(Lines, <<"\n">>, [global]);
 frames(Other) ->
     [printed(Other)].
 

@@ -45,7 +45,8 @@
       onclick: () => navigate({ ...filters(), status }),
     }, el('b', { text: n }), label);
     box.append(button('', 'all', total));
-    for (const s of aion.STATUSES) box.append(button(s, s.replace('_', ' '), counts[s] || 0));
+    const shown = aion.STATUSES.concat(Object.keys(counts).filter((s) => !aion.STATUSES.includes(s)));
+    for (const s of shown) box.append(button(s, s.replace(/_/g, ' '), counts[s] || 0));
   }
 
   function renderRuns(runs) {
