@@ -5,7 +5,7 @@
 
 -include_lib("eunit/include/eunit.hrl").
 
--export([done/1, wait_signal/1, wait_activity/1, crash/1, retrying/1]).
+-export([done/1, wait_signal/1, wait_activity/1, crash/1, retrying/1, diverging/1]).
 -export([echo/1, hang/1, flaky/1]).
 
 -define(T(F), {atom_to_list(F), fun F/0}).
@@ -28,6 +28,15 @@ wait_activity(In) ->
 
 crash(_) ->
     erlang:error(dashboard_test_crash).
+
+%% Takes the path its "deployed version" says: changing it under a recorded history is a
+%% non-determinism.
+diverging(#{<<"key">> := Key}) ->
+    Name = case persistent_term:get({?MODULE, version, Key}, v1) of
+        v1 -> <<"http_hang">>;
+        v2 -> <<"http_echo">>
+    end,
+    aion_flow:activity(Name, Key).
 
 retrying(#{<<"key">> := _} = In) ->
     aion_flow:activity(<<"http_flaky">>, In,
@@ -53,7 +62,7 @@ register_all() ->
     [ok = aion:register_workflow(T, {?MODULE, F})
      || {T, F} <- [{<<"http_done">>, done}, {<<"http_wait_signal">>, wait_signal},
                    {<<"http_wait_activity">>, wait_activity}, {<<"http_crash">>, crash},
-                   {<<"http_retrying">>, retrying}]],
+                   {<<"http_retrying">>, retrying}, {<<"http_diverging">>, diverging}]],
     ok.
 
 %% Set-up: aion with the dashboard on a port the system picks.
@@ -80,6 +89,7 @@ http_test_() ->
       ?T(one_run_has_summary_history_and_activity_attempts),
       ?T(a_run_waiting_says_on_what),
       ?T(a_blocked_run_carries_its_report),
+      ?T(a_diverged_run_carries_its_non_determinism_report),
       ?T(signal_is_delivered),
       ?T(cancel_closes_the_run),
       ?T(terminate_ends_the_run_with_its_reason),
@@ -228,6 +238,27 @@ a_blocked_run_carries_its_report() ->
     {200, Listed} = get_json("/api/runs?status=blocked"),
     ?assert(lists:member(Id, ids(Listed))),
     ok = aion:terminate(Id, <<"test over">>).
+
+a_diverged_run_carries_its_non_determinism_report() ->
+    Key = key(),
+    Id = start(<<"http_diverging">>, #{<<"key">> => Key}, <<"nd-", Key/binary>>),
+    aion_test_support:wait_until(fun() -> has_event(Id, <<"ActivityStarted">>) end, 5000),
+    persistent_term:put({?MODULE, version, Key}, v2),
+    %% Crash the run so that it replays on the new code.
+    [{_, Pid}] = ets:lookup(aion_runs, Id),
+    exit(Pid, kill),
+    aion_test_support:wait_until(fun() -> {ok, #{status := S}} = aion:describe(Id), S =:= blocked end, 5000),
+    {200, #{<<"run">> := Summary, <<"blocked">> := Report, <<"waiting_on">> := Waiting}} = get_json(run_path(Id)),
+    ?assertMatch(#{<<"status">> := <<"blocked">>,
+                   <<"blocked_reason">> := #{<<"kind">> := <<"non_determinism">>}}, Summary),
+    ?assertEqual(#{<<"kind">> => <<"non_determinism">>, <<"seq">> => 2,
+                   <<"recorded">> => <<"ActivityScheduled(ordinal 1, name \"http_hang\")">>,
+                   <<"requested">> => <<"ActivityScheduled(ordinal 1, name \"http_echo\")">>},
+                 maps:without([<<"location">>], Report)),
+    %% It still waits on what its history says.
+    ?assertMatch([#{<<"kind">> := <<"activity">>, <<"name">> := <<"http_hang">>}], Waiting),
+    ok = aion:terminate(Id, <<"test over">>),
+    persistent_term:erase({?MODULE, version, Key}).
 
 signal_is_delivered() ->
     Id = start(<<"http_wait_signal">>, null, <<"go/", (key())/binary>>),

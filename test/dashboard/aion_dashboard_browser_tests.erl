@@ -10,7 +10,7 @@
 
 -include_lib("eunit/include/eunit.hrl").
 
--export([order/1, approval/1, payment/1]).
+-export([order/1, approval/1, payment/1, report/1]).
 -export([reserve/1, charge/1, ship/1, settle/1]).
 
 %% Workflows and activities shown in the screenshots.
@@ -32,6 +32,10 @@ payment(Order) ->
         {error, cancelled} -> {ok, <<"refunded">>};
         Other -> Other
     end.
+
+%% A bug: the run is blocked (and retried after a backoff).
+report(_) ->
+    erlang:error({badmatch, nothing_to_report}).
 
 reserve(_) -> {ok, <<"reserved">>}.
 
@@ -63,7 +67,8 @@ start() ->
      || {N, F} <- [{<<"reserve_stock">>, reserve}, {<<"charge_card">>, charge}, {<<"ship">>, ship},
                    {<<"settle_payment">>, settle}]],
     [ok = aion:register_workflow(T, {?MODULE, F})
-     || {T, F} <- [{<<"order">>, order}, {<<"approval">>, approval}, {<<"payment">>, payment}]],
+     || {T, F} <- [{<<"order">>, order}, {<<"approval">>, approval}, {<<"payment">>, payment},
+                   {<<"report">>, report}]],
     Key = aion_test_support:key(),
     Orders = [begin
                   Id = <<"order-", N/binary, "-", Key/binary>>,
@@ -73,6 +78,9 @@ start() ->
                   {ok, _} = aion:await(Id, 10000),
                   Id
               end || N <- [<<"1001">>, <<"1002">>]],
+    {ok, Report} = aion:start_workflow(<<"report">>, #{<<"day">> => <<"2026-11-27">>},
+                                       #{workflow_id => <<"report-", Key/binary>>}),
+    aion_test_support:wait_until(fun() -> {ok, #{status := S}} = aion:describe(Report), S =:= blocked end, 5000),
     {ok, Approval} = aion:start_workflow(<<"approval">>, #{<<"order_id">> => <<"1003">>},
                                          #{workflow_id => <<"approval-1003-", Key/binary>>}),
     {ok, Payment} = aion:start_workflow(<<"payment">>, #{<<"order_id">> => <<"1004">>},
@@ -81,9 +89,10 @@ start() ->
         {ok, Events} = aion:history(Payment),
         lists:any(fun(#{type := T}) -> T =:= <<"ActivityStarted">> end, Events)
     end, 5000),
-    #{dir => Dir, orders => Orders, approval => Approval, payment => Payment}.
+    #{dir => Dir, orders => Orders, approval => Approval, payment => Payment, report => Report}.
 
-stop(#{dir := Dir}) ->
+stop(#{dir := Dir, report := Report}) ->
+    _ = aion:terminate(Report, <<"test over">>),
     aion_test_support:stop(Dir),
     application:unset_env(aion, http).
 

@@ -5,7 +5,7 @@
 // URL is a running aion node's dashboard (test/dashboard/aion_dashboard_browser_tests.erl
 // starts one with a few workflows and runs this script). It opens the runs page and checks
 // that it shows the runs the API lists; opens a completed run and checks its events by
-// type name; opens CANCEL_ID (default: the first running run on the runs page), cancels it
+// type name; opens a blocked run (if any) and checks its report; opens CANCEL_ID (default: the first running run on the runs page), cancels it
 // through the page's confirm step and waits for its status to change, on that page and on
 // the runs page. It saves screenshots of both pages to docs/dashboard-runs.png and
 // docs/dashboard-run.png (AION_SCREENSHOT_DIR=dir puts them elsewhere).
@@ -108,6 +108,17 @@ try {
   check(await page.getAttribute('#run-status [data-status]', 'data-status') === 'completed', 'its status is completed');
   check(await page.isHidden('#actions-card'), 'a closed run offers no actions');
   await page.screenshot({ path: join(shots, 'dashboard-run.png'), fullPage: true });
+
+  // A blocked run shows its report.
+  const blocked = listed.runs.find((r) => r.status === 'blocked');
+  if (blocked) {
+    await page.goto(base + '/runs/' + encodeURIComponent(blocked.workflow_id));
+    await page.waitForSelector('body[data-loaded="true"]');
+    check(await page.isVisible('#blocked'), `the blocked run ${blocked.workflow_id} shows its report`);
+    const text = await page.textContent('#blocked');
+    check(text.includes(blocked.blocked_reason.kind === 'crashed' ? blocked.blocked_reason.class : blocked.blocked_reason.recorded),
+      'with what the engine reported');
+  }
 
   // 3. Cancel a running run from its page, through the confirm step.
   let target = cancelId;
