@@ -160,7 +160,10 @@ name_key(activity) -> name.
 %% `Opts': `workflow_id => binary()' (default: a fresh UUID),
 %% `execution_timeout_ms => pos_integer()' (the whole workflow, across continue-as-new,
 %% ends as `timed_out' when it runs longer), `parent_id => binary()' (set by
-%% `aion_flow:start_child/3'; shown by `describe/1' and `list/1').
+%% `aion_flow:start_child/3'; shown by `describe/1' and `list/1'), `id_reuse' (`reject',
+%% the default: an id that exists is refused; `allow_closed': a closed workflow of that id
+%% — its summary and history — is removed and the new one starts in its place; a running
+%% one is still refused).
 %% Errors: `{unknown_workflow_type, Type}', `{invalid_input, Why}' (not JSON-compatible),
 %% `{payload_too_large, Size, Limit}', `{bad_option, Opt}', `{already_started, Id}' (a run
 %% with that id is running), `{already_exists, Id}' (a closed run has that id).
@@ -179,7 +182,12 @@ do_start_workflow(Type, Input, Opts) when is_map(Opts) ->
         fun() -> check_start_opts(Opts) end,
         fun() -> encode_payload(Input) end,
         fun() -> check_timeout_opt(Opts) end
-    ], fun([_, Id, InputJson, OptsJson]) -> create(Type, Id, InputJson, OptsJson) end);
+    ], fun([_, Id, InputJson, OptsJson]) ->
+           %% `id_reuse => allow_closed': a closed workflow of that id gives way.
+           maps:get(id_reuse, Opts, reject) =:= allow_closed andalso
+               aion_flow_ffi:nif_engine_forget(aion_engine:store(), Id),
+           create(Type, Id, InputJson, OptsJson)
+       end);
 do_start_workflow(_Type, _Input, Opts) ->
     {error, {bad_option, Opts}}.
 
@@ -227,7 +235,10 @@ check_timeout_opt(Opts) ->
     end.
 
 check_start_opts(Opts) ->
-    case maps:keys(maps:without([workflow_id, execution_timeout_ms, parent_id], Opts)) of
+    Reuse = maps:get(id_reuse, Opts, reject),
+    case maps:keys(maps:without([workflow_id, execution_timeout_ms, parent_id, id_reuse], Opts)) of
+        [] when Reuse =/= reject, Reuse =/= allow_closed ->
+            {error, {bad_option, {id_reuse, Reuse}}};
         [] ->
             case maps:get(workflow_id, Opts, undefined) of
                 undefined -> {ok, uuid()};
@@ -261,7 +272,11 @@ create(Type, Id, InputJson, OptsJson) ->
         {ok, {Run, Deadline}} ->
             Ref = make_ref(),
             case aion_engine:start_new_run(Id, {Run, Type, InputJson, RunId, Deadline}, {self(), Ref}) of
-                {ok, Pid} -> wait_started(Id, RunId, Pid, Ref);
+                {ok, Pid} ->
+                    case wait_started(Id, RunId, Pid, Ref) of
+                        {ok, _} = Started -> aion_metrics:workflow_started(Type), Started;
+                        Refused -> Refused
+                    end;
                 {error, Reason} -> {error, {store, aion_flow_ffi:printed(Reason)}}
             end;
         {error, Reason} ->
@@ -653,6 +668,7 @@ do_terminate(WorkflowId, Reason) ->
     case encode_payload(Reason) of
         {ok, ReasonJson} ->
             Result = terminate_run(WorkflowId, ReasonJson, 500),
+            Result =:= ok andalso aion_metrics:workflow_closed(undefined, terminated, undefined),
             Result =:= ok andalso aion_engine:notify(WorkflowId),
             Result;
         {error, _} = Error ->

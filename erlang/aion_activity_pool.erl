@@ -33,6 +33,7 @@
 -export([stop_run/1]).
 -export([busy/0]).
 -export([node_lost/1]).
+-export([depths/0]).
 -export([init/1, handle_call/3, handle_cast/2, handle_info/2]).
 
 -record(worker, {job :: aion_activity_worker:job(),
@@ -84,6 +85,11 @@ stop_run(WorkflowId) ->
 node_lost(Node) ->
     gen_server:cast(?MODULE, {node_lost, Node}).
 
+%% @doc Per task queue on this node: `{Queue, Running, Queued}'.
+-spec depths() -> [{binary(), non_neg_integer(), non_neg_integer()}].
+depths() ->
+    gen_server:call(?MODULE, depths, 5000).
+
 %% @doc How many attempts are running or queued (the test harness waits for 0).
 -spec busy() -> non_neg_integer().
 busy() ->
@@ -116,6 +122,9 @@ handle_call({stop_run, WorkflowId}, From, State) ->
         [] -> {reply, ok, State1};
         _ -> {noreply, State1#state{stopping = [{From, Victims} | State#state.stopping]}}
     end;
+handle_call(depths, _From, State) ->
+    {reply, [{Q, Running, queue:len(Pending)}
+             || {Q, {Running, Pending}} <- maps:to_list(State#state.queues)], State};
 handle_call(busy, _From, State) ->
     Queued = lists:sum([queue:len(P) || {_, P} <- maps:values(State#state.queues)]),
     {reply, maps:size(State#state.workers) + Queued, State};

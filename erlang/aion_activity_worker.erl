@@ -50,7 +50,23 @@ timeout_outcome(#{timeout := Ms}) ->
 init(Job = #{workflow_id := Id, name := Name, attempt := Attempt, input := InputJson}) ->
     logger:set_process_metadata(#{workflow_id => Id, activity => Name, attempt => Attempt,
                                   aion => activity}),
-    report(Job, run(Name, InputJson)).
+    Attempt > 1 andalso
+        ?LOG_NOTICE(#{what => activity_retry, workflow_id => Id, activity => Name,
+                      attempt => Attempt}),
+    Started = erlang:monotonic_time(),
+    Outcome = run(Name, InputJson),
+    Took = erlang:monotonic_time() - Started,
+    case Outcome of
+        {ok, _} ->
+            aion_metrics:activity_attempt(Name, Attempt, ok, Took);
+        {error, Type, Message, Retryable} ->
+            %% A failed attempt the policy may retry is news an operator wants to see.
+            ?LOG_NOTICE(#{what => activity_attempt_failed, workflow_id => Id, activity => Name,
+                          attempt => Attempt, type => Type, reason => Message,
+                          retryable => Retryable}),
+            aion_metrics:activity_attempt(Name, Attempt, {error, Type, Retryable}, Took)
+    end,
+    report(Job, Outcome).
 
 run(Name, InputJson) ->
     case aion_engine:lookup(activity, Name) of

@@ -9,9 +9,10 @@
 %% @doc Starts `aion_sup'.
 -spec start(application:start_type(), term()) -> {ok, pid()} | {error, term()}.
 start(_Type, _Args) ->
+    ok = aion_log:install(),
     aion_sup:start_link().
 
-%% @doc Nothing to clean up beyond the supervision tree.
+%% @doc Removes the log filter (see `aion_log').
 -spec stop(term()) -> ok.
 stop(_State) ->
-    ok.
+    aion_log:uninstall().

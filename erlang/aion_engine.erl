@@ -20,7 +20,7 @@
 
 -export([start_link/0]).
 -export([store/0]).
--export([store_stats/0]).
+-export([store_stats/0, commit_stats/0]).
 -export([running/0]).
 -export([register/3]).
 -export([register/4]).
@@ -85,6 +85,16 @@ store_stats() ->
                 {error, {not_started, _}} -> {error, not_started};
                 Result -> Result
             end
+    end.
+
+%% @doc What the commit thread has counted since the engine opened the store:
+%% `#{duration_us => H, writes => H}', `H' = `{Bounds, Counts, Sum, Count}' (per commit:
+%% microseconds taken, writes carried; `Counts' per bound, one more for above the last).
+-spec commit_stats() -> {ok, map()} | {error, term()}.
+commit_stats() ->
+    case persistent_term:get(?STORE_KEY, undefined) of
+        undefined -> {error, not_started};
+        Store -> aion_flow_ffi:nif_engine_commit_stats(Store)
     end.
 
 %% @doc Registers `Name' (a workflow type or an activity) as `{Module, Function}' (or, for

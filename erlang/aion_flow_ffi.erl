@@ -52,9 +52,9 @@
 %% Native functions (the Rust library), exported and declared as NIFs from one list.
 -define(NIFS, [nif_json_encode/1, nif_json_decode/1, nif_json_encode_dirty/1, nif_json_decode_dirty/1,
        nif_engine_open/2, nif_engine_close/1, nif_run_new/7, nif_run_new_dirty/7, nif_engine_describe/2,
-       nif_engine_history/3, nif_engine_list/2, nif_engine_prune/3, nif_engine_export/3, nif_engine_push/5,
+       nif_engine_history/3, nif_engine_list/2, nif_engine_prune/3, nif_engine_forget/2, nif_engine_export/3, nif_engine_push/5,
        nif_engine_barrier/2,
-       nif_engine_stats/1,
+       nif_engine_stats/1, nif_engine_commit_stats/1,
        nif_cluster_join/5, nif_cluster_renew/2, nif_cluster_leave/1, nif_cluster_nodes/1,
        nif_cluster_claim/2, nif_cluster_claim_orphans/3, nif_cluster_inbox_waiting/1,
        nif_run_open/2, nif_run_from_history/1, nif_run_take_inbox/3, nif_run_command/4,
@@ -253,8 +253,10 @@ record(_Run, Call) ->
 %% restarts it from the durable history.
 -spec wait_durable(non_neg_integer()) -> ok.
 wait_durable(Tag) ->
+    Submitted = erlang:monotonic_time(),
     receive
         {aion_durable, Tag, ok} ->
+            aion_metrics:append(erlang:monotonic_time() - Submitted),
             _ = started(ok),
             ok;
         {aion_durable, Tag, {error, Reason}} ->
@@ -616,6 +618,9 @@ nif_json_decode_dirty(_) -> ?STUB.
 -spec nif_engine_open(binary(), binary() | map()) -> {ok, reference()} | {error, wire_error()}.
 nif_engine_open(_, _) -> ?STUB.
 %% @private
+-spec nif_engine_commit_stats(reference()) -> {ok, map()} | {error, wire_error()}.
+nif_engine_commit_stats(_) -> ?STUB.
+%% @private
 -spec nif_cluster_join(reference(), binary(), binary(), [binary()], pos_integer()) ->
     {ok, integer()} | {error, wire_error()}.
 nif_cluster_join(_, _, _, _, _) -> ?STUB.
@@ -675,6 +680,9 @@ nif_engine_list(_, _) -> ?STUB.
 %% @private
 -spec nif_engine_prune(reference(), integer(), pos_integer()) -> {ok, non_neg_integer()} | {error, wire_error()}.
 nif_engine_prune(_, _, _) -> ?STUB.
+%% @private
+-spec nif_engine_forget(reference(), binary()) -> {ok, boolean()} | {error, wire_error()}.
+nif_engine_forget(_, _) -> ?STUB.
 %% @private
 -spec nif_engine_stats(reference()) -> {ok, #{atom() => non_neg_integer()}} | {error, wire_error()}.
 nif_engine_stats(_) -> ?STUB.

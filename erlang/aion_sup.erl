@@ -22,6 +22,7 @@ init([]) ->
          || {T, Type} <- [{aion_registry, set}, {aion_runs, set},
                           {aion_waiters, bag}, {aion_blocked, set}, {aion_ending, set},
                           {aion_starting, set}]],
+    ok = aion_metrics:new_table(),
     Children = [
         #{id => aion_engine, start => {aion_engine, start_link, []}},
         %% Only with a shared store (`ignore' otherwise). Before the runs: it joins before

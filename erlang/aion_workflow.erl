@@ -175,6 +175,8 @@ begin_run(Parent, WorkflowId, {Run, Type, InputJson, RunId, Deadline}, How) ->
                 aion_run_ctx:set_deadline_armed(DeadlineArmed),
             case How of
                 new ->
+                    %% Its duration is measured from here (a replayed run's is not).
+                    put(aion_started_at, erlang:monotonic_time()),
                     %% No history, no children, no inbox yet.
                     go(Parent, Run, WorkflowId, Type, Callback, InputJson, Deadline);
                 replay ->
@@ -263,7 +265,8 @@ step(Parent, Run, WorkflowId, Type, {continue_as_new, InputJson}) ->
         {error, Reason} ->
             settle_error(Type, Reason)
     end;
-step(_Parent, _Run, WorkflowId, _Type, timed_out) ->
+step(_Parent, _Run, WorkflowId, Type, timed_out) ->
+    aion_metrics:workflow_closed(Type, timed_out, get(aion_started_at)),
     aion_engine:notify(WorkflowId);
 step(_Parent, _Run, _WorkflowId, Type, {blocked, Why}) ->
     exit({aion_blocked, Type, Why});
@@ -280,6 +283,7 @@ step(_Parent, Run, WorkflowId, Type, Outcome) ->
             ?LOG_INFO(#{what => workflow_closed, outcome => Kind}),
             close_children(Run),
             {ok, {Closing, ParentId}} = aion_flow_ffi:nif_run_closing(Run),
+            aion_metrics:workflow_closed(Type, element(1, Closing), get(aion_started_at)),
             aion_engine:notify(WorkflowId, Closing, ParentId),
             aion_flow_messages:refuse_pending();
         {ok, replayed} ->
@@ -310,6 +314,7 @@ end_timed_out(Run, WorkflowId, Deadline) ->
     case aion_flow_ffi:end_run(Run, timed_out, integer_to_binary(Deadline)) of
         ok ->
             ?LOG_INFO(#{what => workflow_closed, outcome => timed_out}),
+            aion_metrics:workflow_closed(undefined, timed_out, get(aion_started_at)),
             aion_engine:notify(WorkflowId);
         {error, Reason} ->
             exit({aion_durability, Reason})

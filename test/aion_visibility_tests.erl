@@ -12,7 +12,8 @@ visibility_test_() ->
      fun(_) ->
          [{"list pages by cursor, both orders", fun pages/0},
           {"list filters by creation time and rejects bad options", fun filters/0},
-          {"prune removes closed workflows only, and frees their ids", fun prune/0}]
+          {"prune removes closed workflows only, and frees their ids", fun prune/0},
+          {"id_reuse: reject by default, allow_closed replaces a closed workflow", fun id_reuse/0}]
      end}.
 
 %% Runs of a type only this test uses, completed one after another.
@@ -50,7 +51,8 @@ filters() ->
     [First, Second] = runs(Type, 2),
     {ok, #{created_at := T1}} = aion:describe(First),
     {ok, #{created_at := T2}} = aion:describe(Second),
-    ?assertEqual({ok, [Second]}, ok_ids(aion:list(#{type => Type, since => T2}))),
+    Since = [Id || {Id, T} <- [{First, T1}, {Second, T2}], T >= T2],
+    ?assertEqual({ok, Since}, ok_ids(aion:list(#{type => Type, since => T2}))),
     AtT1 = [Id || {Id, T} <- [{First, T1}, {Second, T2}], T =:= T1],
     ?assertEqual({ok, AtT1}, ok_ids(aion:list(#{type => Type, until => T1 + 1, since => T1}))),
     _ = [?assertEqual({error, {bad_option, Bad}}, aion:list(maps:from_list([Bad])))
@@ -129,3 +131,22 @@ read_only() ->
         application:set_env(aion, store, sqlite),
         aion_test_support:stop(Dir)
     end.
+
+id_reuse() ->
+    Type = <<"reused-", (aion_test_support:key())/binary>>,
+    [Id] = runs(Type, 1),
+    Input = #{<<"activity">> => <<"echo">>, <<"input">> => 2},
+    ?assertEqual({error, {already_exists, Id}}, aion:start_workflow(Type, Input, #{workflow_id => Id})),
+    {ok, #{run_id := OldRun}} = aion:describe(Id),
+    ?assertEqual({ok, Id}, aion:start_workflow(Type, Input, #{workflow_id => Id, id_reuse => allow_closed})),
+    ?assertEqual({ok, 2}, aion:await(Id, 10000)),
+    {ok, #{run_id := NewRun}} = aion:describe(Id),
+    ?assertNotEqual(OldRun, NewRun),
+    %% A running workflow is never replaced.
+    Running = start_run(<<"blocker">>, #{<<"key">> => aion_test_support:key()}),
+    ?assertEqual({error, {already_started, Running}},
+                 aion:start_workflow(<<"blocker">>, #{<<"key">> => <<"x">>},
+                                     #{workflow_id => Running, id_reuse => allow_closed})),
+    ?assertEqual({error, {bad_option, {id_reuse, sometimes}}},
+                 aion:start_workflow(Type, Input, #{id_reuse => sometimes})),
+    ok = aion:cancel(Running).

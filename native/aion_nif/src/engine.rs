@@ -31,7 +31,7 @@ mod atoms {
         workflow_id, type_ = "type", run_id, status, head, created_at, updated_at, result,
         running, closed, details, reason, deadline, parent_id, owner,
         signal, cancel, child_closed,
-        commits, appends, events, wal_bytes, syncs,
+        commits, appends, events, wal_bytes, syncs, duration_us, writes,
     }
 }
 
@@ -198,7 +198,9 @@ impl EngineInner {
     pub(crate) fn submit_writes(&self, env: Env<'_>, writes: Vec<Write>, tag: u64) {
         let notes: Vec<_> = writes.iter().map(InboxHeads::note).collect();
         if self.inline {
+            let started = std::time::Instant::now();
             let results = self.store.commit(&writes);
+            self.queue.metrics().commit(started, writes.len());
             let result = self.inbox.written_all(notes, results);
             let _ = env.send(&env.pid(), durable(env, tag, result));
             return;
@@ -579,6 +581,38 @@ fn nif_engine_stats(env: Env<'_>, engine: ResourceArc<EngineResource>) -> Term<'
         .map(|(key, n)| (key.encode(env), n.encode(env)));
         Term::map_from_pairs(env, &pairs)
             .map_err(|_| Error::Internal("cannot encode the store's counters".into()))
+    })
+}
+
+/// `nif_engine_forget(Engine, WorkflowId) -> {ok, Removed}`: removes the workflow if it is
+/// closed (for a start that reuses its id).
+#[rustler::nif(schedule = "DirtyIo")]
+fn nif_engine_forget<'a>(
+    env: Env<'a>,
+    engine: ResourceArc<EngineResource>,
+    workflow_id: Term<'a>,
+) -> Term<'a> {
+    reply(env, || {
+        let id = text_arg(workflow_id, "workflow id")?;
+        Ok(engine.open()?.store.forget(&id)?.encode(env))
+    })
+}
+
+/// `nif_engine_commit_stats(Engine) -> {ok, #{duration_us => H, writes => H}}` with
+/// `H = {Bounds, Counts, Sum, Count}`: what each commit took (µs) and carried (writes),
+/// counted by the commit thread (see `aion_core::store::commit::CommitMetrics`).
+#[rustler::nif]
+fn nif_engine_commit_stats(env: Env<'_>, engine: ResourceArc<EngineResource>) -> Term<'_> {
+    reply(env, || {
+        let inner = engine.open()?;
+        let metrics = inner.queue.metrics();
+        let pairs = [
+            (atoms::duration_us(), metrics.duration_us.snapshot()),
+            (atoms::writes(), metrics.writes.snapshot()),
+        ]
+        .map(|(key, h)| (key.encode(env), h.encode(env)));
+        Term::map_from_pairs(env, &pairs)
+            .map_err(|_| Error::Internal("cannot encode the commit counters".into()))
     })
 }
 

@@ -6,9 +6,11 @@
 //! with its own writes' results. Under load the batch grows, so throughput rises with
 //! concurrency while each append still waits for about one fsync.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::Instant;
 
 use super::{EventStore, Write};
 use crate::Error;
@@ -25,11 +27,95 @@ struct Job {
     done: Completions,
 }
 
+/// A histogram of counts under fixed upper bounds (and one more for everything above),
+/// updated without locks.
+#[derive(Debug)]
+pub struct Histogram {
+    bounds: &'static [u64],
+    counts: Vec<AtomicU64>,
+    sum: AtomicU64,
+    count: AtomicU64,
+}
+
+/// A histogram's figures: the bounds, the count under each (not cumulative; one more for
+/// above the last bound), the sum and the count of the values.
+pub type HistogramSnapshot = (Vec<u64>, Vec<u64>, u64, u64);
+
+impl Histogram {
+    fn new(bounds: &'static [u64]) -> Histogram {
+        Histogram {
+            bounds,
+            counts: (0..=bounds.len()).map(|_| AtomicU64::new(0)).collect(),
+            sum: AtomicU64::new(0),
+            count: AtomicU64::new(0),
+        }
+    }
+
+    /// Counts `value`.
+    pub fn record(&self, value: u64) {
+        let bucket = self
+            .bounds
+            .iter()
+            .position(|bound| value <= *bound)
+            .unwrap_or(self.bounds.len());
+        if let Some(counter) = self.counts.get(bucket) {
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+        self.sum.fetch_add(value, Ordering::Relaxed);
+        self.count.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// What it has counted.
+    pub fn snapshot(&self) -> HistogramSnapshot {
+        (
+            self.bounds.to_vec(),
+            self.counts
+                .iter()
+                .map(|c| c.load(Ordering::Relaxed))
+                .collect(),
+            self.sum.load(Ordering::Relaxed),
+            self.count.load(Ordering::Relaxed),
+        )
+    }
+}
+
+/// What the commits took: the duration of each (the transaction and its sync, in µs) and
+/// how many writes each carried.
+#[derive(Debug)]
+pub struct CommitMetrics {
+    /// Microseconds per commit.
+    pub duration_us: Histogram,
+    /// Writes per commit.
+    pub writes: Histogram,
+}
+
+impl Default for CommitMetrics {
+    fn default() -> CommitMetrics {
+        CommitMetrics {
+            duration_us: Histogram::new(&[
+                50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000,
+                1_000_000,
+            ]),
+            writes: Histogram::new(&[1, 2, 4, 8, 16, 32, 64, 128, 256, 512]),
+        }
+    }
+}
+
+impl CommitMetrics {
+    /// Counts one commit of `writes` writes that took `started.elapsed()`.
+    pub fn commit(&self, started: Instant, writes: usize) {
+        self.duration_us
+            .record(u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX));
+        self.writes.record(writes as u64);
+    }
+}
+
 /// The submitting side of the writer thread. Dropping it stops the thread once the queue
 /// has drained.
 pub struct CommitQueue {
     sender: Option<Sender<Job>>,
     thread: Option<JoinHandle<()>>,
+    metrics: Arc<CommitMetrics>,
 }
 
 impl std::fmt::Debug for CommitQueue {
@@ -42,14 +128,22 @@ impl CommitQueue {
     /// Starts the writer thread for `store`.
     pub fn start(store: Arc<dyn EventStore>) -> Result<CommitQueue, Error> {
         let (sender, receiver) = mpsc::channel();
+        let metrics = Arc::new(CommitMetrics::default());
+        let counted = metrics.clone();
         let thread = std::thread::Builder::new()
             .name("aion-commit".into())
-            .spawn(move || writer_loop(store, receiver))
+            .spawn(move || writer_loop(store, receiver, &counted))
             .map_err(|e| Error::Internal(format!("cannot start the commit thread: {e}")))?;
         Ok(CommitQueue {
             sender: Some(sender),
             thread: Some(thread),
+            metrics,
         })
+    }
+
+    /// What the commits took so far.
+    pub fn metrics(&self) -> &CommitMetrics {
+        &self.metrics
     }
 
     /// Queues writes that go into the same commit, each applied on its own (one refused
@@ -85,7 +179,7 @@ impl Drop for CommitQueue {
     }
 }
 
-fn writer_loop(store: Arc<dyn EventStore>, receiver: Receiver<Job>) {
+fn writer_loop(store: Arc<dyn EventStore>, receiver: Receiver<Job>, metrics: &CommitMetrics) {
     loop {
         let first = match receiver.try_recv() {
             Ok(job) => job,
@@ -112,7 +206,10 @@ fn writer_loop(store: Arc<dyn EventStore>, receiver: Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        let mut results = store.commit(&writes).into_iter();
+        let started = Instant::now();
+        let results = store.commit(&writes);
+        metrics.commit(started, writes.len());
+        let mut results = results.into_iter();
         for (done, size) in jobs.into_iter().zip(sizes) {
             let mut mine: Vec<_> = results.by_ref().take(size).collect();
             mine.resize_with(size, || {

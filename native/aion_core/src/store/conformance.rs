@@ -161,6 +161,13 @@ fn prune_removes_closed_workflows_only(store: Box<dyn EventStore>) {
     assert_eq!(store.prune(i64::MAX, 100).unwrap(), 0);
     // The id can be used again once pruned.
     create(&*store, "old");
+    // Forgetting removes a closed workflow only.
+    assert!(!store.forget("old").unwrap());
+    complete_at(&*store, "old", 4_000);
+    assert!(store.forget("old").unwrap());
+    assert_eq!(store.workflow("old").unwrap(), None);
+    assert!(!store.forget("missing").unwrap());
+    create(&*store, "old");
 }
 
 fn append_then_read_returns_events_in_order(store: Box<dyn EventStore>) {

@@ -261,6 +261,19 @@ impl EventStore for MemoryStore {
         Ok(ListPage::of(filter, found))
     }
 
+    fn forget(&self, workflow_id: &str) -> Result<bool, Error> {
+        let mut guard = self.inner.write().map_err(|_| poisoned())?;
+        let closed = guard.entries.get(workflow_id).is_some_and(|e| {
+            e.record
+                .as_ref()
+                .is_some_and(|r| !matches!(r.status, Status::Running))
+        });
+        if closed {
+            guard.entries.remove(workflow_id);
+        }
+        Ok(closed)
+    }
+
     fn prune(&self, closed_before: i64, limit: u64) -> Result<u64, Error> {
         let mut guard = self.inner.write().map_err(|_| poisoned())?;
         let doomed: Vec<String> = guard

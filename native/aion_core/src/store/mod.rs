@@ -372,6 +372,11 @@ pub trait EventStore: Send + Sync {
     /// workflows are never removed.
     fn prune(&self, closed_before: i64, limit: u64) -> Result<u64, Error>;
 
+    /// Removes workflow `workflow_id` (its summary, every run's history, its inbox) if it
+    /// is closed, so that its id can start a new workflow; whether it did (a running or
+    /// unknown workflow is left alone).
+    fn forget(&self, workflow_id: &str) -> Result<bool, Error>;
+
     /// What the store has written since it was opened.
     fn stats(&self) -> StoreStats;
 

@@ -527,6 +527,25 @@ impl EventStore for PostgresStore {
         Ok(ListPage::of(filter, found))
     }
 
+    fn forget(&self, workflow_id: &str) -> Result<bool, Error> {
+        self.read_with(async |client| {
+            let rows = client
+                .query(
+                    "WITH doomed AS (
+                         DELETE FROM workflows WHERE workflow_id = $1 AND status <> 'running'
+                         RETURNING workflow_id),
+                     events_gone AS (
+                         DELETE FROM events WHERE workflow_id IN (SELECT workflow_id FROM doomed)),
+                     inbox_gone AS (
+                         DELETE FROM inbox WHERE workflow_id IN (SELECT workflow_id FROM doomed))
+                     SELECT count(*) FROM doomed",
+                    &[&workflow_id],
+                )
+                .await?;
+            Ok(rows.first().is_some_and(|row| row.get::<_, i64>(0) > 0))
+        })
+    }
+
     fn prune(&self, closed_before: i64, limit: u64) -> Result<u64, Error> {
         let limit = sql_int(limit);
         self.read_with(async |client| {

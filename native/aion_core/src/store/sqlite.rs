@@ -576,6 +576,24 @@ impl EventStore for SqliteStore {
         list_page(&*self.reader()?, filter)
     }
 
+    fn forget(&self, workflow_id: &str) -> Result<bool, Error> {
+        let Ok(mut conn) = self.writer.lock() else {
+            return Err(Error::Internal("sqlite writer lock poisoned".into()));
+        };
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let key: Option<i64> = tx
+            .prepare_cached(
+                "SELECT workflow_key FROM workflows WHERE workflow_id = ?1 AND status <> 'running'",
+            )?
+            .query_row([workflow_id], |r| r.get(0))
+            .optional()?;
+        if let Some(key) = key {
+            Self::remove(&tx, &[(key, workflow_id.to_string())])?;
+        }
+        tx.commit()?;
+        Ok(key.is_some())
+    }
+
     fn prune(&self, closed_before: i64, limit: u64) -> Result<u64, Error> {
         let Ok(mut conn) = self.writer.lock() else {
             return Err(Error::Internal("sqlite writer lock poisoned".into()));
@@ -749,6 +767,10 @@ impl EventStore for SqliteReader {
     }
 
     fn prune(&self, _closed_before: i64, _limit: u64) -> Result<u64, Error> {
+        Err(read_only())
+    }
+
+    fn forget(&self, _workflow_id: &str) -> Result<bool, Error> {
         Err(read_only())
     }
 
