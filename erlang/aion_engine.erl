@@ -390,10 +390,19 @@ open_store() ->
         memory ->
             aion_flow_ffi:nif_engine_open(<<"memory">>, <<>>);
         sqlite ->
-            Dir = application:get_env(aion, data_dir, "./aion_data"),
-            case unicode:characters_to_binary(Dir) of
-                Bin when is_binary(Bin) -> aion_flow_ffi:nif_engine_open(<<"sqlite">>, Bin);
-                _ -> {error, {invalid_input, <<"data_dir must be a string or binary path">>}}
+            case {application:get_env(aion, data_dir), os:getenv("RELEASE_NAME")} of
+                {undefined, Release} when is_list(Release) ->
+                    %% In a release the default would land inside the release directory,
+                    %% which the next deploy replaces: aion does not guess there.
+                    {error, {invalid_input, <<"set aion's data_dir in a release (sys.config): "
+                                              "the default ./aion_data would be inside the "
+                                              "release directory, which a deploy replaces">>}};
+                {Set, _} ->
+                    Dir = case Set of {ok, D} -> D; undefined -> "./aion_data" end,
+                    case text(Dir) of
+                        Bin when is_binary(Bin) -> aion_flow_ffi:nif_engine_open(<<"sqlite">>, Bin);
+                        error -> {error, {invalid_input, <<"data_dir must be a string or binary path">>}}
+                    end
             end;
         sqlite_readonly ->
             Dir = application:get_env(aion, data_dir, "./aion_data"),

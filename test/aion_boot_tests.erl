@@ -124,3 +124,28 @@ run_whose_append_is_refused_stops_and_is_replayed_after_a_backoff_test() ->
     after
         aion_test_support:stop(Dir)
     end.
+
+%% In a release (relx sets RELEASE_NAME) the SQLite store needs data_dir set: the default
+%% would be inside the release directory, which a deploy replaces.
+release_needs_a_data_dir_test() ->
+    application:stop(aion),
+    _ = application:load(aion),
+    Saved = application:get_env(aion, data_dir),
+    application:unset_env(aion, data_dir),
+    ok = application:set_env(aion, store, sqlite),
+    os:putenv("RELEASE_NAME", "someapp"),
+    Level = maps:get(level, logger:get_primary_config()),
+    logger:set_primary_config(level, none),
+    try
+        {error, Reason} = application:ensure_all_started(aion),
+        ?assertMatch({aion, {{shutdown, {failed_to_start_child, aion_engine,
+                                         {store_open_failed, {invalid_input, _}}}}, _}},
+                     Reason)
+    after
+        logger:set_primary_config(level, Level),
+        os:unsetenv("RELEASE_NAME"),
+        case Saved of
+            {ok, Dir} -> application:set_env(aion, data_dir, Dir);
+            undefined -> ok
+        end
+    end.
