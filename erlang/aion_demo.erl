@@ -1,6 +1,9 @@
 %% @doc `make demo': runs the Gleam order workflow (`gleam/src/aion_demo/order.gleam') on
 %% the embedded durable store, then prints its recorded history as a table and the runs
-%% the store holds.
+%% the store holds. The dashboard is on while it runs (port 8080, or `AION_DASHBOARD_PORT',
+%% or any free port when that one is taken): the demo prints its address and keeps
+%% serving until Enter is pressed (at once when standard input is not a terminal's, e.g.
+%% `make demo < /dev/null').
 -module(aion_demo).
 
 -export([main/0]).
@@ -25,6 +28,7 @@ say(Line) ->
     nil.
 
 run() ->
+    ok = dashboard_on(),
     {ok, _} = application:ensure_all_started(aion),
     [ok = aion:register_activity(N, {'aion_demo@order', binary_to_atom(N)})
      || N <- [<<"reserve_stock">>, <<"charge_card">>, <<"ship">>]],
@@ -43,7 +47,24 @@ run() ->
     {ok, Runs} = aion:list(#{type => <<"order">>}),
     io:format("~nthe store holds ~b order workflow(s):~n", [length(Runs)]),
     [io:format("  ~s  ~s~n", [W, S]) || #{workflow_id := W, status := S} <- Runs],
+    io:format("~ndashboard: ~s~n", [aion_http:url()]),
+    io:format("open it in a browser; press Enter to stop~n"),
+    _ = io:get_line(""),
     ok.
+
+%% The dashboard on the port asked (AION_DASHBOARD_PORT, default 8080), or on a free one
+%% when that is taken.
+dashboard_on() ->
+    Wanted = case os:getenv("AION_DASHBOARD_PORT") of
+        false -> 8080;
+        Text -> list_to_integer(Text)
+    end,
+    Port = case gen_tcp:listen(Wanted, [{ip, {127, 0, 0, 1}}, {reuseaddr, true}]) of
+        {ok, Socket} -> ok = gen_tcp:close(Socket), Wanted;
+        {error, _} -> 0
+    end,
+    _ = application:load(aion),
+    application:set_env(aion, http, #{port => Port}).
 
 details(Event) ->
     Fields = maps:without([seq, type, recorded_at, config], Event),

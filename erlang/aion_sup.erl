@@ -29,6 +29,8 @@ init([]) ->
         %% they resume, and leaves after they stopped.
         #{id => aion_cluster, start => {aion_cluster, start_link, []}},
         #{id => aion_activity_pool, start => {aion_activity_pool, start_link, []}},
-        #{id => aion_workflow_sup, start => {aion_workflow_sup, start_link, []}, type => supervisor}
+        #{id => aion_workflow_sup, start => {aion_workflow_sup, start_link, []}, type => supervisor},
+        %% The dashboard and its API, only with the `http' setting (`ignore' otherwise).
+        #{id => aion_http, start => {aion_http, start_link, []}, type => supervisor}
     ],
     {ok, {#{strategy => rest_for_one, intensity => 5, period => 10}, Children}}.
