@@ -7,12 +7,14 @@
 // that it shows the runs the API lists; opens a completed run and checks its events by
 // type name; opens a blocked run (if any) and checks its report; opens CANCEL_ID (default: the first running run on the runs page), cancels it
 // through the page's confirm step and waits for its status to change, on that page and on
-// the runs page. It saves screenshots of both pages to docs/dashboard-runs.png and
-// docs/dashboard-run.png (AION_SCREENSHOT_DIR=dir puts them elsewhere).
+// the runs page. It saves screenshots of both pages, dashboard-runs.png and
+// dashboard-run.png, in a temporary directory (AION_SCREENSHOT_DIR=docs refreshes the
+// README's).
 //
 // Without chromium (AION_CHROMIUM, default /usr/bin/chromium) or playwright-core it prints
 // why and exits 0 (skipped), or 1 when AION_BROWSER_REQUIRED=1. Exit status 0: passed.
 import { existsSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -21,7 +23,9 @@ const root = resolve(here, '..', '..');
 const [url, cancelId] = process.argv.slice(2);
 const chromium = process.env.AION_CHROMIUM || '/usr/bin/chromium';
 const required = process.env.AION_BROWSER_REQUIRED === '1';
-const shots = resolve(process.env.AION_SCREENSHOT_DIR || join(root, 'docs'));
+// Into a temporary directory unless AION_SCREENSHOT_DIR says where (the README's images
+// are refreshed with AION_SCREENSHOT_DIR=docs), so a test run leaves the tree clean.
+const shots = resolve(process.env.AION_SCREENSHOT_DIR || join(tmpdir(), 'aion-dashboard-shots'));
 
 function skip(why) {
   if (required) {
