@@ -34,8 +34,11 @@ build: deps
 cli: deps
 	$(REBAR) escriptize
 
+# The demo lives with the tests (test/aion_demo.erl, gleam/test/aion_demo/): the aion
+# application itself ships no demo.
 demo: build
-	erl -noshell -pa $(EBIN) -eval 'aion_demo:main()'
+	$(REBAR) as test compile
+	erl -noshell -pa _build/test/lib/aion/ebin -pa _build/test/lib/aion/test -eval 'aion_demo:main()'
 
 # Everything runs against a throw-away PostgreSQL cluster (test/with_pg.sh, removed
 # afterwards): the Rust store tests, the eunit suites on SQLite (the default store), and

@@ -1,4 +1,4 @@
-%% @doc `make demo': runs the Gleam order workflow (`gleam/src/aion_demo/order.gleam') on
+%% @doc `make demo': runs the Gleam order workflow (`gleam/test/aion_demo/order.gleam') on
 %% the embedded durable store, then prints its recorded history as a table and the runs
 %% the store holds. The dashboard is on while it runs (port 8080, or `AION_DASHBOARD_PORT',
 %% or any free port when that one is taken): the demo prints its address and keeps
