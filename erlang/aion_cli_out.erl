@@ -8,7 +8,6 @@
 -module(aion_cli_out).
 
 -export([json/1]).
--export([jsonable/1]).
 -export([text/1]).
 -export([time/1]).
 -export([table/2]).
@@ -18,43 +17,9 @@
 %% @doc The compact JSON text of `Term' (after `jsonable/1'); object keys in sorted order.
 -spec json(term()) -> iodata().
 json(Term) ->
-    encode(jsonable(Term)).
+    encode(aion_term:jsonable(Term)).
 
-%% @doc `Term' as a JSON-compatible term: maps with binary keys, lists, binaries (valid
-%% UTF-8), numbers, `true', `false', `null'. Other atoms become strings, `{Atom, Value}'
-%% an object `{"Atom": Value}', strings that are not UTF-8 and any other term their
-%% printed text.
--spec jsonable(term()) -> term().
-jsonable(A) when A =:= null; A =:= true; A =:= false -> A;
-jsonable(A) when is_atom(A) -> atom_to_binary(A);
-jsonable(N) when is_number(N) -> N;
-jsonable(B) when is_binary(B) ->
-    case unicode:characters_to_binary(B) of
-        B -> B;
-        _ -> printed(B)
-    end;
-jsonable(L) when is_list(L) ->
-    case is_proper(L) of
-        true -> [jsonable(X) || X <- L];
-        false -> printed(L)
-    end;
-jsonable(M) when is_map(M) ->
-    maps:from_list([{key(K), jsonable(V)} || {K, V} <- maps:to_list(M)]);
-jsonable({Tag, Value}) when is_atom(Tag) ->
-    #{atom_to_binary(Tag) => jsonable(Value)};
-jsonable(Other) ->
-    printed(Other).
 
-key(K) when is_binary(K) -> jsonable(K);
-key(K) when is_atom(K) -> atom_to_binary(K);
-key(K) -> printed(K).
-
-is_proper([]) -> true;
-is_proper([_ | T]) -> is_proper(T);
-is_proper(_) -> false.
-
-printed(Term) ->
-    unicode:characters_to_binary(io_lib:format("~0tp", [Term])).
 
 encode(null) -> <<"null">>;
 encode(true) -> <<"true">>;
@@ -84,7 +49,7 @@ escape(C) -> <<C/utf8>>.
 %% name, a number as itself, anything else (objects, lists) as compact JSON.
 -spec text(term()) -> unicode:chardata().
 text(B) when is_binary(B) ->
-    case jsonable(B) of
+    case aion_term:jsonable(B) of
         B -> escape_lines(B);
         Printed -> Printed
     end;

@@ -192,40 +192,8 @@ update(Key, Id, S, Fun) ->
 ordered(Map) ->
     [V || {_, V} <- lists:keysort(1, maps:to_list(Map))].
 
-%% @doc `Term' made encodable as JSON: atom keys become binaries, atoms other than `true',
-%% `false' and `null' become strings, and anything JSON has no form for (tuples, pids,
-%% non-UTF-8 binaries, improper lists) becomes its printed form.
+%% @doc `Term' made encodable as JSON (see `aion_term:jsonable/1').
 -spec json_safe(term()) -> term().
-json_safe(Term) when is_map(Term) ->
-    maps:fold(fun(K, V, Acc) -> Acc#{key(K) => json_safe(V)} end, #{}, Term);
-json_safe(Term) when is_list(Term) ->
-    case is_proper(Term) of
-        true -> [json_safe(X) || X <- Term];
-        false -> printed(Term)
-    end;
-json_safe(Term) when is_binary(Term) ->
-    case unicode:characters_to_binary(Term) of
-        Term -> Term;
-        _ -> printed(Term)
-    end;
-json_safe(Term) when is_number(Term); Term =:= true; Term =:= false; Term =:= null ->
-    Term;
-json_safe(Term) when is_atom(Term) ->
-    atom_to_binary(Term);
 json_safe(Term) ->
-    printed(Term).
+    aion_term:jsonable(Term).
 
-key(K) when is_atom(K) -> atom_to_binary(K);
-key(K) when is_binary(K) ->
-    case unicode:characters_to_binary(K) of
-        K -> K;
-        _ -> printed(K)
-    end;
-key(K) -> printed(K).
-
-is_proper([]) -> true;
-is_proper([_ | T]) -> is_proper(T);
-is_proper(_) -> false.
-
-printed(Term) ->
-    unicode:characters_to_binary(io_lib:format("~0tp", [Term])).

@@ -197,6 +197,23 @@ impl PostgresStore {
             .ok_or_else(|| Error::NotOwner("this node has not joined the cluster".into()))
     }
 
+    /// Removes the workflows whose rows match `condition` (on `workflows`), with every
+    /// run's events and their inbox, in one statement; how many.
+    fn remove_closed(&self, condition: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64, Error> {
+        let sql = format!(
+            "WITH doomed AS (DELETE FROM workflows WHERE {condition} RETURNING workflow_id),
+                  events_gone AS (
+                      DELETE FROM events WHERE workflow_id IN (SELECT workflow_id FROM doomed)),
+                  inbox_gone AS (
+                      DELETE FROM inbox WHERE workflow_id IN (SELECT workflow_id FROM doomed))
+             SELECT count(*) FROM doomed"
+        );
+        self.read_with(async |client| {
+            let rows = client.query(&sql, params).await?;
+            Ok(rows.first().map_or(0, |row| row.get::<_, i64>(0) as u64))
+        })
+    }
+
     fn count(&self, writes: &[Write], results: &[Result<u64, Error>]) {
         let Ok(mut stats) = self.stats.lock() else {
             return;
@@ -528,45 +545,18 @@ impl EventStore for PostgresStore {
     }
 
     fn forget(&self, workflow_id: &str) -> Result<bool, Error> {
-        self.read_with(async |client| {
-            let rows = client
-                .query(
-                    "WITH doomed AS (
-                         DELETE FROM workflows WHERE workflow_id = $1 AND status <> 'running'
-                         RETURNING workflow_id),
-                     events_gone AS (
-                         DELETE FROM events WHERE workflow_id IN (SELECT workflow_id FROM doomed)),
-                     inbox_gone AS (
-                         DELETE FROM inbox WHERE workflow_id IN (SELECT workflow_id FROM doomed))
-                     SELECT count(*) FROM doomed",
-                    &[&workflow_id],
-                )
-                .await?;
-            Ok(rows.first().is_some_and(|row| row.get::<_, i64>(0) > 0))
-        })
+        let removed =
+            self.remove_closed("workflow_id = $1 AND status <> 'running'", &[&workflow_id])?;
+        Ok(removed > 0)
     }
 
     fn prune(&self, closed_before: i64, limit: u64) -> Result<u64, Error> {
-        let limit = sql_int(limit);
-        self.read_with(async |client| {
-            let rows = client
-                .query(
-                    "WITH doomed AS (
-                         DELETE FROM workflows WHERE workflow_id IN (
-                             SELECT workflow_id FROM workflows
+        self.remove_closed(
+            "workflow_id IN (SELECT workflow_id FROM workflows
                               WHERE closed_at < $1 AND status <> 'running'
-                              ORDER BY closed_at LIMIT $2 FOR UPDATE SKIP LOCKED)
-                         RETURNING workflow_id),
-                     events_gone AS (
-                         DELETE FROM events WHERE workflow_id IN (SELECT workflow_id FROM doomed)),
-                     inbox_gone AS (
-                         DELETE FROM inbox WHERE workflow_id IN (SELECT workflow_id FROM doomed))
-                     SELECT count(*) FROM doomed",
-                    &[&closed_before, &limit],
-                )
-                .await?;
-            Ok(rows.first().map_or(0, |row| row.get::<_, i64>(0) as u64))
-        })
+                              ORDER BY closed_at LIMIT $2 FOR UPDATE SKIP LOCKED)",
+            &[&closed_before, &sql_int(limit)],
+        )
     }
 
     fn stats(&self) -> StoreStats {
