@@ -16,6 +16,7 @@
 -export([history/1]).
 -export([list/1]).
 -export([prune/1]).
+-export([count/1]).
 -export([history/2]).
 -export([cancel/1]).
 -export([cancel/2]).
@@ -848,6 +849,38 @@ list_page(Filter, StoreFilter) ->
         {error, Reason} ->
             store_error(Reason)
     end.
+
+%% @doc How many workflows are in each status (`Filter' may name a `type'):
+%% `{ok, #{running => N, blocked => N, completed => N, ...}}', every status present
+%% (zeros included). Counted from the store's status index, not by reading summaries;
+%% `blocked' counts the runs this node knows blocked (in a cluster, each node its own)
+%% and `running' the others. Errors: `{bad_option, Opt}'.
+-spec count(#{type => binary()}) -> {ok, #{status() => non_neg_integer()}} | {error, error_reason()}.
+count(Filter) ->
+    started(fun() -> do_count(Filter) end).
+
+do_count(Filter) when is_map(Filter) ->
+    Type = maps:get(type, Filter, null),
+    case {maps:keys(maps:without([type], Filter)), Type =:= null orelse valid_name(Type)} of
+        {[], true} ->
+            case aion_flow_ffi:nif_engine_counts(aion_engine:store(), Type) of
+                {ok, Counts} ->
+                    Blocked = length([Id || {Id, T, _} <- ets:tab2list(aion_blocked),
+                                            Type =:= null orelse T =:= Type]),
+                    Zero = maps:from_list([{S, 0} || S <- ?STATUSES]),
+                    ByStatus = maps:merge(Zero, maps:from_list([{binary_to_atom(S), N}
+                                                                || {S, N} <- Counts])),
+                    Running = maps:get(running, ByStatus),
+                    {ok, ByStatus#{running := max(Running - Blocked, 0),
+                                   blocked := min(Blocked, Running)}};
+                {error, Reason} ->
+                    store_error(Reason)
+            end;
+        {[Key | _], _} -> {error, {bad_option, Key}};
+        {[], false} -> {error, {bad_option, {type, Type}}}
+    end;
+do_count(Filter) ->
+    {error, {bad_option, Filter}}.
 
 %% @doc Removes the workflows that closed before `closed_before' (Unix ms) — their
 %% summaries and every run's history; running workflows are never removed. Returns how

@@ -52,7 +52,7 @@
 %% Native functions (the Rust library), exported and declared as NIFs from one list.
 -define(NIFS, [nif_json_encode/1, nif_json_decode/1, nif_json_encode_dirty/1, nif_json_decode_dirty/1,
        nif_engine_open/2, nif_engine_close/1, nif_run_new/7, nif_run_new_dirty/7, nif_engine_describe/2,
-       nif_engine_history/3, nif_engine_list/2, nif_engine_prune/3, nif_engine_forget/2, nif_engine_export/3, nif_engine_push/5,
+       nif_engine_history/3, nif_engine_list/2, nif_engine_prune/3, nif_engine_forget/2, nif_engine_counts/2, nif_engine_export/3, nif_engine_push/5,
        nif_engine_barrier/2,
        nif_engine_stats/1, nif_engine_commit_stats/1,
        nif_cluster_join/5, nif_cluster_renew/2, nif_cluster_leave/1, nif_cluster_nodes/1,
@@ -683,6 +683,9 @@ nif_engine_prune(_, _, _) -> ?STUB.
 %% @private
 -spec nif_engine_forget(reference(), binary()) -> {ok, boolean()} | {error, wire_error()}.
 nif_engine_forget(_, _) -> ?STUB.
+%% @private
+-spec nif_engine_counts(reference(), binary() | null) -> {ok, [{binary(), non_neg_integer()}]} | {error, wire_error()}.
+nif_engine_counts(_, _) -> ?STUB.
 %% @private
 -spec nif_engine_stats(reference()) -> {ok, #{atom() => non_neg_integer()}} | {error, wire_error()}.
 nif_engine_stats(_) -> ?STUB.

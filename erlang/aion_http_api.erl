@@ -208,12 +208,9 @@ take([Run | Rest], Pos, Filter, Match, From, Next, PageSize, Want, Acc, Scanned)
     end.
 
 counts(TypeFilter) ->
-    case aion:list(TypeFilter) of
-        {ok, Runs} ->
-            Zero = maps:from_list([{atom_to_binary(S), 0} || S <- ?STATUSES]),
-            {ok, lists:foldl(fun(#{status := S}, Acc) ->
-                                 maps:update_with(atom_to_binary(S), fun(N) -> N + 1 end, 1, Acc)
-                             end, Zero, Runs)};
+    case aion:count(TypeFilter) of
+        {ok, ByStatus} ->
+            {ok, maps:from_list([{atom_to_binary(S), maps:get(S, ByStatus, 0)} || S <- ?STATUSES])};
         {error, _} = Error ->
             Error
     end.

@@ -42,7 +42,11 @@ pages() ->
                  walk(#{type => Type, limit => 3, order => newest_first})),
     %% Without a limit: everything, as before.
     ?assertEqual({ok, Ids}, ok_ids(aion:list(#{type => Type}))),
-    ?assertMatch({ok, [_, _, _, _, _], done}, aion:list(#{type => Type, status => completed, limit => 10})).
+    ?assertMatch({ok, [_, _, _, _, _], done}, aion:list(#{type => Type, status => completed, limit => 10})),
+    {ok, Counts} = aion:count(#{type => Type}),
+    ?assertEqual(#{completed => 5, running => 0, blocked => 0, failed => 0, cancelled => 0,
+                   terminated => 0, timed_out => 0, continued_as_new => 0}, Counts),
+    ?assertEqual({error, {bad_option, {type, 7}}}, aion:count(#{type => 7})).
 
 ok_ids({ok, Runs}) -> {ok, ids(Runs)}.
 

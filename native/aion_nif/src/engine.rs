@@ -584,6 +584,25 @@ fn nif_engine_stats(env: Env<'_>, engine: ResourceArc<EngineResource>) -> Term<'
     })
 }
 
+/// `nif_engine_counts(Engine, Type | null) -> {ok, [{Status, N}]}`: workflows per status
+/// (`Status` a binary), from the store's index.
+#[rustler::nif(schedule = "DirtyIo")]
+fn nif_engine_counts<'a>(
+    env: Env<'a>,
+    engine: ResourceArc<EngineResource>,
+    workflow_type: Term<'a>,
+) -> Term<'a> {
+    reply(env, || {
+        let ty = optional_text_arg(workflow_type, "workflow type")?;
+        let counts = engine.open()?.store.counts(ty.as_deref())?;
+        Ok(counts
+            .into_iter()
+            .map(|(status, n)| (status.as_str(), n))
+            .collect::<Vec<_>>()
+            .encode(env))
+    })
+}
+
 /// `nif_engine_forget(Engine, WorkflowId) -> {ok, Removed}`: removes the workflow if it is
 /// closed (for a start that reuses its id).
 #[rustler::nif(schedule = "DirtyIo")]

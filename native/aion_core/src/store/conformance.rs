@@ -142,6 +142,10 @@ fn list_pages_by_cursor_in_both_orders(store: Box<dyn EventStore>) {
         }),
         vec![vec!["w3"]]
     );
+    let mut counts = store.counts(None).unwrap();
+    counts.sort_by_key(|(s, _)| s.as_str());
+    assert_eq!(counts, vec![(Status::Completed, 1), (Status::Running, 6)]);
+    assert_eq!(store.counts(Some("other")).unwrap(), vec![]);
 }
 
 fn prune_removes_closed_workflows_only(store: Box<dyn EventStore>) {

@@ -362,6 +362,23 @@ pub trait EventStore: Send + Sync {
     /// workflow.
     fn list_page(&self, filter: &ListFilter) -> Result<ListPage, Error>;
 
+    /// How many workflows (of `workflow_type`, or all) are in each status, counted from
+    /// the status index, not by reading summaries.
+    fn counts(&self, workflow_type: Option<&str>) -> Result<Vec<(Status, u64)>, Error> {
+        let filter = ListFilter {
+            workflow_type: workflow_type.map(str::to_string),
+            ..ListFilter::default()
+        };
+        let mut counts: Vec<(Status, u64)> = Vec::new();
+        for record in self.list(&filter)? {
+            match counts.iter_mut().find(|(s, _)| *s == record.status) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((record.status, 1)),
+            }
+        }
+        Ok(counts)
+    }
+
     /// Summaries of the workflows passing `filter` (its limit and cursor included).
     fn list(&self, filter: &ListFilter) -> Result<Vec<WorkflowRecord>, Error> {
         Ok(self.list_page(filter)?.records)

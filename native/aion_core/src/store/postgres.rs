@@ -544,6 +544,24 @@ impl EventStore for PostgresStore {
         Ok(ListPage::of(filter, found))
     }
 
+    fn counts(&self, workflow_type: Option<&str>) -> Result<Vec<(Status, u64)>, Error> {
+        self.read_with(async |client| {
+            let rows = client
+                .query(
+                    "SELECT status, count(*) FROM workflows
+                      WHERE ($1::text IS NULL OR workflow_type = $1) GROUP BY status",
+                    &[&workflow_type],
+                )
+                .await?;
+            rows.iter()
+                .map(|row| {
+                    let status: String = row.try_get(0)?;
+                    Ok((Status::parse(&status)?, row.try_get::<_, i64>(1)? as u64))
+                })
+                .collect()
+        })
+    }
+
     fn forget(&self, workflow_id: &str) -> Result<bool, Error> {
         let removed =
             self.remove_closed("workflow_id = $1 AND status <> 'running'", &[&workflow_id])?;

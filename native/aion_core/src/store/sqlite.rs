@@ -576,6 +576,10 @@ impl EventStore for SqliteStore {
         list_page(&*self.reader()?, filter)
     }
 
+    fn counts(&self, workflow_type: Option<&str>) -> Result<Vec<(Status, u64)>, Error> {
+        count_by_status(&*self.reader()?, workflow_type)
+    }
+
     fn forget(&self, workflow_id: &str) -> Result<bool, Error> {
         let Ok(mut conn) = self.writer.lock() else {
             return Err(Error::Internal("sqlite writer lock poisoned".into()));
@@ -766,6 +770,10 @@ impl EventStore for SqliteReader {
         list_page(&*self.conn()?, filter)
     }
 
+    fn counts(&self, workflow_type: Option<&str>) -> Result<Vec<(Status, u64)>, Error> {
+        count_by_status(&*self.conn()?, workflow_type)
+    }
+
     fn prune(&self, _closed_before: i64, _limit: u64) -> Result<u64, Error> {
         Err(read_only())
     }
@@ -777,6 +785,29 @@ impl EventStore for SqliteReader {
     fn stats(&self) -> StoreStats {
         StoreStats::default()
     }
+}
+
+/// Workflows per status (see [`EventStore::counts`]), from the (status, key) and
+/// (type, key) indexes.
+fn count_by_status(
+    conn: &Connection,
+    workflow_type: Option<&str>,
+) -> Result<Vec<(Status, u64)>, Error> {
+    let mut stmt = conn.prepare_cached(match workflow_type {
+        None => "SELECT status, count(*) FROM workflows GROUP BY status",
+        Some(_) => {
+            "SELECT status, count(*) FROM workflows WHERE workflow_type = ?1 GROUP BY status"
+        }
+    })?;
+    let values: Vec<&str> = workflow_type.into_iter().collect();
+    let rows = stmt.query_map(rusqlite::params_from_iter(values), |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+    })?;
+    rows.map(|row| {
+        let (status, n) = row?;
+        Ok((Status::parse(&status)?, n as u64))
+    })
+    .collect()
 }
 
 /// A page of workflows (see [`EventStore::list_page`]) through the indexes on
