@@ -5,6 +5,7 @@
 # Gleam compiler from npm), so both work on a fresh Debian machine as root.
 
 REBAR ?= rebar3
+GLEAM_CHECK ?= $(firstword $(wildcard ../shared/tools/gleam-1.*/gleam))
 EBIN = _build/default/lib/aion/ebin
 
 .PHONY: deps test-deps build cli demo test test-with-pg bench replay clean
@@ -47,6 +48,12 @@ demo: build
 test: test-deps
 	cargo fmt --all --check
 	cargo clippy --all-targets --release -- -D warnings
+	@# The Gleam SDK checked by a current Gleam (1.x) when one is at hand: GLEAM_CHECK, or the
+	@# Gleam 1.18 build in ../shared/tools. The build itself keeps the pinned 0.30.5.
+	@if [ -x "$(GLEAM_CHECK)" ]; then \
+	  echo "gleam check and gleam format --check with $(GLEAM_CHECK)"; \
+	  (cd gleam && "$(abspath $(GLEAM_CHECK))" check && "$(abspath $(GLEAM_CHECK))" format --check src test); \
+	else echo "no Gleam 1.x here (GLEAM_CHECK): gleam check and format --check skipped"; fi
 	test/with_pg.sh $(MAKE) --no-print-directory test-with-pg
 
 test-with-pg:

@@ -3,11 +3,11 @@
 
 import aion/activity
 import aion/child
+import aion/error
 import aion/fanout
+import aion/json
 import aion/query
 import aion/signal
-import aion/error
-import aion/json
 import aion/timer
 import aion/workflow
 
@@ -17,10 +17,17 @@ pub fn arithmetic(input: json.Json) -> Result(json.Json, String) {
   case activity.call(name: "add", input: input, decode: json.as_int) {
     Error(_) -> Error("add failed")
     Ok(sum) ->
-      case activity.call(name: "double", input: json.int(sum), decode: json.as_int) {
+      case
+        activity.call(name: "double", input: json.int(sum), decode: json.as_int)
+      {
         Error(_) -> Error("double failed")
         Ok(doubled) ->
-          Ok(json.object([#("sum", json.int(sum)), #("doubled", json.int(doubled))]))
+          Ok(
+            json.object([
+              #("sum", json.int(sum)),
+              #("doubled", json.int(doubled)),
+            ]),
+          )
       }
   }
 }
@@ -30,12 +37,19 @@ pub fn refused(input: json.Json) -> Result(json.Json, String) {
   let options = activity.default_options()
   case activity.run_with(name: "refuse", input: input, options: options) {
     Ok(_) -> Error("refuse unexpectedly succeeded")
-    Error(error.ActivityFailed(activity: name, message: message, attempts: attempts, ..)) ->
-      Ok(json.object([
-        #("activity", json.string(name)),
-        #("message", json.string(message)),
-        #("attempts", json.int(attempts)),
-      ]))
+    Error(error.ActivityFailed(
+      activity: name,
+      message: message,
+      attempts: attempts,
+      ..,
+    )) ->
+      Ok(
+        json.object([
+          #("activity", json.string(name)),
+          #("message", json.string(message)),
+          #("attempts", json.int(attempts)),
+        ]),
+      )
     Error(_) -> Error("unexpected error kind")
   }
 }
@@ -72,12 +86,14 @@ pub fn timed(input: json.Json) -> Result(json.Json, String) {
         Ok(_) -> "finished"
         Error(_) -> "other error"
       }
-      Ok(json.object([
-        #("outcome", json.string(outcome)),
-        #("slept", json.bool(workflow.now() > started)),
-        #("id", json.string(workflow.workflow_id())),
-        #("patched", json.bool(workflow.patched("gleam-change"))),
-      ]))
+      Ok(
+        json.object([
+          #("outcome", json.string(outcome)),
+          #("slept", json.bool(workflow.now() > started)),
+          #("id", json.string(workflow.workflow_id())),
+          #("patched", json.bool(workflow.patched("gleam-change"))),
+        ]),
+      )
     }
   }
 }
@@ -110,17 +126,27 @@ pub fn messaging(_input: json.Json) -> Result(json.Json, String) {
     Error(_) -> Error("no signal")
     Ok(n) -> {
       let assert Ok(handle) =
-        child.start("gleam_arith", json.object([#("a", json.int(n)), #("b", json.int(1))]),
+        child.start(
+          "gleam_arith",
+          json.object([#("a", json.int(n)), #("b", json.int(1))]),
           decode: json.get_int(_, "sum"),
           decode_error: json.as_string,
         )
       let assert Ok(sum) = child.wait(handle)
       let assert Ok(doubled) =
         fanout.all_decoded(
-          [fanout.Activity("double", json.int(sum)), fanout.Activity("double", json.int(n))],
+          [
+            fanout.Activity("double", json.int(sum)),
+            fanout.Activity("double", json.int(n)),
+          ],
           json.as_int,
         )
-      Ok(json.object([#("sum", json.int(sum)), #("doubled", json.array(map_int(doubled)))]))
+      Ok(
+        json.object([
+          #("sum", json.int(sum)),
+          #("doubled", json.array(map_int(doubled))),
+        ]),
+      )
     }
   }
 }

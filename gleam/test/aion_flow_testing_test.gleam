@@ -32,13 +32,21 @@ pub fn sleeping_three_days_takes_no_wall_time_test() {
 
 pub fn order_demo_with_mocked_activities_test() {
   let env = testing.new()
-  testing.mock_activity(env, "reserve_stock", testing.Returns(Ok(json.string("reserved"))))
+  testing.mock_activity(
+    env,
+    "reserve_stock",
+    testing.Returns(Ok(json.string("reserved"))),
+  )
   testing.mock_activity(
     env,
     "charge_card",
     testing.Sequence([Error("gateway busy"), Ok(json.int(2500))]),
   )
-  testing.mock_activity(env, "ship", testing.Calls(fn(_) { Ok(json.string("TRK-1")) }))
+  testing.mock_activity(
+    env,
+    "ship",
+    testing.Calls(fn(_) { Ok(json.string("TRK-1")) }),
+  )
   let input =
     json.object([
       #("order_id", json.string("1")),
@@ -63,7 +71,8 @@ pub fn gleam_signals_from_a_test_test() {
   testing.mock_activity(env, "double", testing.Calls(double))
   testing.mock_activity(env, "add", testing.Calls(aion_flow_fixture.add))
   testing.register_workflow(env, "gleam_arith", aion_flow_fixture.arithmetic)
-  let assert Ok(id) = testing.start(env, aion_flow_fixture.messaging, json.null())
+  let assert Ok(id) =
+    testing.start(env, aion_flow_fixture.messaging, json.null())
   let assert testing.StillRunning = testing.result(env, id)
   let assert Ok(Nil) = testing.signal(env, id, "add", json.int(4))
   let assert testing.Completed(_) = testing.result(env, id)

@@ -53,7 +53,10 @@ pub fn default_options() -> Options {
 }
 
 /// Runs activity `name` with `input` and the default options.
-pub fn run(name name: String, input input: json.Json) -> Result(json.Json, error.FlowError) {
+pub fn run(
+  name name: String,
+  input input: json.Json,
+) -> Result(json.Json, error.FlowError) {
   run_with(name: name, input: input, options: default_options())
 }
 
@@ -83,4 +86,8 @@ pub fn call(
 }
 
 @external(erlang, "aion_flow_gleam_ffi", "run_activity")
-fn do_run(name: String, input: json.Json, options: Options) -> Result(json.Json, error.FlowError)
+fn do_run(
+  name: String,
+  input: json.Json,
+  options: Options,
+) -> Result(json.Json, error.FlowError)

@@ -72,7 +72,8 @@ pub fn start_with(
   decode_error: fn(json.Json) -> Result(e, json.DecodeError),
 ) -> Result(ChildHandle(o, e), error.FlowError) {
   case do_start(workflow_type, input, options) {
-    Ok(ref) -> Ok(ChildHandle(ref: ref, decode: decode, decode_error: decode_error))
+    Ok(ref) ->
+      Ok(ChildHandle(ref: ref, decode: decode, decode_error: decode_error))
     Error(e) -> Error(e)
   }
 }
@@ -90,7 +91,8 @@ pub fn wait(handle: ChildHandle(o, e)) -> Result(o, ChildError(e)) {
         Ok(e) -> Error(Failed(e))
         Error(e) -> Error(Undecodable(e))
       }
-    Error(error.ChildFailed(status: status, value: value)) -> Error(Closed(status, value))
+    Error(error.ChildFailed(status: status, value: value)) ->
+      Error(Closed(status, value))
     Error(e) -> Error(WaitFailed(e))
   }
 }

@@ -6,9 +6,19 @@ import aion/json
 pub type FlowError {
   /// The activity failed for good: a terminal error, a non-retryable error type, or every
   /// attempt the retry policy allows failed.
-  ActivityFailed(activity: String, error_type: String, message: String, attempts: Int)
+  ActivityFailed(
+    activity: String,
+    error_type: String,
+    message: String,
+    attempts: Int,
+  )
   /// The activity's last attempt ran past its `start_to_close_ms` deadline.
-  ActivityTimeout(activity: String, error_type: String, message: String, attempts: Int)
+  ActivityTimeout(
+    activity: String,
+    error_type: String,
+    message: String,
+    attempts: Int,
+  )
   /// The workflow was cancelled while this was pending (see `aion:cancel/2`).
   Cancelled
   /// An enclosing `workflow.with_timeout` deadline passed first.

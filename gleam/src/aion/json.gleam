@@ -96,7 +96,10 @@ pub fn get_bool(value: Json, name: String) -> Result(Bool, DecodeError) {
   }
 }
 
-fn within(result: Result(a, DecodeError), name: String) -> Result(a, DecodeError) {
+fn within(
+  result: Result(a, DecodeError),
+  name: String,
+) -> Result(a, DecodeError) {
   case result {
     Ok(value) -> Ok(value)
     Error(DecodeError(expected: expected, found: found, path: path)) ->

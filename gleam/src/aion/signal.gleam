@@ -55,7 +55,10 @@ pub fn receive(signal: SignalRef(a)) -> Result(a, error.FlowError) {
 }
 
 /// In a workflow: waits at most `timeout_ms` (`Error(Timeout)`, a durable deadline).
-pub fn receive_within(signal: SignalRef(a), timeout_ms: Int) -> Result(a, error.FlowError) {
+pub fn receive_within(
+  signal: SignalRef(a),
+  timeout_ms: Int,
+) -> Result(a, error.FlowError) {
   decoded(signal, do_receive_within(signal.name, timeout_ms))
 }
 
@@ -95,7 +98,10 @@ fn decoded(
 fn do_receive(name: String) -> Result(json.Json, error.FlowError)
 
 @external(erlang, "aion_flow_gleam_ffi", "receive_signal_within")
-fn do_receive_within(name: String, timeout_ms: Int) -> Result(json.Json, error.FlowError)
+fn do_receive_within(
+  name: String,
+  timeout_ms: Int,
+) -> Result(json.Json, error.FlowError)
 
 @external(erlang, "aion_flow_gleam_ffi", "client_signal")
 fn do_client_send(

@@ -82,7 +82,12 @@ pub fn advance(env: Env, ms: Int) -> Nil
 
 /// Sends a signal.
 @external(erlang, "aion_flow_gleam_ffi", "testing_signal")
-pub fn signal(env: Env, workflow_id: String, name: String, payload: json.Json) -> Result(Nil, String)
+pub fn signal(
+  env: Env,
+  workflow_id: String,
+  name: String,
+  payload: json.Json,
+) -> Result(Nil, String)
 
 /// Asks the workflow to cancel.
 @external(erlang, "aion_flow_gleam_ffi", "testing_cancel")

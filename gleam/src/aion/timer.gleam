@@ -20,7 +20,10 @@ pub fn sleep(ms ms: Int) -> Result(Nil, error.FlowError) {
 }
 
 /// Starts timer `name` firing in `ms` milliseconds.
-pub fn start(name name: String, ms ms: Int) -> Result(TimerRef, error.FlowError) {
+pub fn start(
+  name name: String,
+  ms ms: Int,
+) -> Result(TimerRef, error.FlowError) {
   do_start(name, ms)
 }
 

@@ -49,7 +49,10 @@ pub type ClientError {
 /// in `run` is a bug: the run is blocked and replayed once fixed code is registered (see
 /// `register_with`).
 @external(erlang, "aion_flow_gleam_ffi", "register_workflow")
-pub fn register(name: String, run: fn(json.Json) -> Result(json.Json, String)) -> Result(Nil, ClientError)
+pub fn register(
+  name: String,
+  run: fn(json.Json) -> Result(json.Json, String),
+) -> Result(Nil, ClientError)
 
 /// What a crash (a panic, a failed `let assert`) in workflow code does to the run.
 pub type OnCrash {
@@ -90,7 +93,10 @@ pub fn start_with_id(
 
 /// Waits up to `timeout_ms` for run `workflow_id` to close and returns its result.
 @external(erlang, "aion_flow_gleam_ffi", "await")
-pub fn await(workflow_id: String, timeout_ms: Int) -> Result(json.Json, ClientError)
+pub fn await(
+  workflow_id: String,
+  timeout_ms: Int,
+) -> Result(json.Json, ClientError)
 
 /// Options for `start_with`: an empty `workflow_id` means a fresh id, an
 /// `execution_timeout_ms` of 0 means no execution timeout.
@@ -112,12 +118,18 @@ pub fn cancel(workflow_id: String) -> Result(Nil, ClientError)
 
 /// Ends run `workflow_id` at once, without compensation.
 @external(erlang, "aion_flow_gleam_ffi", "terminate")
-pub fn terminate(workflow_id: String, reason: String) -> Result(Nil, ClientError)
+pub fn terminate(
+  workflow_id: String,
+  reason: String,
+) -> Result(Nil, ClientError)
 
 /// Runs `block` under a durable deadline of `ms` milliseconds: awaits inside it still
 /// pending at the deadline return `Error(Timeout)`, and so does `with_timeout`;
 /// otherwise `Ok` of what `block` returned. Replay takes the same branch.
-pub fn with_timeout(ms ms: Int, run block: fn() -> a) -> Result(a, error.FlowError) {
+pub fn with_timeout(
+  ms ms: Int,
+  run block: fn() -> a,
+) -> Result(a, error.FlowError) {
   do_with_timeout(ms, block)
 }
 
@@ -142,7 +154,9 @@ pub fn workflow_id() -> String
 
 /// Runs `effect` once, live, and records its value; replay returns the recorded value.
 @external(erlang, "aion_flow_gleam_ffi", "side_effect")
-pub fn side_effect(effect: fn() -> json.Json) -> Result(json.Json, error.FlowError)
+pub fn side_effect(
+  effect: fn() -> json.Json,
+) -> Result(json.Json, error.FlowError)
 
 /// `True` on new runs and live progress, `False` when replaying history recorded before
 /// change `change_id`: branch on it to keep old runs on the old code path.

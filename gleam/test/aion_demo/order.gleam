@@ -23,11 +23,13 @@ fn steps(order: json.Json) -> Result(json.Json, error.FlowError) {
           case activity.run(name: "ship", input: order) {
             Error(e) -> Error(e)
             Ok(shipment) ->
-              Ok(json.object([
-                #("reservation", reservation),
-                #("payment", payment),
-                #("shipment", shipment),
-              ]))
+              Ok(
+                json.object([
+                  #("reservation", reservation),
+                  #("payment", payment),
+                  #("shipment", shipment),
+                ]),
+              )
           }
       }
   }
@@ -53,7 +55,9 @@ pub fn reserve_stock(order: json.Json) -> Result(json.Json, String) {
 pub fn charge_card(order: json.Json) -> Result(json.Json, String) {
   case json.get_int(order, "amount") {
     Ok(amount) -> {
-      say("  [activity] charge_card: charging " <> int_to_text(amount) <> " cents")
+      say(
+        "  [activity] charge_card: charging " <> int_to_text(amount) <> " cents",
+      )
       Ok(json.object([#("charged", json.int(amount))]))
     }
     Error(_) -> Error("order has no amount")
