@@ -58,9 +58,17 @@ text(I) when is_integer(I) -> integer_to_binary(I);
 text(F) when is_float(F) -> float_to_binary(F, [short]);
 text(Other) -> json(Other).
 
-%% A cell stays on one line.
+%% A cell stays on one line and sends the terminal no control sequence: every control
+%% character (C0, DEL, C1) is written as an escape (`\n', `\r', `\t', `\uXXXX').
 escape_lines(B) ->
-    binary:replace(binary:replace(B, <<"\n">>, <<"\\n">>, [global]), <<"\r">>, <<"\\r">>, [global]).
+    << <<(escape_char(C))/binary>> || <<C/utf8>> <= B >>.
+
+escape_char($\n) -> <<"\\n">>;
+escape_char($\r) -> <<"\\r">>;
+escape_char($\t) -> <<"\\t">>;
+escape_char(C) when C < 16#20; C =:= 16#7F; C >= 16#80, C =< 16#9F ->
+    iolist_to_binary(io_lib:format("\\u~4.16.0B", [C]));
+escape_char(C) -> <<C/utf8>>.
 
 %% @doc Unix milliseconds as an ISO 8601 UTC time (`2026-01-31T09:15:02.123Z').
 -spec time(integer()) -> binary().

@@ -34,6 +34,9 @@
 -export([do/1]).
 
 -define(TOKEN_KEY, {?MODULE, token}).
+%% Whether requests must name a loopback host (`Host:'): listening on loopback without a
+%% token, against DNS rebinding (a web page whose name was re-pointed at 127.0.0.1).
+-define(LOOPBACK_KEY, {?MODULE, loopback_only}).
 -define(COOKIE, "aion_token").
 -define(MAX_BODY, 8388608).
 
@@ -50,6 +53,7 @@ start_link() ->
             case settings(Setting) of
                 {ok, Port, Ip, Token} ->
                     persistent_term:put(?TOKEN_KEY, Token),
+                    persistent_term:put(?LOOPBACK_KEY, Token =:= undefined andalso loopback(Ip)),
                     Root = dashboard_dir(),
                     Config = [{port, Port},
                               {bind_address, Ip},
@@ -85,6 +89,10 @@ valid_ip(Ip) when is_tuple(Ip) ->
     end;
 valid_ip(any) -> true;
 valid_ip(_) -> false.
+
+loopback({127, _, _, _}) -> true;
+loopback({0, 0, 0, 0, 0, 0, 0, 1}) -> true;
+loopback(_) -> false.
 
 ip_family(Ip) when tuple_size(Ip) =:= 8 -> inet6;
 ip_family(_) -> inet.
@@ -135,7 +143,10 @@ url() ->
 do(#mod{method = Method, request_uri = Uri, parsed_header = Headers, entity_body = Body}) ->
     Response = try
         {Path, Query} = split_uri(Uri),
-        case authorize(Headers, Query) of
+        case host_allowed(Headers) andalso authorize(Headers, Query) of
+            false ->
+                aion_http_api:error_response(403, forbidden,
+                                             <<"this dashboard answers requests for localhost only">>);
             ok ->
                 route(Method, Path, Query, Headers, Body);
             {ok_set_cookie, Token} ->
@@ -217,6 +228,26 @@ content_type(".png") -> "image/png";
 content_type(_) -> "application/octet-stream".
 
 %% Authorization.
+
+%% Without a token on a loopback address, only a request naming a loopback host is
+%% answered: a page of another site whose name an attacker re-pointed at 127.0.0.1 (DNS
+%% rebinding) names its own host.
+host_allowed(Headers) ->
+    case persistent_term:get(?LOOPBACK_KEY, false) of
+        false -> true;
+        true ->
+            case proplists:get_value("host", Headers) of
+                undefined -> true;
+                Host -> lists:member(host_name(string:lowercase(Host)),
+                                     ["localhost", "127.0.0.1", "[::1]", "::1"])
+            end
+    end.
+
+%% The host of a `Host:' value, without its port.
+host_name("[" ++ _ = Host) ->
+    hd(string:split(Host, "]")) ++ "]";
+host_name(Host) ->
+    hd(string:split(Host, ":")).
 
 authorize(Headers, Query) ->
     case persistent_term:get(?TOKEN_KEY, undefined) of

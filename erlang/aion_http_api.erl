@@ -29,6 +29,8 @@
 %% found with a cursor to go on from.
 -define(SCAN_MAX, 20000).
 -define(SCAN_PAGE, 500).
+%% The largest page a cursor may ask for (a cursor is the client's to forge).
+-define(MAX_PAGE, 500). % max(?MAX_LIMIT, ?SCAN_PAGE)
 %% How long cancel waits for the run to close before answering (the page polls after).
 -define(CANCEL_WAIT_MS, 2000).
 
@@ -150,8 +152,11 @@ decode_cursor(Text) ->
         R -> <<Std/binary, (binary:copy(<<"=">>, 4 - R))/binary>>
     end,
     try base64:decode(Padded) of
-        <<0, Skip:32, PageSize:32>> when PageSize >= 1 -> {ok, {start, Skip, PageSize}};
-        <<1, Skip:32, PageSize:32, C/binary>> when PageSize >= 1, C =/= <<>> -> {ok, {C, Skip, PageSize}};
+        <<0, Skip:32, PageSize:32>> when PageSize >= 1, PageSize =< ?MAX_PAGE ->
+            {ok, {start, Skip, PageSize}};
+        <<1, Skip:32, PageSize:32, C/binary>> when PageSize >= 1, PageSize =< ?MAX_PAGE,
+                                                    C =/= <<>> ->
+            {ok, {C, Skip, PageSize}};
         _ -> {error, <<"cursor: not a cursor this API gave">>}
     catch _:_ -> {error, <<"cursor: not a cursor this API gave">>}
     end.
@@ -184,8 +189,15 @@ scan(Filter, Match, From, Skip, PageSize, Want, Acc, Scanned) ->
             Error
     end.
 
-take(_Runs, _Pos, _Filter, _Match, _From, _Next, _PageSize, 0, Acc, _Scanned) ->
-    {ok, lists:reverse(Acc), null};
+take(Runs, _Pos, _Filter, Match, _From, Next, PageSize, 0, Acc, _Scanned) ->
+    %% Enough: the rest of this `aion:list/1' page's matches come too, so that the next
+    %% page starts at a key of the store (a position within a page would move as runs
+    %% start: newest first, the first page grows).
+    More = [Run || Run <- Runs, Match(Run)],
+    {ok, lists:reverse(Acc) ++ More, case Next of
+                                        done -> null;
+                                        _ -> encode_cursor(Next, 0, PageSize)
+                                    end};
 take([], _Pos, _Filter, _Match, _From, done, _PageSize, _Want, Acc, _Scanned) ->
     {ok, lists:reverse(Acc), null};
 take([], _Pos, _Filter, _Match, _From, Next, PageSize, _Want, Acc, Scanned) when Scanned >= ?SCAN_MAX ->
@@ -194,13 +206,6 @@ take([], _Pos, Filter, Match, _From, Next, PageSize, Want, Acc, Scanned) ->
     scan(Filter, Match, Next, 0, PageSize, Want, Acc, Scanned);
 take([Run | Rest], Pos, Filter, Match, From, Next, PageSize, Want, Acc, Scanned) ->
     case Match(Run) of
-        true when Want =:= 1 ->
-            NextCursor = case {Rest, Next} of
-                {[], done} -> null;
-                {[], _} -> encode_cursor(Next, 0, PageSize);
-                _ -> encode_cursor(From, Pos + 1, PageSize)
-            end,
-            {ok, lists:reverse([Run | Acc]), NextCursor};
         true ->
             take(Rest, Pos + 1, Filter, Match, From, Next, PageSize, Want - 1, [Run | Acc], Scanned + 1);
         false ->

@@ -31,9 +31,17 @@ uninstall() ->
 %% @private The filter: adds the workflow id (and activity, attempt) from the event's
 %% metadata to what is printed.
 -spec filter(logger:log_event(), term()) -> logger:filter_return().
-filter(Event = #{meta := #{workflow_id := Id} = Meta, msg := Msg}, _) ->
-    Extra = maps:with([workflow_id, activity, attempt], Meta),
-    Event#{msg := with_ids(Msg, Id, Extra)};
+filter(Event = #{meta := #{workflow_id := Id, aion := _} = Meta, msg := Msg}, _)
+        when is_binary(Id) ->
+    %% Only aion's processes (their metadata says `aion => ...'), and only an id that is
+    %% text: another application's `workflow_id' metadata is none of aion's business.
+    case unicode:characters_to_binary(Id) of
+        Id ->
+            Extra = maps:with([workflow_id, activity, attempt], Meta),
+            Event#{msg := with_ids(Msg, Id, Extra)};
+        _ ->
+            Event
+    end;
 filter(Event, _) ->
     Event.
 

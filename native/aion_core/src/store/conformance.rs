@@ -149,6 +149,54 @@ fn list_pages_by_cursor_in_both_orders(store: Box<dyn EventStore>) {
 }
 
 fn prune_removes_closed_workflows_only(store: Box<dyn EventStore>) {
+    // A workflow that continued as new is running: its first run's close is no close.
+    create(&*store, "chain");
+    let mut chain = seq10_appends("chain", "run-1", 50);
+    chain.remove(0);
+    let last = chain.pop().unwrap();
+    for request in chain {
+        store.append(request).unwrap();
+    }
+    let head = last.expected_head;
+    store
+        .append_batch(&[vec![
+            AppendRequest {
+                workflow_id: "chain".into(),
+                run_id: "run-1".into(),
+                expected_head: head,
+                events: vec![event(
+                    head + 1,
+                    EventKind::WorkflowContinuedAsNew {
+                        input: json!(2).into(),
+                        new_run_id: "run-2".into(),
+                    },
+                )],
+            },
+            AppendRequest {
+                workflow_id: "chain".into(),
+                run_id: "run-2".into(),
+                expected_head: 0,
+                events: vec![Event {
+                    seq: 1,
+                    recorded_at: 60,
+                    kind: EventKind::WorkflowStarted {
+                        workflow_type: "order".into(),
+                        input: json!(2).into(),
+                        run_id: "run-2".into(),
+                        continued_from: Some("run-1".into()),
+                        execution_deadline: None,
+                        parent_id: None,
+                    },
+                }],
+            },
+        ]])
+        .into_iter()
+        .for_each(|r| r.unwrap());
+    assert_eq!(store.prune(i64::MAX, 100).unwrap(), 0);
+    assert_eq!(
+        store.workflow("chain").unwrap().unwrap().status,
+        Status::Running
+    );
     for (i, id) in ["old", "new", "open"].iter().enumerate() {
         create_at(&*store, id, 100 + i as i64);
     }

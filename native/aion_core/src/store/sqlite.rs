@@ -252,7 +252,11 @@ impl SqliteStore {
                 record.outcome.as_ref().map(|v| v.to_string()),
                 record.parent_id
             ])?;
-            if record.status != Status::Running {
+            if record.status == Status::Running {
+                // A new run (continue-as-new) is no close: retention never takes it.
+                tx.prepare_cached("DELETE FROM closed WHERE workflow_key = ?1")?
+                    .execute([workflow_key])?;
+            } else {
                 // When it closed: what retention goes by.
                 tx.prepare_cached(
                     "INSERT OR REPLACE INTO closed (workflow_key, closed_at) VALUES (?1, ?2)",
@@ -607,7 +611,8 @@ impl EventStore for SqliteStore {
             let mut stmt = tx.prepare_cached(
                 "SELECT c.workflow_key, w.workflow_id FROM closed c
                    JOIN workflows w ON w.workflow_key = c.workflow_key
-                  WHERE c.closed_at < ?1 ORDER BY c.closed_at LIMIT ?2",
+                  WHERE c.closed_at < ?1 AND w.status <> 'running'
+                  ORDER BY c.closed_at LIMIT ?2",
             )?;
             let rows = stmt.query_map(params![closed_before, sql_int(limit)], |r| {
                 Ok((r.get(0)?, r.get(1)?))
@@ -711,9 +716,26 @@ impl SqliteReader {
                 dir.display()
             )));
         }
-        let conn =
+        // A store its engine closed cleanly has no write-ahead log left: it is opened
+        // immutable, so SQLite creates no `-wal`/`-shm` files either (a directory other
+        // people own stays as it was). One with a log (a node runs, or crashed) is read
+        // through it, which needs those files.
+        let wal = dir.join("aion.db-wal");
+        let logged = std::fs::metadata(&wal).is_ok_and(|m| m.len() > 0);
+        let conn = if logged {
             Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-                .map_err(|e| Error::durability(format!("cannot open {}: {e}", path.display())))?;
+        } else {
+            let escaped = path
+                .to_string_lossy()
+                .replace('%', "%25")
+                .replace('?', "%3f")
+                .replace('#', "%23");
+            Connection::open_with_flags(
+                format!("file:{escaped}?immutable=1"),
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_URI,
+            )
+        }
+        .map_err(|e| Error::durability(format!("cannot open {}: {e}", path.display())))?;
         conn.execute_batch("PRAGMA busy_timeout=5000")?;
         let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         if version != schema::SCHEMA_VERSION {
@@ -869,6 +891,13 @@ mod tests {
             crate::store::conformance::create(&store, "wf-2");
         }
         let reader = SqliteReader::open(dir.path()).unwrap();
+        // A store closed cleanly is read without creating any file next to it.
+        let mut files: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        files.sort();
+        assert_eq!(files, vec!["aion.db", "aion.lock"]);
         let all = reader.list(&ListFilter::default()).unwrap();
         assert_eq!(all.len(), 2);
         assert_eq!(
