@@ -55,7 +55,7 @@
                         backoff_coefficient => number(), max_interval_ms => non_neg_integer(),
                         non_retryable => [atom() | binary()]}.
 -type activity_opts() :: #{retry => retry_opts(), start_to_close_ms => pos_integer(),
-                           task_queue => binary()}.
+                           schedule_to_close_ms => pos_integer(), task_queue => binary()}.
 -export_type([activity_error/0, flow_error/0, timer_ref/0, activity_opts/0, retry_opts/0]).
 
 %% @doc Runs activity `Name' with `Input' and the default options. See `activity/3'.
@@ -67,8 +67,11 @@ activity(Name, Input) ->
 %% as `Opts' says; every attempt is in the history, and retries carry on after a restart.
 %% `Opts': `retry => #{max_attempts (3; 0 = no limit), initial_interval_ms (100),
 %% backoff_coefficient (2.0), max_interval_ms (10000), non_retryable => [ErrorType]}',
-%% `start_to_close_ms' (per-attempt deadline, default none), `task_queue' (default
-%% `<<"default">>').
+%% `start_to_close_ms' (per-attempt deadline, default none), `schedule_to_close_ms' (a
+%% deadline over all attempts and retry delays together, from the call: no retry starts
+%% past it, a running attempt is stopped at it, and the call ends with
+%% `{activity_timeout, #{type := <<"schedule_to_close_timeout">>, ...}}'; default none),
+%% `task_queue' (default `<<"default">>').
 %%
 %% Errors: `cancelled' when the workflow was cancelled while the activity was pending
 %% (or before the code saw a cancellation), `timeout' when an enclosing `with_timeout/2'
@@ -107,7 +110,11 @@ decode_result({error, Reason}) ->
 wire_reason({failed, ErrorJson}) ->
     case aion_flow_ffi:json_decode(ErrorJson) of
         {ok, #{<<"activity">> := A, <<"type">> := T, <<"message">> := M, <<"attempts">> := N}} ->
-            Tag = case T of <<"timeout">> -> activity_timeout; _ -> activity_failed end,
+            Tag = case T of
+                <<"timeout">> -> activity_timeout;
+                <<"schedule_to_close_timeout">> -> activity_timeout;
+                _ -> activity_failed
+            end,
             {Tag, #{activity => A, type => T, message => M, attempts => N}};
         _ ->
             {internal, ErrorJson}

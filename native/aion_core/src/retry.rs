@@ -46,6 +46,12 @@ pub struct ActivityOptions {
     /// Longest time one attempt may run before it is killed and counted as a failed
     /// (retryable) attempt of type `timeout`. `None`: no limit.
     pub start_to_close_ms: Option<u64>,
+    /// A deadline over every attempt and retry delay together, from the activity's
+    /// scheduling: no attempt starts (or retry waits) past it, a running attempt is
+    /// stopped at it, and the activity then fails with type `schedule_to_close_timeout`.
+    /// `None`: no such deadline.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schedule_to_close_ms: Option<u64>,
     /// The task queue whose workers run the activity (bounded concurrency per queue).
     pub task_queue: String,
 }
@@ -55,6 +61,7 @@ impl Default for ActivityOptions {
         ActivityOptions {
             retry: RetryPolicy::default(),
             start_to_close_ms: None,
+            schedule_to_close_ms: None,
             task_queue: "default".to_string(),
         }
     }
@@ -89,6 +96,11 @@ impl ActivityOptions {
         if self.start_to_close_ms == Some(0) {
             return Err(Error::InvalidInput(
                 "bad activity options: start_to_close_ms must be positive".into(),
+            ));
+        }
+        if self.schedule_to_close_ms == Some(0) {
+            return Err(Error::InvalidInput(
+                "bad activity options: schedule_to_close_ms must be positive".into(),
             ));
         }
         if self.task_queue.is_empty() {

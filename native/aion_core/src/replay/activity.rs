@@ -97,7 +97,7 @@ impl Run {
             attempt: 1,
         };
         let append = self.record(vec![scheduled, started], now)?;
-        let task = self.begin_attempt(ordinal, 1)?;
+        let task = self.begin_attempt(ordinal, 1, now)?;
         Ok(Dispatch::Live {
             ordinal,
             append,
@@ -153,7 +153,7 @@ impl Run {
         }
         let attempt = state.started + 1;
         let append = self.record(vec![EventKind::ActivityStarted { ordinal, attempt }], now)?;
-        let task = self.begin_attempt(ordinal, attempt)?;
+        let task = self.begin_attempt(ordinal, attempt, now)?;
         Ok(Step::Start { append, task })
     }
 
@@ -222,14 +222,27 @@ impl Run {
             return Err(Error::Internal("failure_append on a success".into()));
         };
         let state = self.activity(ordinal)?;
-        let retry = state
+        let mut retry = state
             .options
             .retry
             .should_retry(attempt, &error_type, retryable);
+        let mut error = json!({"type": error_type, "message": message});
+        // No retry that could not start before the schedule-to-close deadline: the
+        // activity ends here, and says why (with what the last attempt said).
+        let next = now.saturating_add(state.options.retry.delay_after(attempt) as i64);
+        if let Some(deadline) = state.deadline().filter(|d| retry && next >= *d) {
+            retry = false;
+            error = json!({
+                "type": "schedule_to_close_timeout",
+                "message": format!(
+                    "schedule_to_close_ms ran out at {deadline} (attempt {attempt} failed: {error_type}: {message})"
+                ),
+            });
+        }
         self.record(
             vec![EventKind::ActivityFailed {
                 ordinal,
-                error: json!({"type": error_type, "message": message}),
+                error,
                 attempt,
                 retryable: retry,
                 cause: None,
@@ -238,18 +251,33 @@ impl Run {
         )
     }
 
-    fn begin_attempt(&mut self, ordinal: u64, attempt: u32) -> Result<AttemptTask, Error> {
+    fn begin_attempt(
+        &mut self,
+        ordinal: u64,
+        attempt: u32,
+        now: i64,
+    ) -> Result<AttemptTask, Error> {
         let state = self
             .activities
             .get_mut(&ordinal)
             .ok_or_else(|| unknown(ordinal))?;
         state.live_attempt = Some(attempt);
+        // An attempt may not run past the schedule-to-close deadline either.
+        let left = state.deadline().map(|deadline| {
+            u64::try_from(deadline.saturating_sub(now))
+                .unwrap_or(0)
+                .max(1)
+        });
+        let start_to_close_ms = match (state.options.start_to_close_ms, left) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         Ok(AttemptTask {
             ordinal,
             attempt,
             name: state.name.clone(),
             input: state.input.clone(),
-            start_to_close_ms: state.options.start_to_close_ms,
+            start_to_close_ms,
             task_queue: state.options.task_queue.clone(),
         })
     }

@@ -158,6 +158,8 @@ struct ActivityState {
     name: String,
     input: Payload,
     options: ActivityOptions,
+    /// When it was scheduled (`schedule_to_close_ms` counts from here).
+    scheduled_at: i64,
     /// Highest attempt started.
     started: u32,
     /// Highest attempt failed, and when.
@@ -171,6 +173,16 @@ struct ActivityState {
     outcome_at: i64,
     /// The attempt this incarnation handed to a worker and still waits for.
     live_attempt: Option<u32>,
+}
+
+impl ActivityState {
+    /// The `schedule_to_close_ms` deadline, Unix ms, if the activity has one.
+    fn deadline(&self) -> Option<i64> {
+        self.options.schedule_to_close_ms.map(|ms| {
+            self.scheduled_at
+                .saturating_add(i64::try_from(ms).unwrap_or(i64::MAX))
+        })
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -733,6 +745,7 @@ impl Run {
                         name: name.clone(),
                         input: input.clone(),
                         options,
+                        scheduled_at: event.recorded_at,
                         started: 0,
                         failed: 0,
                         failed_at: 0,

@@ -4,6 +4,7 @@ use serde_json::{json, Value};
 
 use super::*;
 use crate::event::{Cause, ChildStatus, Delivery, Event, EventKind};
+use crate::retry::ActivityOptions;
 
 fn started() -> Vec<Event> {
     vec![Run::start_event("order", json!({"id": 1}).into(), "r1", 0)]
@@ -200,6 +201,61 @@ fn retryable_failure_waits_backoff_then_starts_next_attempt() {
             attempt: 2
         }
     );
+}
+
+#[test]
+fn schedule_to_close_bounds_attempts_and_retry_delays_together() {
+    let mut run = run_with(started());
+    let config = json!({
+        "schedule_to_close_ms": 1_000,
+        "start_to_close_ms": 5_000,
+        "retry": {"max_attempts": 0, "initial_interval_ms": 300, "backoff_coefficient": 1.0,
+                  "max_interval_ms": 300}
+    });
+    let Dispatch::Live {
+        ordinal,
+        task: Some(task),
+        ..
+    } = run
+        .dispatch_activity("pay", json!(1).into(), &config, 0)
+        .unwrap()
+    else {
+        panic!("expected a live dispatch")
+    };
+    // The first attempt may run until the deadline, not its own 5 s.
+    assert_eq!(task.start_to_close_ms, Some(1_000));
+    // Failing at 200: a retry at 500 is still before the deadline.
+    run.activity_result(ordinal, 1, failure("io", "boom", true), 200)
+        .unwrap()
+        .unwrap();
+    let Step::Start { task, .. } = run.activity_step(ordinal, 500).unwrap() else {
+        panic!("expected the second attempt")
+    };
+    assert_eq!(task.start_to_close_ms, Some(500));
+    // Failing at 800: the next retry (1 100) would pass it — the activity ends here.
+    let append = run
+        .activity_result(ordinal, 2, failure("io", "again", true), 800)
+        .unwrap()
+        .unwrap();
+    let EventKind::ActivityFailed {
+        retryable, error, ..
+    } = &append.events[0].kind
+    else {
+        panic!("expected ActivityFailed")
+    };
+    assert!(!retryable);
+    assert_eq!(error["type"], "schedule_to_close_timeout");
+    assert!(error["message"].as_str().unwrap().contains("io: again"));
+    let Step::Done(Err(outcome)) = run.activity_step(ordinal, 900).unwrap() else {
+        panic!("expected the activity's failure")
+    };
+    assert_eq!(outcome["attempts"], 2);
+    // Options without the deadline record no such field (histories stay as they were).
+    assert!(ActivityOptions::default()
+        .to_json()
+        .get("schedule_to_close_ms")
+        .is_none());
+    assert!(ActivityOptions::from_json(&json!({"schedule_to_close_ms": 0})).is_err());
 }
 
 #[test]
