@@ -86,12 +86,16 @@ from_text(Text) ->
 
 %% @doc `aion/activity.run_with'.
 -spec run_activity(binary(), term(), tuple()) -> {ok, term()} | {error, term()}.
-run_activity(Name, Input, {options, {retry_policy, Max, Init, Coeff, MaxI, NonRetry}, Timeout, Queue}) ->
+run_activity(Name, Input, {options, {retry_policy, Max, Init, Coeff, MaxI, NonRetry}, Timeout,
+                           Deadline, Queue}) ->
     Opts0 = #{retry => #{max_attempts => Max, initial_interval_ms => Init,
                          backoff_coefficient => Coeff, max_interval_ms => MaxI,
                          non_retryable => NonRetry},
               task_queue => Queue},
-    Opts = case Timeout of 0 -> Opts0; _ -> Opts0#{start_to_close_ms => Timeout} end,
+    %% 0 means none for both deadlines.
+    Opts = maps:merge(Opts0, maps:from_list([{K, V} || {K, V} <- [{start_to_close_ms, Timeout},
+                                                                {schedule_to_close_ms, Deadline}],
+                                                       V =/= 0])),
     case aion_flow:activity(Name, Input, Opts) of
         {ok, V} -> {ok, V};
         {error, Reason} -> {error, flow_error(Reason)}

@@ -269,7 +269,11 @@ gleam_workflow_runs_typed_activities() ->
                  run(<<"gleam_arith">>, #{<<"a">> => <<"two">>, <<"b">> => 3})),
     ?assertEqual({ok, #{<<"activity">> => <<"refuse">>, <<"message">> => <<"card refused">>,
                         <<"attempts">> => 1}},
-                 run(<<"gleam_refused">>, #{<<"key">> => key()})).
+                 run(<<"gleam_refused">>, #{<<"key">> => key()})),
+    %% The schedule-to-close option from Gleam: a 5 s attempt is stopped at 300 ms.
+    ok = aion:register_workflow(<<"gleam_deadlined">>, {aion_flow_fixture, deadlined}),
+    ?assertEqual({ok, #{<<"type">> => <<"schedule_to_close_timeout">>, <<"attempts">> => 1}},
+                 run(<<"gleam_deadlined">>, #{<<"key">> => key(), <<"ms">> => 5000})).
 
 gleam_registration_takes_module_functions_only() ->
     ?assertEqual({ok, nil}, 'aion@workflow':register(<<"gleam_arith2">>, fun aion_flow_fixture:arithmetic/1)),

@@ -54,6 +54,24 @@ pub fn refused(input: json.Json) -> Result(json.Json, String) {
   }
 }
 
+/// Calls the `slow` activity (given `{"key", "ms"}`) under a 300 ms schedule-to-close
+/// deadline and reports the typed error.
+pub fn deadlined(input: json.Json) -> Result(json.Json, String) {
+  let options =
+    activity.Options(..activity.default_options(), schedule_to_close_ms: 300)
+  case activity.run_with(name: "slow", input: input, options: options) {
+    Ok(_) -> Error("slow finished before its deadline")
+    Error(error.ActivityTimeout(error_type: error_type, attempts: attempts, ..)) ->
+      Ok(
+        json.object([
+          #("type", json.string(error_type)),
+          #("attempts", json.int(attempts)),
+        ]),
+      )
+    Error(_) -> Error("unexpected error kind")
+  }
+}
+
 /// Activity `add`: `{"a": Int, "b": Int}` -> a + b.
 pub fn add(input: json.Json) -> Result(json.Json, String) {
   case json.get_int(input, "a"), json.get_int(input, "b") {

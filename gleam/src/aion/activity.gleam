@@ -33,8 +33,15 @@ pub type RetryPolicy {
 
 /// Options for one activity call.
 pub type Options {
-  /// `start_to_close_ms`: per-attempt deadline, 0 for none.
-  Options(retry: RetryPolicy, start_to_close_ms: Int, task_queue: String)
+  /// `start_to_close_ms`: per-attempt deadline, 0 for none. `schedule_to_close_ms`: one
+  /// deadline over every attempt and retry delay, from the call, 0 for none (past it the
+  /// call ends with `error.ActivityTimeout(error_type: "schedule_to_close_timeout", ..)`).
+  Options(
+    retry: RetryPolicy,
+    start_to_close_ms: Int,
+    schedule_to_close_ms: Int,
+    task_queue: String,
+  )
 }
 
 /// The engine's defaults: 3 attempts, 100 ms doubling up to 10 s, no deadline.
@@ -48,6 +55,7 @@ pub fn default_options() -> Options {
       non_retryable: [],
     ),
     start_to_close_ms: 0,
+    schedule_to_close_ms: 0,
     task_queue: "default",
   )
 }
