@@ -98,6 +98,20 @@ pub struct InboxEntry {
     pub item: InboxItem,
 }
 
+impl InboxEntry {
+    /// An entry as a store keeps it: its number, time and JSON body (a body that does not
+    /// parse is [`Error::Corrupt`]).
+    pub fn stored(id: i64, recorded_at: i64, body: &str) -> Result<InboxEntry, Error> {
+        let item: InboxItem = serde_json::from_str(body)
+            .map_err(|e| Error::Corrupt(format!("corrupt inbox entry {id}: {e}")))?;
+        Ok(InboxEntry {
+            id: id as u64,
+            recorded_at,
+            item,
+        })
+    }
+}
+
 /// A push to a workflow's inbox.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InboxPush {

@@ -27,7 +27,7 @@ use tokio::runtime::Runtime;
 use tokio_postgres::{Client, NoTls, Row, SimpleQueryMessage};
 
 use super::{
-    Claim, ClusterStore, EventStore, InboxEntry, InboxItem, ListFilter, ListPage, NodeInfo, Status,
+    Claim, ClusterStore, EventStore, InboxEntry, ListFilter, ListPage, NodeInfo, Status,
     StoreStats, WorkflowRecord, Write,
 };
 use crate::event::Event;
@@ -430,15 +430,8 @@ impl EventStore for PostgresStore {
                 .await?;
             rows.iter()
                 .map(|row| {
-                    let id: i64 = row.try_get(0)?;
                     let body: String = row.try_get(2)?;
-                    let item: InboxItem = serde_json::from_str(&body)
-                        .map_err(|e| Error::Corrupt(format!("corrupt inbox entry {id}: {e}")))?;
-                    Ok(InboxEntry {
-                        id: id as u64,
-                        recorded_at: row.try_get(1)?,
-                        item,
-                    })
+                    InboxEntry::stored(row.try_get(0)?, row.try_get(1)?, &body)
                 })
                 .collect()
         })

@@ -31,8 +31,8 @@ use std::sync::{Mutex, MutexGuard};
 use rusqlite::{ffi, params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::{
-    apply_append, check_push, inbox_not_taken, AppendRequest, EventStore, InboxEntry, InboxItem,
-    InboxPush, InboxRule, ListFilter, ListPage, Status, StoreStats, WorkflowRecord, Write,
+    apply_append, check_push, inbox_not_taken, AppendRequest, EventStore, InboxEntry, InboxPush,
+    InboxRule, ListFilter, ListPage, Status, StoreStats, WorkflowRecord, Write,
 };
 use crate::event::Event;
 use crate::Error;
@@ -670,13 +670,7 @@ fn read_inbox(conn: &Connection, workflow_id: &str) -> Result<Vec<InboxEntry>, E
     })?;
     rows.map(|row| {
         let (id, recorded_at, body) = row?;
-        let item: InboxItem = serde_json::from_str(&body)
-            .map_err(|e| Error::Corrupt(format!("corrupt inbox entry {id}: {e}")))?;
-        Ok(InboxEntry {
-            id: id as u64,
-            recorded_at,
-            item,
-        })
+        InboxEntry::stored(id, recorded_at, &body)
     })
     .collect()
 }
@@ -879,6 +873,7 @@ fn list_page(conn: &Connection, filter: &ListFilter) -> Result<ListPage, Error> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::InboxItem;
 
     #[test]
     fn a_reader_reads_what_the_store_wrote_and_writes_nothing() {

@@ -10,7 +10,7 @@ use serde_json::json;
 use super::*;
 use crate::event::EventKind;
 use crate::store::conformance;
-use crate::store::{AppendRequest, InboxPush};
+use crate::store::{AppendRequest, InboxItem, InboxPush};
 
 pub(crate) fn url() -> Option<String> {
     match std::env::var("AION_PG_URL") {
