@@ -27,6 +27,13 @@
 -export([query/4]).
 -export([update/4]).
 -export([export_history/2]).
+-export([create_schedule/2]).
+-export([pause_schedule/1]).
+-export([unpause_schedule/1]).
+-export([trigger_schedule/1]).
+-export([delete_schedule/1]).
+-export([describe_schedule/1]).
+-export([list_schedules/0]).
 
 %% Internal: used by the other modules of the app.
 -export([encode_payload/1]).
@@ -989,3 +996,64 @@ uuid() ->
 
 hex_digit(N) when N < 10 -> $0 + N;
 hex_digit(N) -> $a + N - 10.
+
+%% @doc Creates schedule `Id': workflow `workflow' (a registered type) started with
+%% `input' (default `null') at every slot of `cron => <<"*/5 * * * *">>' (five fields,
+%% see `aion_cron'; read in UTC, or at `utc_offset => <<"+05:30">>') or of
+%% `every_ms => N' (the multiples of N since the Unix epoch). Optional: `overlap' — what a
+%% slot does while the workflow the schedule started last still runs: `skip' (default),
+%% `buffer_one' (start it when that one closes; at most one waits), `allow_all',
+%% `cancel_other' (cancel that one, start this one) —; `catchup_window_ms' (default one
+%% hour): slots missed while no node ran the schedule are started if they are at most
+%% this old, the older ones are counted `missed'; `paused' (default `false'). Keys may be
+%% atoms or binaries. Each slot starts at most one workflow, whose id is the schedule id
+%% and the slot time (`aion_schedule:slot_id/2'), across restarts and crashes. The
+%% schedule is a durable workflow of its own (type `aion.schedule', id
+%% `<<"aion.schedule/", Id/binary>>'). Errors: `{bad_argument, schedule_id, Id}' (not a
+%% UTF-8 binary of 1 to 200 bytes), `{bad_schedule, Why}' (`{missing_field, F}',
+%% `{unknown_field, F}', `{cron, Expr, Why}', `{utc_offset, V}', `{every_ms, V}',
+%% `{overlap, V}', `{catchup_window_ms, V}', `{paused, V}', `{cron_and_every_ms, both_given}'),
+%% `{unknown_workflow_type, T}', `{invalid_input, Why}', `{already_exists, Id}'.
+-spec create_schedule(binary(), aion_schedule:spec()) -> ok | {error, term()}.
+create_schedule(Id, Spec) ->
+    aion_schedule:create(Id, Spec).
+
+%% @doc Pauses schedule `Id': its slots pass without starting anything (counted as
+%% `paused'; they are not caught up later). Errors: `not_found'.
+-spec pause_schedule(binary()) -> ok | {error, term()}.
+pause_schedule(Id) ->
+    aion_schedule:pause(Id).
+
+%% @doc Unpauses schedule `Id'. Errors: `not_found'.
+-spec unpause_schedule(binary()) -> ok | {error, term()}.
+unpause_schedule(Id) ->
+    aion_schedule:unpause(Id).
+
+%% @doc Starts schedule `Id''s workflow now (paused or not), under its overlap policy:
+%% `{ok, #{outcome => started | skipped | buffered | failed, workflow_id => Id | null}}'.
+%% Errors: `not_found'.
+-spec trigger_schedule(binary()) -> {ok, map()} | {error, term()}.
+trigger_schedule(Id) ->
+    aion_schedule:trigger(Id).
+
+%% @doc Deletes schedule `Id' (the workflows it started go on); returns once its workflow
+%% closed. The id can be used again. Errors: `not_found'.
+-spec delete_schedule(binary()) -> ok | {error, term()}.
+delete_schedule(Id) ->
+    aion_schedule:delete(Id).
+
+%% @doc Schedule `Id': its spec (`workflow', `input', `cron' and `utc_offset' or
+%% `every_ms', `overlap', `catchup_window_ms'), `paused', `next_runs' (the next five slot
+%% times, Unix ms), `running' (the workflow it started last), `buffered' (a slot waiting
+%% for it), `counts' (`started', `skipped_overlap', `missed', `paused', `failed',
+%% `buffered'), `recent' (the last ten actions: `slot', `outcome', `workflow_id' or
+%% `reason'), `created_at' and `last_slot' (slots up to this time are taken).
+%% Errors: `not_found'.
+-spec describe_schedule(binary()) -> {ok, aion_schedule:info()} | {error, term()}.
+describe_schedule(Id) ->
+    aion_schedule:describe(Id).
+
+%% @doc Every schedule, as `describe_schedule/1', by id.
+-spec list_schedules() -> {ok, [aion_schedule:info()]} | {error, term()}.
+list_schedules() ->
+    aion_schedule:list().
