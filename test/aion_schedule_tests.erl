@@ -33,6 +33,70 @@ virtual_test_() ->
                           {"bad specs are refused with a reason", fun bad_specs/1},
                           {"the schedule's history stays short (continue-as-new)", fun short_history/1}]]}.
 
+%% A real restart: the node running a schedule is killed (kill -9) and started again on
+%% its data directory. Every slot is accounted for once: started (by exactly one
+%% workflow, named by the slot) or, when older than the catch-up window at the restart,
+%% counted missed.
+restart_test_() ->
+    {timeout, 120, fun restart/0}.
+
+restart() ->
+    Dir = aion_test_support:tmp_dir("aion_schedule_restart"),
+    First = start_node(Dir, "start"),
+    ok = wait_for_file(First, filename:join(Dir, "ready"), 30000),
+    {ok, Pid} = file:read_file(filename:join(Dir, "pid.start")),
+    [] = os:cmd("kill -9 " ++ binary_to_list(Pid)),
+    Killed = erlang:system_time(millisecond),
+    ?assertEqual(137, wait_exit(First, 30000)),
+    timer:sleep(2500),
+    Second = start_node(Dir, "resume"),
+    ?assertEqual(0, wait_exit(Second, 60000)),
+    {ok, [#{booted := Booted, info := Info, ticks := Ticks}]} = file:consult(filename:join(Dir, "result")),
+    #{counts := Counts, created_at := Created, last_slot := Last} = Info,
+    #{started := Started, missed := Missed} = Counts,
+    Slots = [S || S <- lists:seq((Created div 400 + 1) * 400, Last, 400)],
+    %% Every started workflow is a slot's; none twice; the counts add up to the slots.
+    ?assertEqual(Started, length(Ticks)),
+    ?assertEqual([], lists:sort(Ticks) -- [aion_schedule:slot_id(<<"every">>, S) || S <- Slots]),
+    ?assertEqual(length(Slots), Started + Missed + maps:get(skipped_overlap, Counts)),
+    %% The node was down for more than the catch-up window: some slots were missed, and
+    %% the ones within the window before the restart were started after it.
+    ?assert(Missed > 0),
+    Down = [S || S <- Slots, S > Killed, S < Booted],
+    ?assert(lists:any(fun(S) -> lists:member(aion_schedule:slot_id(<<"every">>, S), Ticks) end, Down)),
+    ?assert(lists:any(fun(S) -> not lists:member(aion_schedule:slot_id(<<"every">>, S), Ticks) end, Down)),
+    %% And it went on after the restart.
+    ?assert(lists:any(fun(S) -> S > Booted + 400 andalso
+                                lists:member(aion_schedule:slot_id(<<"every">>, S), Ticks) end, Slots)).
+
+start_node(Dir, Phase) ->
+    Erl = os:find_executable("erl"),
+    Paths = lists:usort([filename:dirname(code:which(M)) || M <- [aion, aion_schedule_node]]),
+    Eval = lists:flatten(io_lib:format("aion_schedule_node:main(~p, ~p)", [Dir, Phase])),
+    Args = ["-noshell"] ++ lists:append([["-pa", P] || P <- Paths]) ++ ["-eval", Eval],
+    open_port({spawn_executable, Erl}, [{args, Args}, exit_status, stderr_to_stdout, binary]).
+
+wait_for_file(Port, File, Left) when Left =< 0 ->
+    _ = Port,
+    erlang:error({timeout_waiting_for, File});
+wait_for_file(Port, File, Left) ->
+    case filelib:is_file(File) of
+        true -> ok;
+        false ->
+            receive
+                {Port, {data, Out}} -> io:format(user, "~s", [Out]), wait_for_file(Port, File, Left);
+                {Port, {exit_status, Status}} -> erlang:error({node_exited, Status})
+            after 50 -> wait_for_file(Port, File, Left - 50)
+            end
+    end.
+
+wait_exit(Port, Timeout) ->
+    receive
+        {Port, {data, Out}} -> io:format(user, "~s", [Out]), wait_exit(Port, Timeout);
+        {Port, {exit_status, Status}} -> Status
+    after Timeout -> erlang:error(node_did_not_exit)
+    end.
+
 setup() ->
     Env = aion_test:new(),
     ok = aion:register_workflow(<<"job">>, {?MODULE, job}),
