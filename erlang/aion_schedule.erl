@@ -83,11 +83,17 @@ create(Id, Spec) ->
                       <<"last">> => Now, <<"created_at">> => Now, <<"running">> => null,
                       <<"buffered">> => null, <<"recent">> => [], <<"steps">> => 0,
                       <<"counts">> => maps:from_list([{C, 0} || C <- ?COUNTS])},
-            case aion:start_workflow(?TYPE, State, #{workflow_id => workflow_id(Id),
-                                                     id_reuse => allow_closed}) of
-                {ok, _} -> ok;
-                {error, {already_started, _}} -> {error, {already_exists, Id}};
-                {error, _} = Error -> Error
+            Start = fun() -> aion:start_workflow(?TYPE, State, #{workflow_id => workflow_id(Id),
+                                                               id_reuse => allow_closed})
+                    end,
+            case aion:describe(workflow_id(Id)) of
+                {ok, #{status := S}} when S =:= running; S =:= blocked -> {error, {already_exists, Id}};
+                _ ->
+                    case Start() of
+                        {ok, _} -> ok;
+                        {error, {already_started, _}} -> {error, {already_exists, Id}};
+                        {error, _} = Error -> Error
+                    end
             end
     end.
 
