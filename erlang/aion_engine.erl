@@ -371,7 +371,14 @@ init([]) ->
     %% After a crash of this process its store may still be open: release it (and its
     %% directory lock) before opening again.
     _ = close_store(),
-    case open_store() of
+    Opened = case check_concurrency(application:get_env(aion, activity_concurrency, 100)) of
+        true -> open_store();
+        Bad -> Bad
+    end,
+    case Opened of
+        {error, {bad_setting, _, _}} = Refused ->
+            ?LOG_ERROR(#{what => bad_setting, reason => Refused}, #{aion => engine}),
+            {stop, element(2, Refused)};
         {ok, Store} ->
             persistent_term:put(?STORE_KEY, Store),
             Declared = [{workflow, application:get_env(aion, workflows, #{})},
@@ -418,6 +425,19 @@ open_store() ->
         Other ->
             {error, {invalid_input, aion_flow_ffi:printed({unknown_store, Other})}}
     end.
+
+%% `activity_concurrency': a positive integer (every task queue) or a map from task queue
+%% (a binary) to a positive integer. Checked before anything starts, so a typo is an error
+%% at boot rather than a queue that never runs.
+check_concurrency(N) when is_integer(N), N > 0 ->
+    true;
+check_concurrency(Limits) when is_map(Limits), map_size(Limits) > 0 ->
+    maps:fold(fun(Queue, N, true) when is_binary(Queue), byte_size(Queue) > 0, is_integer(N), N > 0 -> true;
+                 (Queue, N, true) -> {error, {bad_setting, activity_concurrency, #{Queue => N}}};
+                 (_, _, Bad) -> Bad
+              end, true, Limits);
+check_concurrency(Other) ->
+    {error, {bad_setting, activity_concurrency, Other}}.
 
 %% `postgres_url' (required), `postgres_pool' (default 4), `postgres_schema' (default
 %% `aion').
