@@ -527,9 +527,29 @@ signal_json(Name, Payload) ->
 %% once however often it is delivered). For `aion_flow:signal/3'.
 -spec deliver_signal(workflow_id(), binary(), binary(), binary() | null) -> ok | {error, error_reason()}.
 deliver_signal(WorkflowId, Name, Json, SignalId) when is_binary(WorkflowId) ->
-    push(WorkflowId, {signal, Name, Json, SignalId});
+    case push(WorkflowId, {signal, Name, Json, SignalId}) of
+        {error, not_running} when is_binary(SignalId) ->
+            %% A redelivery (the sender crashed before it recorded the first delivery's
+            %% result) to a target that took the signal and has closed since: it was
+            %% delivered.
+            case received(WorkflowId, SignalId) of
+                true -> ok;
+                false -> {error, not_running}
+            end;
+        Result ->
+            Result
+    end;
 deliver_signal(_WorkflowId, _Name, _Json, _SignalId) ->
     {error, not_found}.
+
+%% Whether the current run of `WorkflowId' recorded the signal sent under `SignalId'.
+received(WorkflowId, SignalId) ->
+    case history(WorkflowId) of
+        {ok, Events} -> lists:any(fun(#{type := <<"SignalReceived">>, signal_id := Id}) -> Id =:= SignalId;
+                                     (_) -> false
+                                  end, Events);
+        {error, _} -> false
+    end.
 
 %% @doc Starts workflow `Type' unless the id in `Opts' is already running, then signals
 %% it; returns its id. Errors as for `start_workflow/3' (but `already_started') and
