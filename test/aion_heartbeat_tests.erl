@@ -12,7 +12,7 @@ heartbeat_test_() ->
          [{"a heartbeating activity outlives its heartbeat timeout", fun keeps_alive/0},
           {"a missed heartbeat fails the attempt; the retry resumes from its details",
            fun missed_heartbeat_resumes/0},
-          {"details travel with a returned error and with a crash too", fun other_failures/0},
+          {"details travel with a returned error, a crash and a start_to_close timeout too", fun other_failures/0},
           {"attempts used up on missed heartbeats: activity_timeout", fun out_of_attempts/0},
           {"heartbeat/1 answers cancelled once the workflow is cancelled", fun cancelled/0},
           {"outside an activity", fun outside/0},
@@ -28,11 +28,16 @@ setup() ->
     Dir.
 
 %% Runs activity `activity' with `input' under `heartbeat_timeout_ms' = `hb' (passed as it
-%% is, to try bad values too) and `max_attempts' (default 3), retrying after 10 ms.
+%% is, to try bad values too), `max_attempts' (default 3) and `start_to_close_ms' (if
+%% given), retrying after 10 ms.
 flow(#{<<"activity">> := Name, <<"input">> := Input, <<"hb">> := Hb} = Args) ->
     Max = maps:get(<<"max_attempts">>, Args, 3),
-    Opts = #{heartbeat_timeout_ms => Hb,
-             retry => #{max_attempts => Max, initial_interval_ms => 10, max_interval_ms => 10}},
+    Opts0 = #{heartbeat_timeout_ms => Hb,
+              retry => #{max_attempts => Max, initial_interval_ms => 10, max_interval_ms => 10}},
+    Opts = case Args of
+        #{<<"start_to_close_ms">> := Stc} -> Opts0#{start_to_close_ms => Stc};
+        _ -> Opts0
+    end,
     {ok, case aion_flow:activity(Name, Input, Opts) of
              {ok, V} -> #{<<"ok">> => V};
              {error, {bad_option, What}} -> #{<<"bad_option">> => aion_flow_ffi:printed(What)};
@@ -152,12 +157,14 @@ other_failures() ->
       fun({Fail, Type}) ->
           K = aion_test_support:key(),
           {Id, _, Result} = run(#{<<"activity">> => <<"resumable">>, <<"hb">> => 5000,
+                                  <<"start_to_close_ms">> => 300,
                                   <<"input">> => #{<<"key">> => K, <<"pages">> => 5,
                                                    <<"fail">> => Fail}}),
           ?assertEqual({ok, #{<<"ok">> => #{<<"from">> => 4, <<"to">> => 5}}}, Result),
           ?assertMatch([#{error := #{<<"type">> := Type, <<"details">> := #{<<"page">> := 3}}}],
                        failures(Id))
-      end, [{<<"error">>, <<"flaky">>}, {<<"crash">>, <<"crash">>}]).
+      end, [{<<"error">>, <<"flaky">>}, {<<"crash">>, <<"crash">>},
+            {<<"hang">>, <<"timeout">>}]).
 
 out_of_attempts() ->
     K = aion_test_support:key(),
