@@ -4,7 +4,7 @@
 
 -include_lib("eunit/include/eunit.hrl").
 
--export([flow/1, beating/1, resumable/1, cancellable/1, bad_details/1]).
+-export([flow/1, beating/1, resumable/1, cancellable/1, bad_details/1, null_beat/1]).
 
 heartbeat_test_() ->
     {setup, fun setup/0, fun aion_test_support:stop/1,
@@ -17,6 +17,7 @@ heartbeat_test_() ->
           {"heartbeat/1 answers cancelled once the workflow is cancelled", fun cancelled/0},
           {"outside an activity", fun outside/0},
           {"bad details are refused without raising", fun refused_details/0},
+          {"heartbeat(null) keeps the details recorded before", fun null_keeps_details/0},
           {"bad heartbeat_timeout_ms values", fun bad_option/0}]
      end}.
 
@@ -24,7 +25,7 @@ setup() ->
     Dir = aion_test_support:start(),
     ok = aion:register_workflow(<<"hb_flow">>, {?MODULE, flow}),
     [ok = aion:register_activity(atom_to_binary(A), {?MODULE, A})
-     || A <- [beating, resumable, cancellable, bad_details]],
+     || A <- [beating, resumable, cancellable, bad_details, null_beat]],
     Dir.
 
 %% Runs activity `activity' with `input' under `heartbeat_timeout_ms' = `hb' (passed as it
@@ -105,6 +106,18 @@ bad_details(_) ->
     Huge = aion_activity:heartbeat(binary:copy(<<"x">>, 3000000)),
     Fine = aion_activity:heartbeat(#{<<"fine">> => true}),
     {ok, [kind(NotJson), kind(Huge), kind(Fine)]}.
+
+%% Attempt 1 heartbeats page 1, then `null', and fails; attempt 2 answers what it read.
+null_beat(#{<<"key">> := Key}) ->
+    case aion_test_flows:bump({null_beat, Key}) of
+        1 ->
+            ok = aion_activity:heartbeat(#{<<"page">> => 1}),
+            ok = aion_activity:heartbeat(null),
+            {error, flaky};
+        _ ->
+            {ok, #{} = Details} = aion_activity:last_heartbeat(),
+            {ok, Details}
+    end.
 
 kind(ok) -> <<"ok">>;
 kind({error, {bad_details, _}}) -> <<"bad_details">>;
@@ -204,6 +217,11 @@ refused_details() ->
     {_, _, Result} = run(#{<<"activity">> => <<"bad_details">>, <<"hb">> => 5000,
                            <<"input">> => null}),
     ?assertEqual({ok, #{<<"ok">> => [<<"bad_details">>, <<"bad_details">>, <<"ok">>]}}, Result).
+
+null_keeps_details() ->
+    {_, _, Result} = run(#{<<"activity">> => <<"null_beat">>, <<"hb">> => 5000,
+                           <<"input">> => #{<<"key">> => aion_test_support:key()}}),
+    ?assertEqual({ok, #{<<"ok">> => #{<<"page">> => 1}}}, Result).
 
 bad_option() ->
     lists:foreach(
