@@ -19,6 +19,15 @@
 %% those attempts is reported failed (type `worker_lost', retried under the activity's
 %% policy). An attempt no live node serves waits here until one does.
 %%
+%% Heartbeats (see `aion_activity'): workers write their heartbeats to a public table this
+%% pool owns, without a message. For an attempt with a `heartbeat_timeout' the pool arms
+%% one check at its start; each check looks at the last heartbeat and either re-arms itself
+%% for when the timeout would run out counting from it, or reports the attempt failed with
+%% type `heartbeat_timeout' (and its last details) and kills it, as for `start_to_close'.
+%% So the pool looks at an attempt at most once per timeout period. Every failure the pool
+%% reports for a worker of its own (a crash, `timeout', `heartbeat_timeout') carries the
+%% worker's last heartbeat details.
+%%
 %% `activity_concurrency' bounds the running attempts per task queue on this node: an
 %% integer for every queue (default 100), or a map from queue to limit (queues it does not
 %% name get 100).
@@ -39,7 +48,10 @@
 -record(worker, {job :: aion_activity_worker:job(),
                  queue :: binary(),
                  monitor :: reference(),
-                 timer :: reference() | undefined | reported}).
+                 timer :: reference() | undefined | reported,
+                 %% The heartbeat check, and when the attempt started (monotonic ms).
+                 beat :: reference() | undefined,
+                 started :: integer()}).
 -record(state, {limit :: pos_integer() | #{binary() => pos_integer()},
                 %% Attempts passed to another node: key => {Node, Job}.
                 remote = #{} :: #{{binary(), pos_integer(), non_neg_integer()} => {node(), map()}},
@@ -99,6 +111,7 @@ busy() ->
 -spec init([]) -> {ok, #state{}}.
 init([]) ->
     process_flag(trap_exit, true),
+    ok = aion_activity:init_table(),
     Limit = application:get_env(aion, activity_concurrency, 100),
     %% Attempts passed to other nodes are lost with them.
     ok = net_kernel:monitor_nodes(true),
@@ -177,12 +190,15 @@ handle_info({nodeup, _Node}, State) ->
     {noreply, State};
 handle_info({'DOWN', _Ref, process, Pid, Reason}, State) ->
     case maps:take(Pid, State#state.workers) of
-        {#worker{job = Job, queue = Queue, timer = Timer}, Workers} ->
+        {#worker{job = Job, queue = Queue, timer = Timer, beat = Beat}, Workers} ->
             cancel_timer(Timer),
+            cancel_timer(Beat),
             {Stopped, Stopping} = forget_stopped(Pid, State#state.stopping),
             Reported = Reason =:= normal orelse Timer =:= reported orelse Stopped,
             Reported orelse
-                aion_activity_worker:report(Job, aion_activity_worker:crash_outcome(Reason)),
+                aion_activity_worker:report(Job, aion_activity_worker:crash_outcome(Reason),
+                                            aion_activity:recorded(Pid)),
+            aion_activity:forget(Pid),
             tell_origin(Job),
             {Running, Pending} = maps:get(Queue, State#state.queues),
             State1 = put_queue(Queue, {Running - 1, Pending},
@@ -193,12 +209,29 @@ handle_info({'DOWN', _Ref, process, Pid, Reason}, State) ->
     end;
 handle_info({aion_deadline, Pid}, State) ->
     case maps:find(Pid, State#state.workers) of
+        {ok, #worker{timer = reported}} ->
+            {noreply, State};
         {ok, W = #worker{job = Job}} ->
-            %% Report the timeout, then kill; the 'DOWN' that follows reports nothing more.
-            aion_activity_worker:report(Job, aion_activity_worker:timeout_outcome(Job)),
-            exit(Pid, kill),
-            {noreply, State#state{workers = (State#state.workers)#{Pid => W#worker{timer = reported}}}};
+            {noreply, stop_worker(Pid, W, aion_activity_worker:timeout_outcome(Job), State)};
         error ->
+            {noreply, State}
+    end;
+handle_info({aion_heartbeat_check, Pid}, State) ->
+    case maps:find(Pid, State#state.workers) of
+        {ok, #worker{timer = reported}} ->
+            {noreply, State};
+        {ok, W = #worker{job = Job = #{heartbeat_timeout := Ms}, started = Started}} ->
+            Left = aion_activity:last_beat(Pid, Started) + Ms - erlang:monotonic_time(millisecond),
+            case Left > 0 of
+                true ->
+                    %% It beat since the last look: look again when that beat runs out.
+                    Beat = erlang:send_after(Left, self(), {aion_heartbeat_check, Pid}),
+                    {noreply, State#state{workers = (State#state.workers)#{Pid => W#worker{beat = Beat}}}};
+                false ->
+                    Outcome = aion_activity_worker:heartbeat_timeout_outcome(Job),
+                    {noreply, stop_worker(Pid, W#worker{beat = undefined}, Outcome, State)}
+            end;
+        _ ->
             {noreply, State}
     end;
 handle_info({aion_kill, Pid}, State) ->
@@ -209,6 +242,16 @@ handle_info({'EXIT', _Pid, _Reason}, State) ->
     {noreply, State};
 handle_info(_Info, State) ->
     {noreply, State}.
+
+%% Reports `Outcome' (with the worker's last heartbeat details), then kills the worker; the
+%% 'DOWN' that follows reports nothing more.
+stop_worker(Pid, W = #worker{job = Job, timer = Timer, beat = Beat}, Outcome, State) ->
+    aion_activity_worker:report(Job, Outcome, aion_activity:recorded(Pid)),
+    exit(Pid, kill),
+    cancel_timer(Timer),
+    cancel_timer(Beat),
+    W1 = W#worker{timer = reported, beat = undefined},
+    State#state{workers = (State#state.workers)#{Pid => W1}}.
 
 %% Takes `Pid' off the stop_run/1 waits; answers the callers whose workers are all gone.
 forget_stopped(Pid, Stopping) ->
@@ -296,9 +339,14 @@ start(Queue, Job, State) ->
         infinity -> undefined;
         Ms -> erlang:send_after(Ms, self(), {aion_deadline, Pid})
     end,
+    Beat = case maps:get(heartbeat_timeout, Job, infinity) of
+        infinity -> undefined;
+        BeatMs -> erlang:send_after(BeatMs, self(), {aion_heartbeat_check, Pid})
+    end,
     {Running, Pending} = maps:get(Queue, State#state.queues),
     State1 = put_queue(Queue, {Running + 1, Pending}, State),
-    Worker = #worker{job = Job, queue = Queue, monitor = Monitor, timer = Timer},
+    Worker = #worker{job = Job, queue = Queue, monitor = Monitor, timer = Timer, beat = Beat,
+                     started = erlang:monotonic_time(millisecond)},
     State1#state{workers = (State1#state.workers)#{Pid => Worker}}.
 
 cancel_timer(Timer) when not is_reference(Timer) -> ok;

@@ -14,25 +14,39 @@
 %% </ul>
 %% The error type that `non_retryable' matches is `Reason' itself when it is an atom, the
 %% first element when it is a tuple starting with an atom, else `error'.
+%%
+%% A failed attempt's outcome carries the details of its last heartbeat (see
+%% `aion_activity'), when it sent any: `{"error": {"type", "message", "retryable",
+%% "details"}}'.
 -module(aion_activity_worker).
 
 -include_lib("kernel/include/logger.hrl").
 
 -export([report/2]).
+-export([report/3]).
 -export([crash_outcome/1]).
 -export([timeout_outcome/1]).
+-export([heartbeat_timeout_outcome/1]).
 -export([init/1]).
 
 -type job() :: #{workflow := pid(), workflow_id := binary() | undefined, run_id := binary() | undefined,
                  ordinal := pos_integer(), attempt := pos_integer(), name := binary(),
-                 input := binary(), timeout := pos_integer() | infinity}.
+                 input := binary(), timeout := pos_integer() | infinity,
+                 heartbeat_timeout => pos_integer() | infinity,
+                 last_heartbeat => binary() | none}.
 -type outcome() :: {ok, term()} | {error, binary(), binary(), boolean()}.
 -export_type([job/0, outcome/0]).
 
 %% @doc Sends an attempt's outcome to its workflow process.
 -spec report(job(), outcome()) -> ok.
-report(#{workflow := Pid, run_id := RunId, ordinal := Ordinal, attempt := Attempt}, Outcome) ->
-    Pid ! {aion_activity_result, RunId, Ordinal, Attempt, outcome_json(Outcome)},
+report(Job, Outcome) ->
+    report(Job, Outcome, none).
+
+%% @doc Sends an attempt's outcome to its workflow process; a failure carries `Details'
+%% (the JSON text of the attempt's last heartbeat details, or `none').
+-spec report(job(), outcome(), binary() | none) -> ok.
+report(#{workflow := Pid, run_id := RunId, ordinal := Ordinal, attempt := Attempt}, Outcome, Details) ->
+    Pid ! {aion_activity_result, RunId, Ordinal, Attempt, outcome_json(Outcome, Details)},
     ok.
 
 %% @doc The outcome of an attempt whose process died with `Reason'.
@@ -45,9 +59,18 @@ crash_outcome(Reason) ->
 timeout_outcome(#{timeout := Ms}) ->
     {error, <<"timeout">>, iolist_to_binary(io_lib:format("attempt ran longer than ~p ms", [Ms])), true}.
 
+%% @doc The outcome of an attempt that went longer than its `heartbeat_timeout' without a
+%% heartbeat.
+-spec heartbeat_timeout_outcome(job()) -> outcome().
+heartbeat_timeout_outcome(#{heartbeat_timeout := Ms}) ->
+    {error, <<"heartbeat_timeout">>,
+     iolist_to_binary(io_lib:format("no heartbeat for ~p ms", [Ms])), true}.
+
 %% @private The attempt's process body.
 -spec init(job()) -> ok.
-init(Job = #{workflow_id := Id, name := Name, attempt := Attempt, input := InputJson}) ->
+init(Job = #{workflow_id := Id, ordinal := Ordinal, name := Name, attempt := Attempt,
+             input := InputJson}) ->
+    ok = aion_activity:begin_attempt(Ordinal, Attempt, maps:get(last_heartbeat, Job, none)),
     logger:set_process_metadata(#{workflow_id => Id, activity => Name, attempt => Attempt,
                                   aion => activity}),
     Attempt > 1 andalso
@@ -66,7 +89,7 @@ init(Job = #{workflow_id := Id, name := Name, attempt := Attempt, input := Input
                           retryable => Retryable}),
             aion_metrics:activity_attempt(Name, Attempt, {error, Type, Retryable}, Took)
     end,
-    report(Job, Outcome).
+    report(Job, Outcome, aion_activity:recorded(self())).
 
 run(Name, InputJson) ->
     case aion_engine:lookup(activity, Name) of
@@ -91,15 +114,23 @@ run(Name, InputJson) ->
 %% A result that is not JSON-compatible, nests too deep or is larger than
 %% `max_payload_bytes' is a terminal failure of type `bad_result' (it could not be
 %% recorded); an error's message is cut (see `aion_flow_ffi:cut_text/1').
-outcome_json({ok, Result}) ->
+outcome_json({ok, Result}, _Details) ->
     case aion:encode_payload(Result) of
         {ok, Json} -> <<"{\"ok\":", Json/binary, "}">>;
-        {error, Reason} -> outcome_json({error, <<"bad_result">>, aion_flow_ffi:reason_text(Reason), false})
+        {error, Reason} -> outcome_json({error, <<"bad_result">>, aion_flow_ffi:reason_text(Reason), false}, none)
     end;
-outcome_json({error, Type, Message, Retryable}) ->
+outcome_json({error, Type, Message, Retryable}, Details) ->
     {ok, Json} = aion_flow_ffi:json_encode(#{<<"error">> => #{
         <<"type">> => Type, <<"message">> => aion_flow_ffi:cut_text(Message), <<"retryable">> => Retryable}}),
-    Json.
+    case Details of
+        none ->
+            Json;
+        _ ->
+            %% The details are JSON text already (checked when recorded): they go in as
+            %% they are, after the error's other fields (`...}}' loses its last two bytes).
+            Head = binary:part(Json, 0, byte_size(Json) - 2),
+            <<Head/binary, ",\"details\":", Details/binary, "}}">>
+    end.
 
 error_type(Reason) when is_atom(Reason) -> atom_to_binary(Reason);
 error_type(Reason) when is_tuple(Reason), tuple_size(Reason) > 0, is_atom(element(1, Reason)) ->

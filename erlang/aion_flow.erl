@@ -55,7 +55,8 @@
                         backoff_coefficient => number(), max_interval_ms => non_neg_integer(),
                         non_retryable => [atom() | binary()]}.
 -type activity_opts() :: #{retry => retry_opts(), start_to_close_ms => pos_integer(),
-                           schedule_to_close_ms => pos_integer(), task_queue => binary()}.
+                           schedule_to_close_ms => pos_integer(),
+                           heartbeat_timeout_ms => pos_integer(), task_queue => binary()}.
 -export_type([activity_error/0, flow_error/0, timer_ref/0, activity_opts/0, retry_opts/0]).
 
 %% @doc Runs activity `Name' with `Input' and the default options. See `activity/3'.
@@ -71,13 +72,17 @@ activity(Name, Input) ->
 %% deadline over all attempts and retry delays together, from the call: no retry starts
 %% past it, a running attempt is stopped at it, and the call ends with
 %% `{activity_timeout, #{type := <<"schedule_to_close_timeout">>, ...}}'; default none),
+%% `heartbeat_timeout_ms' (longest time an attempt may go without calling
+%% `aion_activity:heartbeat/1', from its start and from each heartbeat; past it the attempt
+%% is stopped and fails with the retryable type `heartbeat_timeout'; default none),
 %% `task_queue' (default `<<"default">>').
 %%
 %% Errors: `cancelled' when the workflow was cancelled while the activity was pending
 %% (or before the code saw a cancellation), `timeout' when an enclosing `with_timeout/2'
 %% deadline passed first, `{activity_failed, Info}' when the activity failed for good (a terminal error, a
 %% non-retryable type, or attempts used up) and `{activity_timeout, Info}' when the last
-%% attempt ran out of time, with `Info' = `#{activity, type, message, attempts}';
+%% attempt ran out of time (type `timeout', `heartbeat_timeout' or
+%% `schedule_to_close_timeout'), with `Info' = `#{activity, type, message, attempts}';
 %% `{invalid_input, Why}', `{payload_too_large, Size, Limit}', `{bad_option, Opt}' for bad
 %% arguments (nothing is recorded); `{non_determinism, Report}' when the code no longer
 %% matches the run's history (the run is then blocked, see `aion:describe/1').
@@ -113,6 +118,7 @@ wire_reason({failed, ErrorJson}) ->
             Tag = case T of
                 <<"timeout">> -> activity_timeout;
                 <<"schedule_to_close_timeout">> -> activity_timeout;
+                <<"heartbeat_timeout">> -> activity_timeout;
                 _ -> activity_failed
             end,
             {Tag, #{activity => A, type => T, message => M, attempts => N}};

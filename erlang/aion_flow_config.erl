@@ -22,6 +22,8 @@ activity_option(start_to_close_ms, Ms, Acc) when is_integer(Ms), Ms > 0 ->
     Acc#{<<"start_to_close_ms">> => Ms};
 activity_option(schedule_to_close_ms, Ms, Acc) when is_integer(Ms), Ms > 0 ->
     Acc#{<<"schedule_to_close_ms">> => Ms};
+activity_option(heartbeat_timeout_ms, Ms, Acc) when is_integer(Ms), Ms > 0 ->
+    Acc#{<<"heartbeat_timeout_ms">> => Ms};
 activity_option(task_queue, Q, Acc) when is_binary(Q), byte_size(Q) > 0 ->
     Acc#{<<"task_queue">> => Q};
 activity_option(Key, Value, _Acc) ->

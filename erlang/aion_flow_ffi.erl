@@ -577,7 +577,7 @@ end_run(Run, Kind, Json) ->
         ets:delete(aion_ending, Id)
     end.
 
-run_attempt({Ordinal, Attempt, Name, InputJson, Timeout, TaskQueue}) ->
+run_attempt({Ordinal, Attempt, Name, InputJson, Timeout, TaskQueue, HeartbeatTimeout, LastHeartbeat}) ->
     aion_activity_pool:submit(TaskQueue, #{
         workflow => self(),
         workflow_id => aion_run_ctx:workflow_id(),
@@ -586,7 +586,9 @@ run_attempt({Ordinal, Attempt, Name, InputJson, Timeout, TaskQueue}) ->
         attempt => Attempt,
         name => Name,
         input => InputJson,
-        timeout => Timeout
+        timeout => Timeout,
+        heartbeat_timeout => HeartbeatTimeout,
+        last_heartbeat => LastHeartbeat
     }).
 
 load_nif() ->

@@ -5,7 +5,7 @@
 
 -export([identity/1, null/0, object/1, field/2, as_string/1, as_int/1, as_float/1,
          as_bool/1, as_list/1, to_text/1, from_text/1]).
--export([run_activity/3]).
+-export([run_activity/3, heartbeat/1, last_heartbeat/0]).
 -export([register_workflow/2, register_workflow_with/3, register_activity/2, start/2, start_with_id/3, await/2]).
 -export([sleep/1, start_timer/2, await_timer/1, cancel_timer/1, with_timeout/2, side_effect/1]).
 -export([start_with/3, cancel/1, terminate/2]).
@@ -87,18 +87,36 @@ from_text(Text) ->
 %% @doc `aion/activity.run_with'.
 -spec run_activity(binary(), term(), tuple()) -> {ok, term()} | {error, term()}.
 run_activity(Name, Input, {options, {retry_policy, Max, Init, Coeff, MaxI, NonRetry}, Timeout,
-                           Deadline, Queue}) ->
+                           Deadline, Heartbeat, Queue}) ->
     Opts0 = #{retry => #{max_attempts => Max, initial_interval_ms => Init,
                          backoff_coefficient => Coeff, max_interval_ms => MaxI,
                          non_retryable => NonRetry},
               task_queue => Queue},
-    %% 0 means none for both deadlines.
+    %% 0 means none for the deadlines and the heartbeat timeout.
     Opts = maps:merge(Opts0, maps:from_list([{K, V} || {K, V} <- [{start_to_close_ms, Timeout},
-                                                                {schedule_to_close_ms, Deadline}],
+                                                                {schedule_to_close_ms, Deadline},
+                                                                {heartbeat_timeout_ms, Heartbeat}],
                                                        V =/= 0])),
     case aion_flow:activity(Name, Input, Opts) of
         {ok, V} -> {ok, V};
         {error, Reason} -> {error, flow_error(Reason)}
+    end.
+
+%% @doc `aion/activity.heartbeat'.
+-spec heartbeat(term()) -> {ok, nil} | {error, cancelled | not_in_activity | {bad_details, binary()}}.
+heartbeat(Details) ->
+    case aion_activity:heartbeat(Details) of
+        ok -> {ok, nil};
+        {error, {bad_details, Why}} -> {error, {bad_details, aion_flow_ffi:reason_text(Why)}};
+        {error, Reason} -> {error, Reason}
+    end.
+
+%% @doc `aion/activity.last_heartbeat'.
+-spec last_heartbeat() -> {ok, term()} | {error, nil}.
+last_heartbeat() ->
+    case aion_activity:last_heartbeat() of
+        {ok, Details} -> {ok, Details};
+        none -> {error, nil}
     end.
 
 flow_error({activity_failed, #{activity := A, type := T, message := M, attempts := N}}) ->

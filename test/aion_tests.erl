@@ -273,7 +273,18 @@ gleam_workflow_runs_typed_activities() ->
     %% The schedule-to-close option from Gleam: a 5 s attempt is stopped at 300 ms.
     ok = aion:register_workflow(<<"gleam_deadlined">>, {aion_flow_fixture, deadlined}),
     ?assertEqual({ok, #{<<"type">> => <<"schedule_to_close_timeout">>, <<"attempts">> => 1}},
-                 run(<<"gleam_deadlined">>, #{<<"key">> => key(), <<"ms">> => 5000})).
+                 run(<<"gleam_deadlined">>, #{<<"key">> => key(), <<"ms">> => 5000})),
+    %% Heartbeats from Gleam: the first attempt heartbeats page 3 and hangs, is stopped by
+    %% its 150 ms heartbeat timeout, and the retry reads page 3 back.
+    ok = aion:register_activity(<<"resume_pages">>, {aion_flow_fixture, resume_pages}),
+    ok = aion:register_workflow(<<"gleam_heartbeating">>, {aion_flow_fixture, heartbeating}),
+    {ok, Beating} = aion:start_workflow(<<"gleam_heartbeating">>, null, #{}),
+    ?assertEqual({ok, #{<<"result">> => #{<<"resumed_after">> => 3},
+                        <<"outside">> => <<"not_in_activity">>}},
+                 aion:await(Beating, 10000)),
+    ?assertMatch([#{error := #{<<"type">> := <<"heartbeat_timeout">>,
+                               <<"details">> := #{<<"page">> := 3}}}],
+                 aion_test_support:events(Beating, <<"ActivityFailed">>)).
 
 gleam_registration_takes_module_functions_only() ->
     ?assertEqual({ok, nil}, 'aion@workflow':register(<<"gleam_arith2">>, fun aion_flow_fixture:arithmetic/1)),

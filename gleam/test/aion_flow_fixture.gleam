@@ -186,3 +186,51 @@ pub fn register_panicking() -> Result(Nil, workflow.ClientError) {
   let assert Ok(Nil) = workflow.register("gleam_panics_blocked", panics)
   workflow.register_with("gleam_panics_failed", panics, workflow.FailOnCrash)
 }
+
+/// What `timer:sleep` returns (ignored).
+type Slept
+
+@external(erlang, "timer", "sleep")
+fn sleep(ms: Int) -> Slept
+
+/// Activity `resume_pages`: its first attempt heartbeats page 3, then hangs past its
+/// heartbeat timeout; the next attempt reads page 3 back with `last_heartbeat` and says
+/// where it resumed.
+pub fn resume_pages(_input: json.Json) -> Result(json.Json, String) {
+  case activity.last_heartbeat() {
+    Ok(details) ->
+      case json.get_int(details, "page") {
+        Ok(page) -> Ok(json.object([#("resumed_after", json.int(page))]))
+        Error(_) -> Error("details without a page")
+      }
+    Error(Nil) -> {
+      let _ = activity.heartbeat(json.object([#("page", json.int(3))]))
+      let _ = sleep(5000)
+      Error("not stopped by its heartbeat timeout")
+    }
+  }
+}
+
+/// Runs `resume_pages` under a 150 ms heartbeat timeout; also says what `heartbeat`
+/// answers outside an activity (here, in workflow code).
+pub fn heartbeating(_input: json.Json) -> Result(json.Json, String) {
+  let outside = case activity.heartbeat(json.null()) {
+    Error(activity.NotInActivity) -> "not_in_activity"
+    Error(activity.Cancelled) -> "cancelled"
+    Error(activity.BadDetails(why)) -> why
+    Ok(Nil) -> "ok"
+  }
+  let options =
+    activity.Options(..activity.default_options(), heartbeat_timeout_ms: 150)
+  case
+    activity.run_with(
+      name: "resume_pages",
+      input: json.null(),
+      options: options,
+    )
+  {
+    Ok(result) ->
+      Ok(json.object([#("result", result), #("outside", json.string(outside))]))
+    Error(_) -> Error("resume_pages failed")
+  }
+}

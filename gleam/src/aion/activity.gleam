@@ -13,6 +13,31 @@
 ////   Error(error.ActivityFailed(message: message, ..)) -> ...
 //// }
 //// ```
+////
+//// ## Heartbeats
+////
+//// A long-running activity calls `heartbeat` now and then, from inside the activity
+//// function, to prove it is alive and to record how far it got; with
+//// `heartbeat_timeout_ms` set, an attempt that goes longer than that without a heartbeat
+//// is stopped and fails with the retryable error type `"heartbeat_timeout"`. The next
+//// attempt reads the last details recorded before an earlier attempt failed with
+//// `last_heartbeat`, to resume there:
+////
+//// ```gleam
+//// pub fn export_rows(input: json.Json) -> Result(json.Json, String) {
+////   let start = case activity.last_heartbeat() {
+////     Ok(details) ->
+////       case json.get_int(details, "row") {
+////         Ok(row) -> row + 1
+////         Error(_) -> 0
+////       }
+////     Error(Nil) -> 0
+////   }
+////   // Export the rows from `start` on; after each one:
+////   // activity.heartbeat(json.object([#("row", json.int(row))]))
+////   ...
+//// }
+//// ```
 
 import aion/error
 import aion/json
@@ -36,10 +61,14 @@ pub type Options {
   /// `start_to_close_ms`: per-attempt deadline, 0 for none. `schedule_to_close_ms`: one
   /// deadline over every attempt and retry delay, from the call, 0 for none (past it the
   /// call ends with `error.ActivityTimeout(error_type: "schedule_to_close_timeout", ..)`).
+  /// `heartbeat_timeout_ms`: longest time an attempt may go without a `heartbeat`, from
+  /// its start and from each heartbeat, 0 for none (past it the attempt fails with the
+  /// retryable type `"heartbeat_timeout"`).
   Options(
     retry: RetryPolicy,
     start_to_close_ms: Int,
     schedule_to_close_ms: Int,
+    heartbeat_timeout_ms: Int,
     task_queue: String,
   )
 }
@@ -56,6 +85,7 @@ pub fn default_options() -> Options {
     ),
     start_to_close_ms: 0,
     schedule_to_close_ms: 0,
+    heartbeat_timeout_ms: 0,
     task_queue: "default",
   )
 }
@@ -99,3 +129,28 @@ fn do_run(
   input: json.Json,
   options: Options,
 ) -> Result(json.Json, error.FlowError)
+
+/// Why `heartbeat` recorded nothing.
+pub type HeartbeatError {
+  /// The workflow cancelled this activity (it was cancelled, or the activity lost a
+  /// race): the attempt should stop. The `{aion_cancel, Ordinal, Attempt}` message stays
+  /// in the process's mailbox.
+  Cancelled
+  /// Not called from inside an activity attempt.
+  NotInActivity
+  /// The details could not be recorded (not JSON, or over `max_payload_bytes`): why.
+  BadDetails(String)
+}
+
+/// Records `details` as this attempt's latest heartbeat and proves it is alive. Call it
+/// from inside an activity function. Heartbeats are not history events and send no
+/// message: the details are recorded with the attempt's failure, if it fails, for the
+/// next attempt's `last_heartbeat`. `json.null()` proves liveness only.
+@external(erlang, "aion_flow_gleam_ffi", "heartbeat")
+pub fn heartbeat(details: json.Json) -> Result(Nil, HeartbeatError)
+
+/// In a retry, the details of the last heartbeat recorded before an earlier attempt of
+/// this activity failed. `Error(Nil)` in the first attempt, when no earlier attempt
+/// heartbeated, and outside an activity.
+@external(erlang, "aion_flow_gleam_ffi", "last_heartbeat")
+pub fn last_heartbeat() -> Result(json.Json, Nil)

@@ -52,6 +52,12 @@ pub struct ActivityOptions {
     /// `None`: no such deadline.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub schedule_to_close_ms: Option<u64>,
+    /// Longest time an attempt may go without a heartbeat (`aion_activity:heartbeat/1`),
+    /// counted from its start and from each heartbeat; past it the attempt is stopped and
+    /// fails with the retryable type `heartbeat_timeout`. `None`: heartbeats are not
+    /// required. Recorded only when set (older histories replay unchanged).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub heartbeat_timeout_ms: Option<u64>,
     /// The task queue whose workers run the activity (bounded concurrency per queue).
     pub task_queue: String,
 }
@@ -62,6 +68,7 @@ impl Default for ActivityOptions {
             retry: RetryPolicy::default(),
             start_to_close_ms: None,
             schedule_to_close_ms: None,
+            heartbeat_timeout_ms: None,
             task_queue: "default".to_string(),
         }
     }
@@ -101,6 +108,11 @@ impl ActivityOptions {
         if self.schedule_to_close_ms == Some(0) {
             return Err(Error::InvalidInput(
                 "bad activity options: schedule_to_close_ms must be positive".into(),
+            ));
+        }
+        if self.heartbeat_timeout_ms == Some(0) {
+            return Err(Error::InvalidInput(
+                "bad activity options: heartbeat_timeout_ms must be positive".into(),
             ));
         }
         if self.task_queue.is_empty() {
@@ -191,6 +203,8 @@ mod tests {
             json!({"retry": {"backoff_coefficient": 0.5}}),
             json!({"retry": {"max_attemps": 5}}),
             json!({"start_to_close_ms": 0}),
+            json!({"heartbeat_timeout_ms": 0}),
+            json!({"heartbeat_timeout_ms": -5}),
             json!({"retry": {"initial_interval_ms": 10, "max_interval_ms": 1}}),
         ] {
             let err = ActivityOptions::from_json(&bad).unwrap_err();

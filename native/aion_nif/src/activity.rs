@@ -22,7 +22,8 @@ mod atoms {
 /// `nif_run_dispatch_activity(Run, Name, InputJson, ConfigJson, NowMs, Tag)` →
 /// `{ok, {replayed, Ordinal}}` (answered from history) or `{ok, {live, Ordinal, Task | none}}`
 /// (the append is on its way: wait for `{aion_durable, Tag, ok}`, then run `Task` =
-/// `{Ordinal, Attempt, Name, InputJson, TimeoutMs | infinity, TaskQueue}`; `none` when the activity
+/// `{Ordinal, Attempt, Name, InputJson, TimeoutMs | infinity, TaskQueue, HeartbeatTimeoutMs |
+/// infinity, LastHeartbeatJson | none}`; `none` when the activity
 /// was cancelled at once because a cancellation is waiting to be seen).
 pub(crate) fn nif_run_dispatch_activity<'a>(
     env: Env<'a>,
@@ -69,7 +70,8 @@ pub(crate) fn nif_run_activity_step<'a>(
 }
 
 /// Reads an attempt's outcome as the worker sends it: `{"ok": Result}` or
-/// `{"error": {...}}`. The result is kept as the JSON text it came in (not parsed into a
+/// `{"error": {"type", "message", "retryable", "details"?}}` (`details`: the attempt's last
+/// heartbeat details, when it sent any). The result is kept as the JSON text it came in (not parsed into a
 /// tree and encoded again); a `null` result is a result.
 fn parse_outcome(text: &str) -> Result<AttemptOutcome, Error> {
     let bad =
@@ -91,6 +93,8 @@ fn parse_outcome(text: &str) -> Result<AttemptOutcome, Error> {
             .get("retryable")
             .and_then(Value::as_bool)
             .unwrap_or(true),
+        // The attempt's last heartbeat details, when it sent any.
+        details: error.get("details").filter(|d| !d.is_null()).cloned(),
     })
 }
 

@@ -27,7 +27,8 @@ impl Limit {
 }
 
 /// An attempt to hand to a worker once the append that starts it is durable:
-/// `{Ordinal, Attempt, Name, InputJson, TimeoutMs | infinity, TaskQueue}`.
+/// `{Ordinal, Attempt, Name, InputJson, TimeoutMs | infinity, TaskQueue, HeartbeatTimeoutMs |
+/// infinity, LastHeartbeatJson | none}`.
 #[derive(NifTuple)]
 pub(crate) struct Task {
     ordinal: u64,
@@ -36,17 +37,34 @@ pub(crate) struct Task {
     input: String,
     timeout: Limit,
     task_queue: String,
+    heartbeat_timeout: Limit,
+    last_heartbeat: MaybeJson,
+}
+
+/// JSON text, or the atom `none`.
+#[derive(NifUntaggedEnum)]
+pub(crate) enum MaybeJson {
+    /// JSON text.
+    Json(String),
+    /// The atom `none`.
+    None(Atom),
 }
 
 impl From<&AttemptTask> for Task {
     fn from(task: &AttemptTask) -> Task {
+        let ms = |limit: Option<u64>| Limit::of(limit.and_then(|ms| i64::try_from(ms).ok()));
         Task {
             ordinal: task.ordinal,
             attempt: task.attempt,
             name: task.name.clone(),
             input: task.input.text().to_string(),
-            timeout: Limit::of(task.start_to_close_ms.and_then(|ms| i64::try_from(ms).ok())),
+            timeout: ms(task.start_to_close_ms),
             task_queue: task.task_queue.clone(),
+            heartbeat_timeout: ms(task.heartbeat_timeout_ms),
+            last_heartbeat: match &task.last_heartbeat {
+                Some(details) => MaybeJson::Json(details.to_string()),
+                None => MaybeJson::None(atoms::none()),
+            },
         }
     }
 }

@@ -22,6 +22,12 @@ pub struct AttemptTask {
     pub input: Payload,
     /// Per-attempt deadline, if any.
     pub start_to_close_ms: Option<u64>,
+    /// Longest time the attempt may go without a heartbeat, if heartbeats are required.
+    pub heartbeat_timeout_ms: Option<u64>,
+    /// The details of the latest heartbeat recorded with an earlier attempt's failure (for
+    /// `aion_activity:last_heartbeat/0`); `None` in the first attempt or when no earlier
+    /// attempt recorded any.
+    pub last_heartbeat: Option<Value>,
     /// The task queue to run it on.
     pub task_queue: String,
 }
@@ -59,6 +65,9 @@ pub enum AttemptOutcome {
         message: String,
         /// `false` for terminal errors, which are never retried.
         retryable: bool,
+        /// The details of the attempt's last heartbeat, if it sent any: recorded with the
+        /// failure (as the error's `details`) and handed to the next attempt.
+        details: Option<Value>,
     },
 }
 
@@ -140,6 +149,7 @@ impl Run {
                 error_type: "worker_lost".into(),
                 message: "the node stopped while this attempt was running".into(),
                 retryable: true,
+                details: None,
             };
             let attempt = state.started;
             return Ok(Step::Record(
@@ -217,6 +227,7 @@ impl Run {
             error_type,
             message,
             retryable,
+            details,
         } = outcome
         else {
             return Err(Error::Internal("failure_append on a success".into()));
@@ -238,6 +249,11 @@ impl Run {
                     "schedule_to_close_ms ran out at {deadline} (attempt {attempt} failed: {error_type}: {message})"
                 ),
             });
+        }
+        // The attempt's last heartbeat details travel with its failure (replay hands the
+        // latest ones to the next attempt); a `null` records nothing.
+        if let Some(details) = details.filter(|d| !d.is_null()) {
+            error["details"] = details;
         }
         self.record(
             vec![EventKind::ActivityFailed {
@@ -278,6 +294,8 @@ impl Run {
             name: state.name.clone(),
             input: state.input.clone(),
             start_to_close_ms,
+            heartbeat_timeout_ms: state.options.heartbeat_timeout_ms,
+            last_heartbeat: state.last_heartbeat.clone(),
             task_queue: state.options.task_queue.clone(),
         })
     }

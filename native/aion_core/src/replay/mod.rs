@@ -173,6 +173,9 @@ struct ActivityState {
     outcome_at: i64,
     /// The attempt this incarnation handed to a worker and still waits for.
     live_attempt: Option<u32>,
+    /// The latest heartbeat details recorded with a failed attempt (`details` in an
+    /// `ActivityFailed` error), handed to the next attempt.
+    last_heartbeat: Option<Value>,
 }
 
 impl ActivityState {
@@ -753,6 +756,7 @@ impl Run {
                         outcome_seq: 0,
                         outcome_at: 0,
                         live_attempt: None,
+                        last_heartbeat: None,
                     },
                 );
             }
@@ -789,6 +793,10 @@ impl Run {
                 state.failed = state.failed.max(*attempt);
                 state.failed_at = event.recorded_at;
                 state.live_attempt = None;
+                // A failure without details (worker_lost, ...) keeps the earlier ones.
+                if let Some(details) = error.get("details").filter(|d| !d.is_null()) {
+                    state.last_heartbeat = Some(details.clone());
+                }
                 if !retryable {
                     state.outcome = Some(Err(json!({
                         "activity": state.name,

@@ -188,12 +188,14 @@ impl Driver {
                 error_type: "flaky".into(),
                 message: format!("attempt {attempt}"),
                 retryable: true,
+                details: None,
             },
             Ok(n) => AttemptOutcome::Completed(json!({ "n": n }).into()),
             Err(n) => AttemptOutcome::Failed {
                 error_type: "declined".into(),
                 message: format!("no {n}"),
                 retryable: false,
+                details: None,
             },
         }
     }

@@ -30,6 +30,7 @@ fn failure(error_type: &str, message: &str, retryable: bool) -> AttemptOutcome {
         error_type: error_type.into(),
         message: message.into(),
         retryable,
+        details: None,
     }
 }
 
@@ -256,6 +257,197 @@ fn schedule_to_close_bounds_attempts_and_retry_delays_together() {
         .get("schedule_to_close_ms")
         .is_none());
     assert!(ActivityOptions::from_json(&json!({"schedule_to_close_ms": 0})).is_err());
+}
+
+/// A failed attempt carrying its last heartbeat's details.
+fn failure_with(error_type: &str, details: Option<Value>) -> AttemptOutcome {
+    AttemptOutcome::Failed {
+        error_type: error_type.into(),
+        message: "stopped".into(),
+        retryable: true,
+        details,
+    }
+}
+
+/// The `error` of the `ActivityFailed` an append holds.
+fn failed_error(append: &Append) -> Value {
+    match &append.events[0].kind {
+        EventKind::ActivityFailed { error, .. } => error.clone(),
+        other => panic!("expected ActivityFailed, got {other:?}"),
+    }
+}
+
+#[test]
+fn heartbeat_details_recorded_with_failure_and_handed_to_next_attempt() {
+    let mut history = started();
+    let mut run = run_with(history.clone());
+    let config = json!({"heartbeat_timeout_ms": 500,
+                        "retry": {"max_attempts": 0, "initial_interval_ms": 10,
+                                  "max_interval_ms": 10}});
+    let Dispatch::Live {
+        ordinal,
+        append,
+        task: Some(task),
+    } = run
+        .dispatch_activity("scan", json!(1).into(), &config, 0)
+        .unwrap()
+    else {
+        panic!("expected a live dispatch")
+    };
+    history.extend(append.events.clone());
+    let EventKind::ActivityScheduled {
+        config: recorded, ..
+    } = &append.events[0].kind
+    else {
+        panic!("expected ActivityScheduled")
+    };
+    assert_eq!(recorded["heartbeat_timeout_ms"], 500);
+    assert_eq!(task.heartbeat_timeout_ms, Some(500));
+    assert_eq!(task.last_heartbeat, None);
+    // Attempt 1 misses a heartbeat after reporting page 3: the failure records it.
+    let append = run
+        .activity_result(
+            ordinal,
+            1,
+            failure_with("heartbeat_timeout", Some(json!({"page": 3}))),
+            100,
+        )
+        .unwrap()
+        .unwrap();
+    assert_eq!(failed_error(&append)["details"], json!({"page": 3}));
+    assert_eq!(failed_error(&append)["type"], "heartbeat_timeout");
+    history.extend(append.events);
+    let next = |run: &mut Run, history: &mut Vec<Event>, now: i64| {
+        let Step::Start { append, task } = run.activity_step(ordinal, now).unwrap() else {
+            panic!("expected the next attempt")
+        };
+        history.extend(append.events);
+        task
+    };
+    let task = next(&mut run, &mut history, 200);
+    assert_eq!(
+        (task.attempt, task.last_heartbeat),
+        (2, Some(json!({"page": 3})))
+    );
+    // Attempt 2 fails without heartbeating (or is lost with its node): page 3 remains.
+    let append = run
+        .activity_result(ordinal, 2, failure_with("worker_lost", None), 300)
+        .unwrap()
+        .unwrap();
+    assert!(failed_error(&append).get("details").is_none());
+    history.extend(append.events);
+    let task = next(&mut run, &mut history, 400);
+    assert_eq!(
+        (task.attempt, task.last_heartbeat),
+        (3, Some(json!({"page": 3})))
+    );
+    // Attempt 3 gets to page 7 and crashes; `null` details would record nothing.
+    let append = run
+        .activity_result(
+            ordinal,
+            3,
+            failure_with("crash", Some(json!({"page": 7}))),
+            500,
+        )
+        .unwrap()
+        .unwrap();
+    history.extend(append.events);
+    // A replay of that history hands page 7 to attempt 4, as the live run does.
+    for mut run in [replay_of(&history), run] {
+        if run.next_ordinal == 1 {
+            assert_eq!(
+                run.dispatch_activity("scan", json!(1).into(), &config, 0)
+                    .unwrap(),
+                Dispatch::Replayed { ordinal }
+            );
+        }
+        let Step::Start { task, .. } = run.activity_step(ordinal, 600).unwrap() else {
+            panic!("expected attempt 4")
+        };
+        assert_eq!(
+            (task.attempt, task.last_heartbeat),
+            (4, Some(json!({"page": 7})))
+        );
+    }
+    // The details also survive a failure that becomes schedule_to_close_timeout.
+    let mut run = run_with(started());
+    let config = json!({"schedule_to_close_ms": 100, "heartbeat_timeout_ms": 50});
+    let Dispatch::Live { ordinal, .. } = run
+        .dispatch_activity("scan", json!(1).into(), &config, 0)
+        .unwrap()
+    else {
+        panic!("expected a live dispatch")
+    };
+    let append = run
+        .activity_result(
+            ordinal,
+            1,
+            failure_with("heartbeat_timeout", Some(json!("p9"))),
+            90,
+        )
+        .unwrap()
+        .unwrap();
+    let error = failed_error(&append);
+    assert_eq!(
+        (error["type"].as_str(), &error["details"]),
+        (Some("schedule_to_close_timeout"), &json!("p9"))
+    );
+}
+
+#[test]
+fn old_histories_without_heartbeat_fields_replay_unchanged() {
+    // An activity scheduled, started and failed before heartbeats existed: its recorded
+    // options have no heartbeat_timeout_ms and its error no details.
+    let old_config = json!({
+        "retry": {"max_attempts": 3, "initial_interval_ms": 100, "backoff_coefficient": 2.0,
+                  "max_interval_ms": 10000, "non_retryable": []},
+        "start_to_close_ms": null,
+        "task_queue": "default"
+    });
+    let mut history = started();
+    for (seq, kind) in [
+        EventKind::ActivityScheduled {
+            ordinal: 1,
+            name: "pay".into(),
+            input: json!(1).into(),
+            config: old_config.clone(),
+        },
+        EventKind::ActivityStarted {
+            ordinal: 1,
+            attempt: 1,
+        },
+        EventKind::ActivityFailed {
+            ordinal: 1,
+            error: json!({"type": "io", "message": "boom"}),
+            attempt: 1,
+            retryable: true,
+            cause: None,
+        },
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        history.push(Event {
+            seq: seq as u64 + 2,
+            recorded_at: 10,
+            kind,
+        });
+    }
+    let mut run = replay_of(&history);
+    // The same call today records the same options: it replays, no non-determinism.
+    assert_eq!(ActivityOptions::default().to_json(), old_config);
+    assert_eq!(
+        run.dispatch_activity("pay", json!(1).into(), &Value::Null, 20)
+            .unwrap(),
+        Dispatch::Replayed { ordinal: 1 }
+    );
+    let Step::Start { task, .. } = run.activity_step(1, 1_000).unwrap() else {
+        panic!("expected attempt 2")
+    };
+    assert_eq!(
+        (task.attempt, task.heartbeat_timeout_ms, task.last_heartbeat),
+        (2, None, None)
+    );
 }
 
 #[test]
@@ -993,6 +1185,7 @@ fn select_settled_gives_every_result_in_history_order_up_to_the_first_failure() 
         error_type: "boom".into(),
         message: message.into(),
         retryable: false,
+        details: None,
     };
     run.activity_result(
         ordinals[2],
