@@ -38,7 +38,17 @@
 -spec parse(binary(), integer()) -> {ok, cron()} | {error, term()}.
 parse(Expr, OffsetMinutes) when is_binary(Expr), is_integer(OffsetMinutes),
                                 abs(OffsetMinutes) < 24 * 60 ->
-    case string:lexemes(string:lowercase(macro(string:trim(Expr))), " \t") of
+    case unicode:characters_to_binary(Expr) =:= Expr of
+        true -> parse_text(Expr, OffsetMinutes);
+        false -> {error, not_utf8}
+    end;
+parse(_Expr, OffsetMinutes) when is_integer(OffsetMinutes) ->
+    {error, not_a_binary};
+parse(_Expr, _OffsetMinutes) ->
+    {error, bad_offset}.
+
+parse_text(Expr, OffsetMinutes) ->
+    case string:lexemes(macro(string:lowercase(string:trim(Expr))), " \t") of
         [Mi, H, Dom, Mo, Dow] ->
             Fields = [{minute, Mi, 0, 59}, {hour, H, 0, 23}, {day_of_month, Dom, 1, 31},
                       {month, Mo, 1, 12}, {day_of_week, Dow, 0, 7}],
@@ -57,11 +67,7 @@ parse(Expr, OffsetMinutes) when is_binary(Expr), is_integer(OffsetMinutes),
             end;
         Parts ->
             {error, {fields, length(Parts)}}
-    end;
-parse(_Expr, OffsetMinutes) when is_integer(OffsetMinutes) ->
-    {error, not_a_binary};
-parse(_Expr, _OffsetMinutes) ->
-    {error, bad_offset}.
+    end.
 
 %% @doc Reads a UTC offset `<<"+HH:MM">>' or `<<"-HH:MM">>' (or `<<"Z">>') as minutes.
 -spec parse_offset(binary()) -> {ok, integer()} | error.

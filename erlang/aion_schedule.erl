@@ -61,6 +61,9 @@
 -define(RECENT, 10).
 -define(DEFAULT_CATCHUP_MS, 3600000).
 -define(CALL_MS, 15000).
+%% The largest `every_ms' and `catchup_window_ms' (a hundred years): slot times and timers
+%% stay well inside the 64-bit integers that histories and queries carry.
+-define(MAX_MS, 3155760000000).
 -define(OVERLAPS, [<<"skip">>, <<"buffer_one">>, <<"allow_all">>, <<"cancel_other">>]).
 -define(COUNTS, [<<"started">>, <<"skipped_overlap">>, <<"missed">>, <<"paused">>, <<"failed">>,
                  <<"buffered">>]).
@@ -209,7 +212,7 @@ check_spec(Spec) when is_map(Spec) ->
         Overlap = to_binary(maps:get(overlap, S, skip)),
         lists:member(Overlap, ?OVERLAPS) orelse throw({bad_schedule, {overlap, maps:get(overlap, S)}}),
         Catchup = case maps:get(catchup_window_ms, S, ?DEFAULT_CATCHUP_MS) of
-            C when is_integer(C), C >= 0 -> C;
+            C when is_integer(C), C >= 0, C =< ?MAX_MS -> C;
             C -> throw({bad_schedule, {catchup_window_ms, C}})
         end,
         is_boolean(maps:get(paused, S, false)) orelse throw({bad_schedule, {paused, maps:get(paused, S)}}),
@@ -234,7 +237,7 @@ timing(S = #{cron := Cron}) ->
         {error, Why} -> throw({bad_schedule, {cron, Cron, Why}});
         false -> throw({bad_schedule, {cron, Cron, not_a_binary}})
     end;
-timing(S = #{every_ms := Ms}) when is_integer(Ms), Ms > 0 ->
+timing(S = #{every_ms := Ms}) when is_integer(Ms), Ms > 0, Ms =< ?MAX_MS ->
     maps:is_key(utc_offset, S) andalso throw({bad_schedule, {utc_offset, only_with_cron}}),
     #{<<"every_ms">> => Ms};
 timing(#{every_ms := Ms}) ->
@@ -362,19 +365,37 @@ wait_ms(#{<<"spec">> := Spec, <<"last">> := Last, <<"buffered">> := Buffered}, N
 %% workflow; `trigger': asked for now) and answers what it did.
 fire(Slot, Why) ->
     #{<<"id">> := Id, <<"spec">> := Spec, <<"running">> := Running} = get(?KEY),
-    Input = #{<<"schedule">> => Id, <<"slot">> => Slot, <<"running">> => Running,
-              <<"policy">> => maps:get(<<"overlap">>, Spec),
-              <<"workflow">> => maps:get(<<"workflow">>, Spec),
-              <<"input">> => maps:get(<<"input">>, Spec)},
+    Input0 = #{<<"schedule">> => Id, <<"slot">> => Slot, <<"running">> => Running,
+               <<"policy">> => maps:get(<<"overlap">>, Spec),
+               <<"workflow">> => maps:get(<<"workflow">>, Spec),
+               <<"input">> => maps:get(<<"input">>, Spec)},
+    %% A trigger is no slot: its workflow is named by the time and the trigger's number,
+    %% so two triggers at one instant (or one at a slot's time) start two workflows.
+    Input = case Why of
+        trigger ->
+            N = maps:get(<<"triggers">>, get(?KEY), 0) + 1,
+            change(fun(S) -> S#{<<"triggers">> => N} end),
+            Input0#{<<"workflow_id">> => trigger_id(Id, Slot, N)};
+        _ ->
+            Input0
+    end,
     Opts = #{retry => #{max_attempts => 5, initial_interval_ms => 200, max_interval_ms => 5000},
              start_to_close_ms => 30000},
     Outcome = case aion_flow:activity(?START, Input, Opts) of
         {ok, #{<<"outcome">> := O} = R} -> {O, maps:get(<<"workflow_id">>, R, null), maps:get(<<"reason">>, R, null)};
         {error, Reason} -> {<<"failed">>, null, aion_flow_ffi:printed(Reason)}
     end,
+    %% Answer what `record/4' makes of it: a slot that would wait while one waits already
+    %% is skipped.
+    WaitsAlready = maps:get(<<"buffered">>, get(?KEY)) =/= null andalso Why =/= buffered,
     change(fun(S) -> record(Slot, Why, Outcome, S) end),
     {O1, W1, _} = Outcome,
-    #{<<"outcome">> => case O1 of <<"buffer">> -> <<"buffered">>; _ -> O1 end, <<"workflow_id">> => W1}.
+    Answer = case O1 of
+        <<"buffer">> when WaitsAlready -> <<"skipped">>;
+        <<"buffer">> -> <<"buffered">>;
+        _ -> O1
+    end,
+    #{<<"outcome">> => Answer, <<"workflow_id">> => W1}.
 
 record(Slot, Why, {<<"started">>, W, _}, S) ->
     S1 = case Why of buffered -> S#{<<"buffered">> => null}; _ -> S end,
@@ -470,8 +491,8 @@ info(View) ->
 %% attempt of this activity). Answers `#{outcome => started | skipped | buffer | failed}'.
 -spec start_slot(map()) -> {ok, map()}.
 start_slot(#{<<"schedule">> := Id, <<"slot">> := Slot, <<"running">> := Running,
-             <<"policy">> := Policy, <<"workflow">> := Type, <<"input">> := Input}) ->
-    SlotId = slot_id(Id, Slot),
+             <<"policy">> := Policy, <<"workflow">> := Type, <<"input">> := Input} = Args) ->
+    SlotId = maps:get(<<"workflow_id">>, Args, slot_id(Id, Slot)),
     Active = Running =/= null andalso Running =/= SlotId andalso running(Running),
     case aion:describe(SlotId) of
         {ok, _} ->
@@ -512,6 +533,10 @@ watch(Running, Id) ->
                   aion:signal(workflow_id(Id), ?WAKE, null)
               end),
     ok.
+
+%% The workflow id of the `N'th trigger of schedule `Id', at `Ms'.
+trigger_id(Id, Ms, N) ->
+    <<(slot_id(Id, Ms))/binary, "/trigger-", (integer_to_binary(N))/binary>>.
 
 %% @doc The workflow id of schedule `Id''s slot at `SlotMs': the id and the slot time in
 %% RFC 3339 (UTC, milliseconds), joined by `@'.

@@ -171,9 +171,21 @@ impl Run {
     }
 
     /// The next accepted update whose handler must run before an outcome recorded at
-    /// `before` (`None`: nothing recorded yet, so any accepted update).
+    /// `before` (`None`: nothing recorded yet, so any accepted update). An open
+    /// `with_timeout` scope that fired ended the await at its `TimerFired`: an update
+    /// accepted after that ran at a later await, and runs there on replay too.
     pub(super) fn pending_update(&mut self, before: Option<u64>) -> Option<Step> {
         let entry = self.updates.get(self.updates_started)?;
+        let scope_fired = self
+            .scopes
+            .iter()
+            .filter_map(|id| self.timers.get(id).and_then(|t| t.fired))
+            .map(|(seq, _)| seq)
+            .min();
+        let before = match (before, scope_fired) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         if before.is_some_and(|seq| entry.seq > seq) {
             return None;
         }
