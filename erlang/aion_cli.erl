@@ -54,6 +54,10 @@ commands() ->
      {"cancel", ["ID"], [], write, "Ask the workflow to cancel (its code may compensate)."},
      {"terminate", ["ID", "REASON"], [], write, "End the workflow at once; REASON is recorded as text."},
      {"export", ["ID", "FILE"], [], read, "Write the current run's history to FILE (for replay)."},
+     {"schedules", [], [], write, "List the schedules: when each fires, its next run, its counts."},
+     {"schedule", ["ACTION", "ID"], [], write,
+      "ACTION a schedule: describe, pause, unpause, trigger (start its workflow now) or delete."},
+     {"create-schedule", ["ID", "JSON"], [], write, "Create schedule ID from the spec JSON."},
      {"replay", ["PATH"], [workflow, pa], offline,
       "Replay exported histories against workflow code, offline."}].
 
@@ -67,6 +71,15 @@ details("replay") ->
     "directory is found next to the escript (../lib/aion, ../lib/aion-*) or in $AION_LIB.\n";
 details("terminate") ->
     "No compensation runs; REASON is recorded as a string (WorkflowTerminated).\n";
+details("create-schedule") ->
+    "The spec is a JSON object: \"workflow\" (a registered type, required), \"input\" (default\n"
+    "null), \"cron\" (five fields, e.g. \"*/5 * * * *\") with \"utc_offset\" (\"Z\" or \"+05:30\") or\n"
+    "\"every_ms\", \"overlap\" (skip, buffer_one, allow_all, cancel_other), \"catchup_window_ms\",\n"
+    "\"paused\". Example:\n"
+    "  aion create-schedule nightly '{\"workflow\":\"report\",\"cron\":\"0 2 * * *\"}'\n";
+details("schedule") ->
+    "describe prints the spec, the next five runs, the counts (started, skipped_overlap,\n"
+    "missed, paused, failed, buffered) and the last actions; trigger prints what it did.\n";
 details("list") ->
     "--since/--until/--limit/--cursor/--newest-first need a node whose aion pages list/1.\n";
 details(_) ->
@@ -250,6 +263,42 @@ run_command("cancel", _, T, [Id], Opts) ->
 run_command("terminate", _, T, [Id, Reason], Opts) ->
     done(T, aion_cli_target:call(T, aion, terminate, [bin(Id), bin(Reason)]), Id, Opts,
          ["terminated ", Id]);
+run_command("schedules", _, T, [], Opts) ->
+    case aion_cli_target:call(T, aion, list_schedules, []) of
+        {ok, Schedules} -> print(Opts, #{schedules => Schedules}, fun() -> schedules_table(Schedules) end);
+        {error, Reason} -> failed(T, Reason, undefined)
+    end;
+run_command("schedule", Command, T, [Action, Id], Opts) ->
+    Actions = ["describe", "pause", "unpause", "trigger", "delete"],
+    lists:member(Action, Actions) orelse
+        throw({usage, Command, ["ACTION must be one of ", lists:join(", ", Actions), ", got ", Action]}),
+    Function = case Action of
+        "describe" -> describe_schedule;
+        _ -> list_to_atom(Action ++ "_schedule")
+    end,
+    case aion_cli_target:call(T, aion, Function, [bin(Id)], 20000) of
+        ok ->
+            print(Opts, #{ok => true}, fun() -> ["schedule ", Id, " ", past(Action), $\n] end);
+        {ok, #{outcome := Outcome, workflow_id := W} = Triggered} ->
+            print(Opts, Triggered, fun() -> [atom_to_list(Outcome), [[" ", W] || is_binary(W)], $\n] end);
+        {ok, Info} ->
+            print(Opts, Info, fun() -> aion_cli_out:fields(schedule_fields(Info)) end);
+        {error, not_found} ->
+            throw({fail, ["no schedule with id ", Id]});
+        {error, Reason} ->
+            failed(T, Reason, Id)
+    end;
+run_command("create-schedule", Command, T, [Id, Json], Opts) ->
+    Spec = case decode(T, Command, Json) of
+        Map when is_map(Map) -> Map;
+        _ -> throw({usage, Command, "the spec must be a JSON object"})
+    end,
+    case aion_cli_target:call(T, aion, create_schedule, [bin(Id), Spec]) of
+        ok -> print(Opts, #{ok => true}, fun() -> ["schedule ", Id, " created\n"] end);
+        {error, {already_exists, _}} -> throw({fail, ["a schedule already has id ", Id]});
+        {error, {bad_schedule, Why}} -> throw({fail, ["bad schedule: ", aion_cli_out:text(Why)]});
+        {error, Reason} -> failed(T, Reason, Id)
+    end;
 run_command("export", _, T, [Id, File], Opts) ->
     case export(T, bin(Id)) of
         {ok, Document} ->
@@ -393,6 +442,43 @@ summary_fields(Summary) ->
                            false -> aion_cli_out:text(V)
                        end}
      || K <- Order ++ Rest, {ok, V} <- [maps:find(K, Summary)]].
+
+past("pause") -> "paused";
+past("unpause") -> "unpaused";
+past("delete") -> "deleted".
+
+schedules_table([]) ->
+    "no schedules\n";
+schedules_table(Schedules) ->
+    Rows = [[text(id, S), text(workflow, S), timing(S), text(overlap, S), text(paused, S),
+             case maps:get(next_runs, S, []) of [Next | _] -> aion_cli_out:time(Next); [] -> "" end,
+             count(started, S), count(missed, S), count(skipped_overlap, S)]
+            || S <- Schedules],
+    aion_cli_out:table(["SCHEDULE", "WORKFLOW", "WHEN", "OVERLAP", "PAUSED", "NEXT RUN", "STARTED",
+                        "MISSED", "SKIPPED"], Rows).
+
+timing(#{cron := Cron, utc_offset := Offset}) -> [Cron, " (", Offset, ")"];
+timing(#{every_ms := Ms}) -> ["every ", integer_to_list(Ms), " ms"];
+timing(_) -> "".
+
+count(Key, #{counts := Counts}) -> integer_to_list(maps:get(Key, Counts, 0));
+count(_, _) -> "".
+
+schedule_fields(Info) ->
+    Plain = [{atom_to_list(K), aion_cli_out:text(V)}
+             || K <- [id, workflow, input, cron, utc_offset, every_ms, overlap, catchup_window_ms,
+                      paused, running, buffered],
+                {ok, V} <- [maps:find(K, Info)]],
+    Next = [{"next_runs", lists:join(" ", [aion_cli_out:time(T) || T <- maps:get(next_runs, Info, [])])}],
+    Counts = [{"counts", lists:join(" ", [[atom_to_list(K), $=, integer_to_list(V)]
+                                         || {K, V} <- lists:sort(maps:to_list(maps:get(counts, Info, #{})))])}],
+    Recent = [{"recent", lists:join("; ", [recent_text(R) || R <- maps:get(recent, Info, [])])}],
+    Plain ++ Next ++ Counts ++ Recent ++ [{"created_at", when_(created_at, Info)}].
+
+recent_text(R = #{slot := Slot, outcome := Outcome}) ->
+    [aion_cli_out:time(Slot), " ", aion_cli_out:text(Outcome),
+     [[" ", aion_cli_out:text(W)] || {ok, W} <- [maps:find(workflow_id, R)], W =/= null],
+     [[" (", aion_cli_out:text(Why), ")"] || {ok, Why} <- [maps:find(reason, R)], Why =/= null]].
 
 history_table(Events) ->
     Rows = [[text(seq, E), when_(recorded_at, E), text(type, E), event_details(E)] || E <- Events],

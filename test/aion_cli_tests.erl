@@ -22,7 +22,8 @@ cli_test_() ->
           ?T(start_and_signal_and_query),
           ?T(update_runs_the_handler_and_rejects),
           ?T(cancel_and_terminate),
-          ?T(export_writes_the_history_that_replay_checks)]
+          ?T(export_writes_the_history_that_replay_checks),
+          ?T(schedules_are_created_listed_and_steered)]
      end}.
 
 read_only_test_() ->
@@ -434,3 +435,35 @@ data_dir_is_read_only(#{dir := Dir, done := Done, open := Open, history := Histo
     ?assertEqual(Before, [F || F = {Name, _} <- After, lists:keymember(Name, 1, Before)]),
     {1, <<>>, NoDir} = run(Ctx, ["list", "--data-dir", Dir ++ "_no_such"]),
     ?assert(has(NoDir, <<"no such data directory">>)).
+
+schedules_are_created_listed_and_steered(Ctx) ->
+    Id = <<"cli-sched-", (key())/binary>>,
+    Spec = <<"{\"workflow\":\"three_steps\",\"input\":{\"tag\":\"sched\"},\"every_ms\":3600000}">>,
+    {0, Created, <<>>} = aion(Ctx, ["create-schedule", Id, Spec]),
+    ?assert(has(Created, <<"created">>)),
+    ?assertMatch({ok, #{workflow := <<"three_steps">>, every_ms := 3600000}}, aion:describe_schedule(Id)),
+    {1, <<>>, Again} = aion(Ctx, ["create-schedule", Id, Spec]),
+    ?assert(has(Again, <<"already has id">>)),
+    {1, <<>>, Bad} = aion(Ctx, ["create-schedule", <<"cli-bad">>, "{\"workflow\":\"three_steps\",\"cron\":\"61 * * * *\"}"]),
+    ?assert(has(Bad, <<"bad schedule">>)),
+    {2, <<>>, _} = aion(Ctx, ["create-schedule", <<"cli-bad">>, "[1]"]),
+    %% The table, and the same as JSON.
+    {0, Table, <<>>} = aion(Ctx, ["schedules"]),
+    ?assert(has(Table, Id)),
+    ?assert(has(Table, <<"every 3600000 ms">>)),
+    #{<<"schedules">> := Listed} = json(Ctx, ["schedules"]),
+    ?assert(lists:any(fun(#{<<"id">> := I}) -> I =:= Id end, Listed)),
+    {0, _, <<>>} = aion(Ctx, ["schedule", "pause", Id]),
+    ?assertMatch({ok, #{paused := true}}, aion:describe_schedule(Id)),
+    #{<<"outcome">> := <<"started">>, <<"workflow_id">> := W} = json(Ctx, ["schedule", "trigger", Id]),
+    ?assertEqual({ok, [10, 20, 30]}, aion:await(W, 5000)),
+    {0, Described, <<>>} = aion(Ctx, ["schedule", "describe", Id]),
+    ?assert(has(Described, <<"started=1">>)),
+    ?assert(has(Described, W)),
+    {0, _, <<>>} = aion(Ctx, ["schedule", "unpause", Id]),
+    ?assertMatch({ok, #{paused := false}}, aion:describe_schedule(Id)),
+    {2, <<>>, _} = aion(Ctx, ["schedule", "explode", Id]),
+    {0, _, <<>>} = aion(Ctx, ["schedule", "delete", Id]),
+    {1, <<>>, Gone} = aion(Ctx, ["schedule", "describe", Id]),
+    ?assert(has(Gone, <<"no schedule with id">>)),
+    ?assertEqual({error, not_found}, aion:describe_schedule(Id)).
