@@ -56,7 +56,7 @@ parse_text(Expr, OffsetMinutes) ->
                 [Minutes, Hours, Doms, Months, Dows] ->
                     Cron = #cron{minutes = Minutes, hours = Hours, doms = Doms, months = Months,
                                  dows = lists:usort([D rem 7 || D <- Dows]),
-                                 dom_any = Dom =:= <<"*">>, dow_any = Dow =:= <<"*">>,
+                                 dom_any = starred(Dom), dow_any = starred(Dow),
                                  offset = OffsetMinutes * ?MINUTE},
                     case next(Cron, 0) of
                         none -> {error, never};
@@ -84,6 +84,11 @@ parse_offset(<<Sign, H1, H2, $:, M1, M2>>) when Sign =:= $+; Sign =:= $- ->
     end;
 parse_offset(_) ->
     error.
+
+%% A day field that starts with `*' (`*', `*/2') does not restrict the day in the sense
+%% of the either-day rule (as in Vixie cron).
+starred(<<"*", _/binary>>) -> true;
+starred(_) -> false.
 
 macro(<<"@yearly">>) -> <<"0 0 1 1 *">>;
 macro(<<"@annually">>) -> <<"0 0 1 1 *">>;

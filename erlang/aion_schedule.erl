@@ -59,6 +59,11 @@
 %% this many ms (the usual wake is a watcher's signal when that workflow closes).
 -define(BUFFER_POLL_MS, 30000).
 -define(RECENT, 10).
+%% At most this many starts per step of the loop (a long catch-up takes several steps, and
+%% the history continues as new between them).
+-define(BATCH, 20).
+%% The slot the loop slept for is on time when its wake comes at most this late.
+-define(ON_TIME_MS, 10000).
 -define(DEFAULT_CATCHUP_MS, 3600000).
 -define(CALL_MS, 15000).
 %% The largest `every_ms' and `catchup_window_ms' (a hundred years): slot times and timers
@@ -197,7 +202,7 @@ check_spec(Spec) when is_map(Spec) ->
         _ = [throw({bad_schedule, {unknown_field, K}}) || K <- maps:keys(S), not lists:member(K, Known)],
         Type = case maps:find(workflow, S) of
             {ok, T} when is_binary(T) ->
-                aion:valid_name(T) orelse throw({bad_schedule, {workflow, T}}),
+                (aion:valid_name(T) andalso T =/= ?TYPE) orelse throw({bad_schedule, {workflow, T}}),
                 aion_engine:lookup(workflow, T) =/= error orelse throw({unknown_workflow_type, T}),
                 T;
             {ok, T} -> throw({bad_schedule, {workflow, T}});
@@ -302,11 +307,18 @@ loop() ->
         _ ->
             Now = aion_flow:now(),
             settle_buffered(),
-            take_slots(Now),
-            change(fun(S = #{<<"steps">> := N}) -> S#{<<"steps">> => N + 1} end),
-            case wait_ms(get(?KEY), Now) of
-                infinity -> receive_wake(aion_flow:receive_signal(?WAKE));
-                Ms -> receive_wake(aion_flow:receive_signal(?WAKE, Ms))
+            Taken = take_slots(Now),
+            change(fun(S = #{<<"steps">> := N}) -> S#{<<"steps">> => N + 1 + Taken} end),
+            case get(?KEY) of
+                #{<<"last">> := Last, <<"paused">> := false} when Last < Now ->
+                    %% A long catch-up is taken a batch at a time (the history continues
+                    %% as new in between): the rest is due at once.
+                    loop();
+                State ->
+                    case wait_ms(State, Now) of
+                        infinity -> receive_wake(aion_flow:receive_signal(?WAKE));
+                        Ms -> receive_wake(aion_flow:receive_signal(?WAKE, Ms))
+                    end
             end
     end.
 
@@ -317,29 +329,48 @@ receive_wake({error, cancelled}) ->
 receive_wake(_) ->
     loop().
 
-%% Takes the slots up to `Now': those older than the catch-up window are counted missed,
-%% the others started in order (each under the overlap policy). Paused: counted paused.
+%% Takes the slots up to `Now' and answers how many it started (at most ?BATCH: the rest
+%% stays due, `last' marks how far it got). Slots older than the catch-up window are
+%% counted missed — but the slot the loop slept for is started whatever the window when
+%% its wake comes less than ?ON_TIME_MS late (a wake always comes a little after its
+%% slot). Paused: the slots are counted paused.
 take_slots(Now) ->
     #{<<"spec">> := Spec, <<"last">> := Last, <<"paused">> := Paused} = get(?KEY),
     case Paused of
         true ->
             N = count_slots(Spec, Last, Now),
-            change(fun(S) -> bump(<<"paused">>, N, S#{<<"last">> => max(Last, Now)}) end);
+            change(fun(S) -> bump(<<"paused">>, N, S#{<<"last">> => max(Last, Now)}) end),
+            0;
         false ->
             Edge = max(Last, Now - maps:get(<<"catchup_window_ms">>, Spec) - 1),
-            Missed = count_slots(Spec, Last, Edge),
-            change(fun(S) -> bump(<<"missed">>, Missed, S#{<<"last">> => Edge}) end),
-            start_due(Spec, Edge, Now)
+            Taken = case next_slot(Spec, Last) of
+                First when is_integer(First), First =< Edge, Now - First =< ?ON_TIME_MS ->
+                    fire(First, slot),
+                    change(fun(S) -> S#{<<"last">> => First} end),
+                    1;
+                _ ->
+                    0
+            end,
+            #{<<"last">> := From} = get(?KEY),
+            Missed = count_slots(Spec, From, Edge),
+            change(fun(S) -> bump(<<"missed">>, Missed, S#{<<"last">> => max(From, Edge)}) end),
+            start_due(Spec, max(From, Edge), Now, Taken)
     end.
 
-start_due(Spec, After, Now) ->
-    case next_slot(Spec, After) of
-        Slot when is_integer(Slot), Slot =< Now ->
+start_due(_Spec, _After, _Now, Taken) when Taken >= ?BATCH ->
+    Taken;
+start_due(Spec, After, Now, Taken) ->
+    case {next_slot(Spec, After), get(?KEY)} of
+        {_, #{<<"paused">> := true}} ->
+            %% Paused meanwhile (an update ran at the last start): the rest counts as paused.
+            Taken;
+        {Slot, _} when is_integer(Slot), Slot =< Now ->
             fire(Slot, slot),
             change(fun(S = #{<<"last">> := L}) -> S#{<<"last">> => max(L, Slot)} end),
-            start_due(Spec, Slot, Now);
+            start_due(Spec, Slot, Now, Taken + 1);
         _ ->
-            change(fun(S = #{<<"last">> := L}) -> S#{<<"last">> => max(L, Now)} end)
+            change(fun(S = #{<<"last">> := L}) -> S#{<<"last">> => max(L, Now)} end),
+            Taken
     end.
 
 %% A slot that waits for a running workflow (`buffer_one') starts once that one closed.
@@ -525,12 +556,20 @@ running(Id) ->
         {error, _} -> false
     end.
 
-%% Wakes the schedule when `Running' closes (a plain process: after a restart the loop's
-%% poll covers for it).
+%% Wakes the schedule when `Running' closes (a plain process, one per schedule and run on
+%% a node: after a restart the loop's poll covers for it).
 watch(Running, Id) ->
     _ = spawn(fun() ->
-                  _ = aion:await(Running, infinity),
-                  aion:signal(workflow_id(Id), ?WAKE, null)
+                  Key = {Id, Running},
+                  case ets:insert_new(aion_schedule_watchers, {Key, self()}) of
+                      true ->
+                          try aion:await(Running, infinity)
+                          after ets:delete(aion_schedule_watchers, Key)
+                          end,
+                          aion:signal(workflow_id(Id), ?WAKE, null);
+                      false ->
+                          ok
+                  end
               end),
     ok.
 

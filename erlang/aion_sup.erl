@@ -21,7 +21,7 @@ init([]) ->
     _ = [ets:new(T, [named_table, public, Type, {read_concurrency, true}])
          || {T, Type} <- [{aion_registry, set}, {aion_runs, set},
                           {aion_waiters, bag}, {aion_blocked, set}, {aion_ending, set},
-                          {aion_starting, set}]],
+                          {aion_starting, set}, {aion_schedule_watchers, set}]],
     ok = aion_metrics:new_table(),
     Children = [
         #{id => aion_engine, start => {aion_engine, start_link, []}},

@@ -31,7 +31,9 @@ virtual_test_() ->
                           {"pause, unpause, trigger, delete", fun control/1},
                           {"describe and list", fun describe_list/1},
                           {"bad specs are refused with a reason", fun bad_specs/1},
-                          {"the schedule's history stays short (continue-as-new)", fun short_history/1}]]}.
+                          {"the schedule's history stays short (continue-as-new)", fun short_history/1},
+                          {"a long catch-up is taken in batches, the history short", fun long_catchup/1},
+                          {"day fields starting with * restrict together (Vixie cron)", fun vixie_star/1}]]}.
 
 %% A real restart: the node running a schedule is killed (kill -9) and started again on
 %% its data directory. Every slot is accounted for once: started (by exactly one
@@ -297,3 +299,37 @@ short_history(Env) ->
     {ok, History} = aion:history(<<"aion.schedule/long">>),
     ?assert(length(History) < 1000),
     ?assertEqual(250, length(ids(<<"job">>))).
+
+long_catchup(Env) ->
+    T0 = aion_test:now(Env),
+    ok = aion:create_schedule(<<"catch">>, #{workflow => <<"job">>, every_ms => 10000, overlap => allow_all,
+                                             catchup_window_ms => 3600000}),
+    ok = aion_test:advance(Env, ?DAY),
+    T1 = aion_test:now(Env),
+    InWindow = slots_of(fun(T) -> (T div 10000 + 1) * 10000 end, T1 - 3600000 - 1, T1),
+    All = slots_of(fun(T) -> (T div 10000 + 1) * 10000 end, T0, T1),
+    ?assertEqual(360, length(InWindow)),
+    ?assertEqual(#{started => 360, missed => length(All) - 360},
+                 maps:with([started, missed], counts(<<"catch">>))),
+    ?assertEqual(lists:sort([aion_schedule:slot_id(<<"catch">>, S) || S <- InWindow]), ids(<<"job">>)),
+    %% 360 starts went through several runs of the schedule's workflow.
+    {ok, History} = aion:history(<<"aion.schedule/catch">>),
+    ?assert(length(History) < 1000),
+    #{type := <<"WorkflowStarted">>} = First = hd(History),
+    ?assert(maps:is_key(continued_from, First)).
+
+vixie_star(_Env) ->
+    %% Both day fields restricted: either matches. One starting with *: both must.
+    Next = fun(Expr, From) ->
+               {ok, C} = aion_cron:parse(Expr, 0),
+               calendar:system_time_to_universal_time(
+                   aion_cron:next(C, calendar:datetime_to_gregorian_seconds(From) * 1000 - 62167219200000),
+                   millisecond)
+           end,
+    %% 2026-11-27 is a Friday; the 28th a Saturday; Monday the 30th.
+    ?assertEqual({{2026, 11, 28}, {0, 0, 0}}, Next(<<"0 0 28 * mon">>, {{2026, 11, 27}, {12, 0, 0}})),
+    ?assertEqual({{2026, 11, 28}, {0, 0, 0}}, Next(<<"0 0 1-29 * mon">>, {{2026, 11, 27}, {12, 0, 0}})),
+    %% */2 (odd days) and Monday: the first Monday on an odd day.
+    ?assertEqual({{2026, 12, 7}, {0, 0, 0}}, Next(<<"0 0 */2 * mon">>, {{2026, 11, 27}, {12, 0, 0}})),
+    ?assertEqual({error, {bad_schedule, {workflow, <<"aion.schedule">>}}},
+                 aion:create_schedule(<<"self">>, #{workflow => <<"aion.schedule">>, every_ms => 1000})).
