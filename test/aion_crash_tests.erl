@@ -30,12 +30,12 @@ pairs({pairs, Results, Counts}, _) ->
 crash(Scenario, Check) ->
     Dir = aion_test_support:tmp_dir("aion_crash_" ++ Scenario),
     First = start_node(Dir, "start", Scenario),
-    ok = wait_for_file(First, filename:join(Dir, "ready"), 30000),
+    ok = aion_test_support:wait_for_file(First, filename:join(Dir, "ready"), 30000),
     {ok, Pid} = file:read_file(filename:join(Dir, "pid.start")),
     [] = os:cmd("kill -9 " ++ binary_to_list(Pid)),
-    ?assertEqual(137, wait_exit(First, 30000)),
+    ?assertEqual(137, aion_test_support:wait_exit(First, 30000)),
     Second = start_node(Dir, "resume", Scenario),
-    ?assertEqual(0, wait_exit(Second, 60000)),
+    ?assertEqual(0, aion_test_support:wait_exit(Second, 60000)),
     {ok, [Result, History]} = file:consult(filename:join(Dir, "result")),
     %% Common to every scenario: one history, numbered without gaps, each command once.
     ?assertEqual(lists:seq(1, length(History)), [S || #{seq := S} <- History]),
@@ -119,35 +119,6 @@ runs(Dir, File) ->
         {error, enoent} -> 0
     end.
 
-%% Waits for `File' while the node runs; a node that dies first fails the test with its output.
-wait_for_file(_Port, File, Left) when Left =< 0 ->
-    erlang:error({timeout_waiting_for, File});
-wait_for_file(Port, File, Left) ->
-    case filelib:is_file(File) of
-        true -> ok;
-        false ->
-            receive
-                {Port, {data, Out}} -> io:format(user, "~s", [Out]), wait_for_file(Port, File, Left);
-                {Port, {exit_status, Status}} -> erlang:error({node_exited, Status})
-            after 50 -> wait_for_file(Port, File, Left - 50)
-            end
-    end.
-
 start_node(Dir, Phase, Scenario) ->
-    Erl = os:find_executable("erl"),
-    Paths = lists:usort([filename:dirname(code:which(M))
-                         || M <- [aion, aion_crash_node, aion_test_support]]),
-    Eval = lists:flatten(io_lib:format("aion_crash_node:main(~p, ~p, ~p)", [Dir, Phase, Scenario])),
-    Args = ["-noshell"] ++ lists:append([["-pa", P] || P <- Paths]) ++ ["-eval", Eval],
-    open_port({spawn_executable, Erl}, [{args, Args}, exit_status, stderr_to_stdout, binary]).
-
-wait_exit(Port, Timeout) ->
-    receive
-        {Port, {data, Out}} ->
-            io:format(user, "~s", [Out]),
-            wait_exit(Port, Timeout);
-        {Port, {exit_status, Status}} ->
-            Status
-    after Timeout ->
-        erlang:error(node_did_not_exit)
-    end.
+    aion_test_support:os_node([aion, aion_crash_node, aion_test_support],
+                              io_lib:format("aion_crash_node:main(~p, ~p, ~p)", [Dir, Phase, Scenario])).

@@ -3,22 +3,13 @@
 
 -include_lib("eunit/include/eunit.hrl").
 
--export([job/1, held/1]).
+-import(aion_schedule_tests, [ids/1, counts/1]).
 
 -define(MIN, 60000).
 -define(DAY, 86400000).
 
-job(Input) ->
-    {ok, Input}.
-
-held(_Input) ->
-    case aion_flow:receive_signal(<<"done">>) of
-        {ok, _} -> {ok, done};
-        {error, _} = Error -> Error
-    end.
-
 virtual_test_() ->
-    {foreach, fun setup/0, fun aion_test:stop/1,
+    {foreach, fun aion_schedule_tests:setup/0, fun aion_test:stop/1,
      [fun(Env) -> {Name, {timeout, 60, fun() -> Test(Env) end}} end
       || {Name, Test} <- [{"two triggers at the same instant start two workflows", fun trigger_twice/1},
                           {"a trigger while a slot is buffered answers skipped", fun trigger_buffered/1},
@@ -29,20 +20,6 @@ virtual_test_() ->
                           {"cancelling the schedule's workflow deletes it", fun cancel/1},
                           {"delete while a slot is buffered", fun delete_buffered/1},
                           {"pause and unpause count the passed slots once", fun pause_counts/1}]]}.
-
-setup() ->
-    Env = aion_test:new(),
-    ok = aion:register_workflow(<<"job">>, {?MODULE, job}),
-    ok = aion:register_workflow(<<"held">>, {?MODULE, held}),
-    Env.
-
-ids(Type) ->
-    {ok, Runs} = aion:list(#{type => Type}),
-    lists:sort([Id || #{workflow_id := Id} <- Runs]).
-
-counts(Id) ->
-    {ok, #{counts := Counts}} = aion:describe_schedule(Id),
-    Counts.
 
 %% Finding: a trigger's workflow id is the schedule id and the workflow's current time.
 %% Two triggers handled at the same workflow time (virtual time that did not move, or two
@@ -114,14 +91,14 @@ replay(Env) ->
     ?assertMatch(#{started := 116, paused := 3}, counts(<<"r">>)).
 
 unregistered(Env) ->
-    ok = aion:register_workflow(<<"gone">>, {?MODULE, job}),
+    ok = aion:register_workflow(<<"gone">>, {aion_schedule_tests, job}),
     ok = aion:create_schedule(<<"g">>, #{workflow => <<"gone">>, every_ms => ?MIN}),
     ok = aion_test:advance(Env, ?MIN),
     true = ets:delete(aion_registry, {workflow, <<"gone">>}),
     ok = aion_test:advance(Env, ?MIN),
     ?assertMatch(#{started := 1, failed := 1}, counts(<<"g">>)),
     {ok, #{recent := [#{outcome := <<"failed">>} | _]}} = aion:describe_schedule(<<"g">>),
-    ok = aion:register_workflow(<<"gone">>, {?MODULE, job}),
+    ok = aion:register_workflow(<<"gone">>, {aion_schedule_tests, job}),
     ok = aion_test:advance(Env, ?MIN),
     ?assertMatch(#{started := 2, failed := 1}, counts(<<"g">>)).
 
@@ -221,7 +198,7 @@ real_catchup_test_() ->
 real_catchup() ->
     Dir = aion_test_support:start(),
     try
-        ok = aion:register_workflow(<<"job">>, {?MODULE, job}),
+        ok = aion:register_workflow(<<"job">>, {aion_schedule_tests, job}),
         ok = aion:create_schedule(<<"z">>, #{workflow => <<"job">>, every_ms => 200, catchup_window_ms => 0,
                                              overlap => allow_all}),
         timer:sleep(2100),

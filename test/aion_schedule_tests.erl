@@ -3,7 +3,8 @@
 
 -include_lib("eunit/include/eunit.hrl").
 
--export([job/1, held/1]).
+%% Shared with aion_review12_tests.
+-export([job/1, held/1, setup/0, ids/1, counts/1]).
 
 -define(MIN, 60000).
 -define(DAY, 86400000).
@@ -45,14 +46,14 @@ restart_test_() ->
 restart() ->
     Dir = aion_test_support:tmp_dir("aion_schedule_restart"),
     First = start_node(Dir, "start"),
-    ok = wait_for_file(First, filename:join(Dir, "ready"), 30000),
+    ok = aion_test_support:wait_for_file(First, filename:join(Dir, "ready"), 30000),
     {ok, Pid} = file:read_file(filename:join(Dir, "pid.start")),
     [] = os:cmd("kill -9 " ++ binary_to_list(Pid)),
     Killed = erlang:system_time(millisecond),
-    ?assertEqual(137, wait_exit(First, 30000)),
+    ?assertEqual(137, aion_test_support:wait_exit(First, 30000)),
     timer:sleep(2500),
     Second = start_node(Dir, "resume"),
-    ?assertEqual(0, wait_exit(Second, 60000)),
+    ?assertEqual(0, aion_test_support:wait_exit(Second, 60000)),
     {ok, [#{booted := Booted, info := Info, ticks := Ticks}]} = file:consult(filename:join(Dir, "result")),
     #{counts := Counts, created_at := Created, last_slot := Last} = Info,
     #{started := Started, missed := Missed} = Counts,
@@ -72,32 +73,8 @@ restart() ->
                                 lists:member(aion_schedule:slot_id(<<"every">>, S), Ticks) end, Slots)).
 
 start_node(Dir, Phase) ->
-    Erl = os:find_executable("erl"),
-    Paths = lists:usort([filename:dirname(code:which(M)) || M <- [aion, aion_schedule_node]]),
-    Eval = lists:flatten(io_lib:format("aion_schedule_node:main(~p, ~p)", [Dir, Phase])),
-    Args = ["-noshell"] ++ lists:append([["-pa", P] || P <- Paths]) ++ ["-eval", Eval],
-    open_port({spawn_executable, Erl}, [{args, Args}, exit_status, stderr_to_stdout, binary]).
-
-wait_for_file(Port, File, Left) when Left =< 0 ->
-    _ = Port,
-    erlang:error({timeout_waiting_for, File});
-wait_for_file(Port, File, Left) ->
-    case filelib:is_file(File) of
-        true -> ok;
-        false ->
-            receive
-                {Port, {data, Out}} -> io:format(user, "~s", [Out]), wait_for_file(Port, File, Left);
-                {Port, {exit_status, Status}} -> erlang:error({node_exited, Status})
-            after 50 -> wait_for_file(Port, File, Left - 50)
-            end
-    end.
-
-wait_exit(Port, Timeout) ->
-    receive
-        {Port, {data, Out}} -> io:format(user, "~s", [Out]), wait_exit(Port, Timeout);
-        {Port, {exit_status, Status}} -> Status
-    after Timeout -> erlang:error(node_did_not_exit)
-    end.
+    aion_test_support:os_node([aion, aion_schedule_node],
+                              io_lib:format("aion_schedule_node:main(~p, ~p)", [Dir, Phase])).
 
 setup() ->
     Env = aion_test:new(),

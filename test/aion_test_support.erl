@@ -1,6 +1,7 @@
 %% Shared set-up for the eunit suites: a fresh data directory and a started application.
 -module(aion_test_support).
 
+-export([os_node/2, wait_for_file/3, wait_exit/2]).
 -export([start/0, start/1, stop/1, wait_until/2, tmp_dir/1, ensure_calls_table/0]).
 -export([key/0, start_run/2, start_run/3, types/1, events/2, kill_and_replay/1,
          waiting_in_receive/1, waiting_worker/1]).
@@ -123,3 +124,34 @@ waiting_worker(K) ->
     wait_until(fun() -> ets:lookup(aion_test_calls, {waiting, K}) =/= [] end, 10000),
     [{_, Pid}] = ets:lookup(aion_test_calls, {waiting, K}),
     Pid.
+
+%% A BEAM node as a separate OS process (for kill -9 tests): `erl -noshell' with the code
+%% paths of `Modules', evaluating `Eval'. Returns its port (output and exit status).
+os_node(Modules, Eval) ->
+    Erl = os:find_executable("erl"),
+    Paths = lists:usort([filename:dirname(code:which(M)) || M <- Modules]),
+    Args = ["-noshell"] ++ lists:append([["-pa", P] || P <- Paths]) ++ ["-eval", lists:flatten(Eval)],
+    open_port({spawn_executable, Erl}, [{args, Args}, exit_status, stderr_to_stdout, binary]).
+
+%% Waits for `File' while the node of `Port' runs; a node that dies first fails the test
+%% (its output is printed as it comes).
+wait_for_file(_Port, File, Left) when Left =< 0 ->
+    erlang:error({timeout_waiting_for, File});
+wait_for_file(Port, File, Left) ->
+    case filelib:is_file(File) of
+        true -> ok;
+        false ->
+            receive
+                {Port, {data, Out}} -> io:format(user, "~s", [Out]), wait_for_file(Port, File, Left);
+                {Port, {exit_status, Status}} -> erlang:error({node_exited, Status})
+            after 50 -> wait_for_file(Port, File, Left - 50)
+            end
+    end.
+
+%% The exit status of the node of `Port' (its output printed as it comes).
+wait_exit(Port, Timeout) ->
+    receive
+        {Port, {data, Out}} -> io:format(user, "~s", [Out]), wait_exit(Port, Timeout);
+        {Port, {exit_status, Status}} -> Status
+    after Timeout -> erlang:error(node_did_not_exit)
+    end.
