@@ -5,8 +5,9 @@
 %% The service runs under `aion_sup' (`start_link/0' starts a stand-alone httpd
 %% supervisor, or answers `ignore' when `http' is not set). This module is also the httpd
 %% request module (`do/1'): it checks the token, routes `/api/...' to `aion_http_api',
-%% `/metrics' to `aion_metrics:prometheus/0' when that exists, and serves the pages and
-%% their assets from `priv/dashboard/'.
+%% `/metrics' to `aion_metrics:prometheus/0' when that exists, and serves the pages (`/'
+%% the runs, `/runs/ID' one run, `/schedules' the schedules) and their assets
+%% (`/static/NAME') from `priv/dashboard/'.
 %%
 %% With a token, every request must carry `Authorization: Bearer TOKEN', or the cookie
 %% `aion_token' (set after one request with `?token=TOKEN'); anything else is answered 401.
@@ -186,6 +187,8 @@ route("GET", ["index.html"], _Query, _Headers, _Body) ->
     asset("index.html");
 route("GET", ["runs" | Id], _Query, _Headers, _Body) when Id =/= [] ->
     asset("run.html");
+route("GET", ["schedules"], _Query, _Headers, _Body) ->
+    asset("schedules.html");
 route("GET", ["static", Name], _Query, _Headers, _Body) ->
     asset(Name);
 route("GET", ["metrics"], _Query, _Headers, _Body) ->

@@ -7,11 +7,19 @@
 %%   "activities", "timers", "signals", "children", "updates", "blocked": Report | null}';
 %% - `POST /api/runs/ID/signal' (`{"name": ..., "payload": ...}'),
 %%   `POST /api/runs/ID/cancel' (`{"reason": ...}', optional),
-%%   `POST /api/runs/ID/terminate' (`{"reason": ...}'): `{"ok": true, "run": Summary}'.
+%%   `POST /api/runs/ID/terminate' (`{"reason": ...}'): `{"ok": true, "run": Summary}';
+%% - `GET /api/schedules': `{"schedules": [Info]}' (every schedule, by id; `Info' as
+%%   `aion:describe_schedule/1' answers it, made JSON by `aion_term:jsonable/1');
+%% - `GET /api/schedules/ID': `{"schedule": Info}';
+%% - `POST /api/schedules/ID/pause', `.../unpause' (body `{}' or empty):
+%%   `{"ok": true, "schedule": Info}'; `POST /api/schedules/ID/trigger':
+%%   `{"ok": true, "outcome": started | skipped | buffered | failed, "workflow_id": Id |
+%%   null, "schedule": Info}'; `POST /api/schedules/ID/delete': `{"ok": true}' once the
+%%   schedule has ended.
 %%
 %% Errors are `{"error": Kind, "message": Text}' with 400 (bad input), 404 (unknown id or
-%% path), 405, 409 (the run is not running), 413 (payload too large), 415 (a POST whose
-%% body is not `application/json'), 503/504 and 500.
+%% path, an unknown or deleted schedule), 405, 409 (the run is not running), 413 (payload
+%% too large), 415 (a POST whose body is not `application/json'), 503/504 and 500.
 -module(aion_http_api).
 
 -export([handle/5]).
@@ -54,6 +62,26 @@ handle(Method, ["runs" | Rest], _Query, Headers, Body) when Rest =/= [] ->
             error_response(405, method_not_allowed, <<"method not allowed">>)
     end;
 handle(_Method, ["runs"], _Query, _Headers, _Body) ->
+    error_response(405, method_not_allowed, <<"method not allowed">>);
+handle("GET", ["schedules"], _Query, _Headers, _Body) ->
+    list_schedules();
+handle(Method, ["schedules" | Rest], _Query, Headers, Body) when Rest =/= [] ->
+    case {Method, lists:last(Rest), lists:droplast(Rest)} of
+        {"GET", _, _} ->
+            with_schedule_id(Rest, fun schedule/1);
+        {"POST", Action, IdParts} when IdParts =/= [],
+                                       (Action =:= "pause" orelse Action =:= "unpause"
+                                        orelse Action =:= "trigger" orelse Action =:= "delete") ->
+            case json_body(Headers, Body) of
+                {ok, _Args} -> with_schedule_id(IdParts, fun(Id) -> schedule_action(Action, Id) end);
+                {error, Response} -> Response
+            end;
+        {"POST", _, _} ->
+            error_response(404, not_found, <<"no such action (pause, unpause, trigger, delete)">>);
+        _ ->
+            error_response(405, method_not_allowed, <<"method not allowed">>)
+    end;
+handle(_Method, ["schedules"], _Query, _Headers, _Body) ->
     error_response(405, method_not_allowed, <<"method not allowed">>);
 handle(_Method, _Path, _Query, _Headers, _Body) ->
     error_response(404, not_found, <<"no such API path">>).
@@ -278,6 +306,61 @@ json_body(Headers, Body) ->
                 {error, _} -> {error, error_response(400, bad_request, <<"body: not valid JSON">>)}
             end
     end.
+
+%% GET /api/schedules, GET /api/schedules/ID
+
+list_schedules() ->
+    case aion:list_schedules() of
+        {ok, Infos} -> json(200, #{<<"schedules">> => [schedule_json(I) || I <- Infos]});
+        {error, Reason} -> schedule_error(Reason)
+    end.
+
+schedule(Id) ->
+    case aion:describe_schedule(Id) of
+        {ok, Info} -> json(200, #{<<"schedule">> => schedule_json(Info)});
+        {error, Reason} -> schedule_error(Reason)
+    end.
+
+with_schedule_id(Parts, Fun) ->
+    case unicode:characters_to_binary(lists:join("/", Parts)) of
+        Id when is_binary(Id) -> Fun(Id);
+        _ -> schedule_error(not_found)
+    end.
+
+%% POST /api/schedules/ID/{pause,unpause,trigger,delete}
+
+schedule_action("pause", Id) ->
+    after_schedule_action(Id, aion:pause_schedule(Id), #{});
+schedule_action("unpause", Id) ->
+    after_schedule_action(Id, aion:unpause_schedule(Id), #{});
+schedule_action("trigger", Id) ->
+    case aion:trigger_schedule(Id) of
+        {ok, #{outcome := Outcome, workflow_id := Workflow}} ->
+            after_schedule_action(Id, ok, #{<<"outcome">> => aion_term:jsonable(Outcome),
+                                            <<"workflow_id">> => aion_term:jsonable(Workflow)});
+        {error, _} = Error ->
+            after_schedule_action(Id, Error, #{})
+    end;
+schedule_action("delete", Id) ->
+    case aion:delete_schedule(Id) of
+        ok -> json(200, #{<<"ok">> => true});
+        {error, Reason} -> schedule_error(Reason)
+    end.
+
+after_schedule_action(Id, ok, Extra) ->
+    case aion:describe_schedule(Id) of
+        {ok, Info} -> json(200, Extra#{<<"ok">> => true, <<"schedule">> => schedule_json(Info)});
+        {error, Reason} -> schedule_error(Reason)
+    end;
+after_schedule_action(_Id, {error, Reason}, _Extra) ->
+    schedule_error(Reason).
+
+schedule_json(Info) ->
+    aion_term:jsonable(Info).
+
+schedule_error(not_found) -> error_response(404, not_found, <<"no schedule with that id">>);
+schedule_error(timeout) -> error_response(504, timeout, <<"the schedule's owner did not answer in time">>);
+schedule_error(Reason) -> aion_error(Reason).
 
 %% Conversions.
 
