@@ -1,6 +1,7 @@
 %% The dashboard's JSON API (aion_http, aion_http_api), through HTTP with httpc: listing,
 %% filters and paging, one run, signal/cancel/terminate and their effects as the aion API
-%% sees them, error answers, the token, the pages, /metrics.
+%% sees them, error answers, the token, the pages, /metrics; the schedules' API (list,
+%% describe, pause/unpause/trigger/delete and their effects, errors, write protection).
 -module(aion_http_tests).
 
 -include_lib("eunit/include/eunit.hrl").
@@ -95,13 +96,18 @@ http_test_() ->
       ?T(terminate_ends_the_run_with_its_reason),
       ?T(bad_requests_are_answered_with_their_status),
       ?T(pages_and_assets_are_served),
-      ?T(metrics_answer_as_the_build_allows)]}.
+      ?T(metrics_answer_as_the_build_allows),
+      ?T(schedules_are_listed_and_described),
+      ?T(schedule_actions_pause_unpause_trigger_delete),
+      ?T(schedule_bad_requests_are_answered_with_their_status),
+      ?T(schedule_actions_need_a_loopback_host)]}.
 
 token_test_() ->
     {setup,
      fun() -> start(#{port => 0, token => <<"s3cret-token">>}) end,
      fun stop/1,
-     [?T(a_token_is_required_when_set)]}.
+     [?T(a_token_is_required_when_set),
+      ?T(schedule_actions_need_the_token)]}.
 
 bad_setting_test() ->
     _ = application:load(aion),
@@ -339,6 +345,14 @@ pages_and_assets_are_served() ->
     {200, JsHeaders, _} = get_raw("/static/run.js", []),
     ?assertEqual("text/javascript; charset=utf-8", proplists:get_value("content-type", JsHeaders)),
     {200, _, _} = get_raw("/static/dashboard.css", []),
+    %% The schedules page, linked from the others' header.
+    {200, SchedHeaders, Schedules} = get_raw("/schedules", []),
+    ?assertEqual("text/html; charset=utf-8", proplists:get_value("content-type", SchedHeaders)),
+    ?assertNotEqual(nomatch, binary:match(Schedules, <<"/static/schedules.js">>)),
+    ?assertNotEqual(nomatch, binary:match(Index, <<"href=\"/schedules\"">>)),
+    ?assertNotEqual(nomatch, binary:match(Run, <<"href=\"/schedules\"">>)),
+    {200, SchedJs, _} = get_raw("/static/schedules.js", []),
+    ?assertEqual("text/javascript; charset=utf-8", proplists:get_value("content-type", SchedJs)),
     ?assertMatch({404, _, _}, get_raw("/static/..%2F..%2Fvm.args", [])),
     ?assertMatch({404, _, _}, get_raw("/static/.hidden", [])),
     ?assertMatch({404, _, _}, get_raw("/static/missing.js", [])),
@@ -386,6 +400,131 @@ a_token_is_required_when_set() ->
     ?assertMatch({200, _}, request(post, run_path(Id) ++ "/terminate", Bearer)),
     ?assertMatch({ok, #{status := terminated}}, aion:describe(Id)).
 
+%% Schedules.
+
+schedules_are_listed_and_described() ->
+    Key = key(),
+    A = <<"sched-a-", Key/binary>>,
+    B = <<"sched-b-", Key/binary>>,
+    %% Slots far away: none fires while the test runs.
+    ok = aion:create_schedule(A, #{workflow => <<"http_done">>, input => #{<<"n">> => 1},
+                                   cron => <<"0 0 1 1 *">>, utc_offset => <<"+01:00">>,
+                                   overlap => buffer_one}),
+    ok = aion:create_schedule(B, #{workflow => <<"http_done">>, every_ms => 3155760000000, paused => true}),
+    {200, #{<<"schedules">> := Listed}} = get_json("/api/schedules"),
+    Mine = [S || S = #{<<"id">> := Id} <- Listed, lists:member(Id, [A, B])],
+    ?assertEqual([A, B], [maps:get(<<"id">>, S) || S <- Mine]),
+    %% As describe_schedule/1 answers, made JSON.
+    {ok, InfoA} = aion:describe_schedule(A),
+    {ok, InfoB} = aion:describe_schedule(B),
+    ?assertEqual([aion_term:jsonable(InfoA), aion_term:jsonable(InfoB)], Mine),
+    {200, #{<<"schedule">> := One}} = get_json(schedule_path(A)),
+    ?assertMatch(#{<<"id">> := A, <<"workflow">> := <<"http_done">>, <<"input">> := #{<<"n">> := 1},
+                   <<"cron">> := <<"0 0 1 1 *">>, <<"utc_offset">> := <<"+01:00">>,
+                   <<"overlap">> := <<"buffer_one">>, <<"paused">> := false, <<"running">> := null,
+                   <<"counts">> := #{<<"started">> := 0, <<"missed">> := 0, <<"skipped_overlap">> := 0}},
+                 One),
+    Next = maps:get(<<"next_runs">>, One),
+    ?assertEqual(5, length(Next)),
+    ?assertEqual(lists:usort(Next), Next),
+    {200, #{<<"schedule">> := Two}} = get_json(schedule_path(B)),
+    ?assertMatch(#{<<"every_ms">> := 3155760000000, <<"paused">> := true, <<"overlap">> := <<"skip">>}, Two),
+    ?assertNot(maps:is_key(<<"cron">>, Two)),
+    %% Unknown ids.
+    ?assertMatch({404, #{<<"error">> := <<"not_found">>, <<"message">> := <<"no schedule with that id">>}},
+                 get_json("/api/schedules/no-such-schedule")),
+    ?assertMatch({404, #{<<"error">> := <<"not_found">>}}, get_json("/api/schedules/" ++ lists:duplicate(300, $x))),
+    ok = aion:delete_schedule(A),
+    ok = aion:delete_schedule(B).
+
+schedule_actions_pause_unpause_trigger_delete() ->
+    Id = <<"sched/act-", (key())/binary>>,
+    ok = aion:create_schedule(Id, #{workflow => <<"http_done">>, input => 42, cron => <<"0 0 1 1 *">>}),
+    P = schedule_path(Id),
+    {200, Paused} = post_json(P ++ "/pause", #{}),
+    ?assertMatch(#{<<"ok">> := true, <<"schedule">> := #{<<"id">> := Id, <<"paused">> := true}}, Paused),
+    ?assertMatch({ok, #{paused := true}}, aion:describe_schedule(Id)),
+    %% An empty body is {}.
+    {200, Unpaused} = request(post, P ++ "/unpause", []),
+    ?assertMatch(#{<<"ok">> := true, <<"schedule">> := #{<<"paused">> := false}}, Unpaused),
+    ?assertMatch({ok, #{paused := false}}, aion:describe_schedule(Id)),
+    %% Trigger: a workflow started now, which completes.
+    {200, Triggered} = post_json(P ++ "/trigger", #{}),
+    #{<<"ok">> := true, <<"outcome">> := <<"started">>, <<"workflow_id">> := Started,
+      <<"schedule">> := AfterTrigger} = Triggered,
+    ?assertMatch(<<Id:(byte_size(Id))/binary, "@", _/binary>>, Started),
+    ?assertEqual({ok, #{<<"echo">> => 42}}, aion:await(Started, 5000)),
+    ?assertMatch(#{<<"running">> := Started, <<"counts">> := #{<<"started">> := 1}}, AfterTrigger),
+    ?assertMatch({200, #{<<"runs">> := [#{<<"workflow_id">> := Started, <<"status">> := <<"completed">>}]}},
+                 get_json("/api/runs?q=" ++ uri_string:quote(binary_to_list(Started)))),
+    %% Delete: gone from the API; the workflow it started stays.
+    ?assertEqual({200, #{<<"ok">> => true}}, post_json(P ++ "/delete", #{})),
+    ?assertEqual({error, not_found}, aion:describe_schedule(Id)),
+    ?assertMatch({404, #{<<"error">> := <<"not_found">>}}, get_json(P)),
+    [?assertMatch({404, #{<<"error">> := <<"not_found">>}}, post_json(P ++ "/" ++ A, #{}))
+     || A <- ["pause", "unpause", "trigger", "delete"]],
+    {200, #{<<"schedules">> := Listed}} = get_json("/api/schedules"),
+    ?assertNot(lists:member(Id, [maps:get(<<"id">>, S) || S <- Listed])),
+    ?assertMatch({ok, #{status := completed}}, aion:describe(Started)).
+
+schedule_bad_requests_are_answered_with_their_status() ->
+    Id = <<"sched-bad-", (key())/binary>>,
+    ok = aion:create_schedule(Id, #{workflow => <<"http_done">>, cron => <<"0 0 1 1 *">>}),
+    P = schedule_path(Id),
+    %% Unknown schedules and actions: 404.
+    [?assertMatch({404, #{<<"error">> := <<"not_found">>}}, post_json("/api/schedules/no-such-schedule/" ++ A, #{}))
+     || A <- ["pause", "unpause", "trigger", "delete"]],
+    ?assertMatch({404, #{<<"error">> := <<"not_found">>}}, post_json(P ++ "/explode", #{})),
+    ?assertMatch({404, #{<<"error">> := <<"not_found">>}}, post_json("/api/schedules/" ++ lists:duplicate(300, $x) ++ "/pause", #{})),
+    %% Wrong method: 405.
+    ?assertMatch({405, #{<<"error">> := <<"method_not_allowed">>}}, request(delete, P, [])),
+    ?assertMatch({405, #{<<"error">> := <<"method_not_allowed">>}}, request(put, P ++ "/pause", [])),
+    ?assertMatch({405, #{<<"error">> := <<"method_not_allowed">>}}, request(post, "/api/schedules", [])),
+    %% Not JSON: 415; not an object, or not valid JSON: 400.
+    ?assertMatch({415, #{<<"error">> := <<"unsupported_media_type">>}}, post_raw(P ++ "/pause", "text/plain", "")),
+    ?assertMatch({415, _}, post_raw(P ++ "/delete", "application/x-www-form-urlencoded", "x=1")),
+    ?assertMatch({400, #{<<"error">> := <<"bad_request">>}}, post_raw(P ++ "/pause", "application/json", "[1]")),
+    ?assertMatch({400, #{<<"error">> := <<"bad_request">>}}, post_raw(P ++ "/trigger", "application/json", "{\"x\": ")),
+    %% None of it touched the schedule.
+    ?assertMatch({ok, #{paused := false, running := null, counts := #{started := 0}}}, aion:describe_schedule(Id)),
+    ok = aion:delete_schedule(Id).
+
+%% On loopback without a token, a request naming another host (DNS rebinding) is refused,
+%% schedule actions as the run actions.
+schedule_actions_need_a_loopback_host() ->
+    Id = <<"sched-host-", (key())/binary>>,
+    ok = aion:create_schedule(Id, #{workflow => <<"http_done">>, cron => <<"0 0 1 1 *">>}),
+    P = schedule_path(Id),
+    Evil = [{"host", "evil.example:" ++ integer_to_list(aion_http:port())}],
+    [?assertMatch({403, #{<<"error">> := <<"forbidden">>}}, request(post, P ++ "/" ++ A, Evil))
+     || A <- ["pause", "trigger", "delete"]],
+    ?assertMatch({403, _, _}, get_raw("/api/schedules", Evil)),
+    ?assertMatch({403, _, _}, get_raw("/schedules", Evil)),
+    ?assertMatch({ok, #{paused := false, counts := #{started := 0}}}, aion:describe_schedule(Id)),
+    ?assertMatch({200, _}, request(post, P ++ "/pause", [{"host", "localhost:" ++ integer_to_list(aion_http:port())}])),
+    ?assertMatch({ok, #{paused := true}}, aion:describe_schedule(Id)),
+    ok = aion:delete_schedule(Id).
+
+schedule_actions_need_the_token() ->
+    Id = <<"sched-tok-", (key())/binary>>,
+    ok = aion:create_schedule(Id, #{workflow => <<"http_done">>, cron => <<"0 0 1 1 *">>}),
+    P = schedule_path(Id),
+    Bearer = [{"authorization", "Bearer s3cret-token"}],
+    ?assertMatch({401, _, _}, get_raw("/api/schedules", [])),
+    ?assertMatch({401, _, _}, get_raw(P, [])),
+    ?assertMatch({401, _, _}, get_raw("/schedules", [])),
+    [?assertMatch({401, #{<<"error">> := <<"unauthorized">>}}, request(post, P ++ "/" ++ A, H))
+     || A <- ["pause", "unpause", "trigger", "delete"],
+        H <- [[], [{"authorization", "Bearer wrong"}], [{"cookie", "aion_token=wrong"}]]],
+    ?assertMatch({ok, #{paused := false, counts := #{started := 0}}}, aion:describe_schedule(Id)),
+    {200, _, Listed} = get_raw("/api/schedules", Bearer),
+    {ok, #{<<"schedules">> := Schedules}} = aion_flow_ffi:json_decode(Listed),
+    ?assert(lists:member(Id, [maps:get(<<"id">>, S) || S <- Schedules])),
+    ?assertMatch({200, #{<<"schedule">> := #{<<"paused">> := true}}}, request(post, P ++ "/pause", Bearer)),
+    ?assertMatch({200, #{<<"ok">> := true}},
+                 request(post, P ++ "/delete", [{"cookie", "aion_token=s3cret-token"}])),
+    ?assertEqual({error, not_found}, aion:describe_schedule(Id)).
+
 %% Helpers.
 
 key() -> aion_test_support:key().
@@ -407,6 +546,9 @@ has_event(Id, Type) ->
 
 run_path(Id) ->
     "/api/runs/" ++ uri_string:quote(binary_to_list(Id)).
+
+schedule_path(Id) ->
+    "/api/schedules/" ++ uri_string:quote(binary_to_list(Id)).
 
 ids(#{<<"runs">> := Runs}) ->
     [maps:get(<<"workflow_id">>, R) || R <- Runs].
@@ -445,7 +587,7 @@ post_raw(Path, Type, Body) ->
 
 request(Method, Path, Headers) ->
     Request = case Method of
-        post -> {url(Path), Headers, "application/json", <<>>};
+        _ when Method =:= post; Method =:= put -> {url(Path), Headers, "application/json", <<>>};
         _ -> {url(Path), Headers}
     end,
     {ok, {{_, Code, _}, _, Resp}} = httpc:request(Method, Request, [], [{body_format, binary}]),
