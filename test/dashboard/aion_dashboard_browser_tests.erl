@@ -2,7 +2,8 @@
 %% workflows (completed orders, one waiting on a signal, one waiting on an activity), runs
 %% `node test/dashboard/browser.test.mjs URL ID' (chromium through playwright-core), and
 %% checks its exit status and, through the aion API, that the run it cancelled from the
-%% page is cancelled.
+%% page is cancelled; then the schedules page (`SCHEDULE_ID' of the script: paused,
+%% unpaused, triggered and deleted from the page), checked here through the aion API too.
 %%
 %% Without node, chromium or playwright-core the script (or this test, for node) prints why
 %% and the test is skipped; with AION_BROWSER_REQUIRED=1 that fails it instead.
@@ -89,14 +90,24 @@ start() ->
         {ok, Events} = aion:history(Payment),
         lists:any(fun(#{type := T}) -> T =:= <<"ActivityStarted">> end, Events)
     end, 5000),
-    #{dir => Dir, orders => Orders, approval => Approval, payment => Payment, report => Report}.
+    %% Schedules whose slots do not come while the test runs (one yearly, one paused), and
+    %% one whose id is markup (the page must show it as text).
+    Nightly = <<"nightly-orders-", Key/binary>>,
+    ok = aion:create_schedule(Nightly, #{workflow => <<"order">>, cron => <<"0 0 1 1 *">>, utc_offset => <<"+01:00">>,
+                                         overlap => buffer_one,
+                                         input => #{<<"order_id">> => <<"1005">>, <<"item">> => <<"aion mug">>,
+                                                    <<"amount">> => 1200}}),
+    Cleanup = <<"cleanup-<b>weekly</b>-", Key/binary>>,
+    ok = aion:create_schedule(Cleanup, #{workflow => <<"report">>, cron => <<"0 3 * * sun">>, paused => true}),
+    #{dir => Dir, orders => Orders, approval => Approval, payment => Payment, report => Report,
+      schedule => Nightly, cleanup => Cleanup}.
 
 stop(#{dir := Dir, report := Report}) ->
     _ = aion:terminate(Report, <<"test over">>),
     aion_test_support:stop(Dir),
     application:unset_env(aion, http).
 
-in_the_browser(#{payment := Payment, approval := Approval}) ->
+in_the_browser(#{payment := Payment, approval := Approval, schedule := Schedule, cleanup := Cleanup}) ->
     Required = os:getenv("AION_BROWSER_REQUIRED") =:= "1",
     case os:find_executable("node") of
         false when Required ->
@@ -105,7 +116,8 @@ in_the_browser(#{payment := Payment, approval := Approval}) ->
             io:format(user, "~nSKIP: the dashboard browser test needs node (not found)~n", []);
         Node ->
             Script = filename:join([root(), "test", "dashboard", "browser.test.mjs"]),
-            {Status, Output} = run(Node, [Script, aion_http:url(), binary_to_list(Payment)]),
+            {Status, Output} = run(Node, [Script, aion_http:url(), binary_to_list(Payment),
+                                             binary_to_list(Schedule)]),
             io:format(user, "~n~s~n", [Output]),
             ?assertEqual(0, Status),
             case binary:match(Output, <<"SKIP:">>) of
@@ -115,7 +127,13 @@ in_the_browser(#{payment := Payment, approval := Approval}) ->
                     ?assertEqual({error, {cancelled, #{<<"ok">> => <<"refunded">>}}}, aion:await(Payment, 1000)),
                     ?assertMatch([#{reason := <<"cancelled from the browser test">>}],
                                  [E || E = #{type := <<"WorkflowCancelRequested">>} <- element(2, aion:history(Payment))]),
-                    ?assertMatch({ok, #{status := running}}, aion:describe(Approval));
+                    ?assertMatch({ok, #{status := running}}, aion:describe(Approval)),
+                    %% The schedule the page triggered, then deleted; the other one stays.
+                    ?assertEqual({error, not_found}, aion:describe_schedule(Schedule)),
+                    {ok, Started} = aion:list(#{type => <<"order">>}),
+                    ?assertMatch([_], [Id || #{workflow_id := Id} <- Started,
+                                             binary:match(Id, <<Schedule/binary, "@">>) =/= nomatch]),
+                    ?assertMatch({ok, #{paused := true}}, aion:describe_schedule(Cleanup));
                 _ ->
                     ok
             end

@@ -1,15 +1,18 @@
 // The dashboard in a real headless browser (Debian's chromium, driven by playwright-core).
 //
-//   node test/dashboard/browser.test.mjs URL [CANCEL_ID]
+//   node test/dashboard/browser.test.mjs URL [CANCEL_ID [SCHEDULE_ID]]
 //
 // URL is a running aion node's dashboard (test/dashboard/aion_dashboard_browser_tests.erl
 // starts one with a few workflows and runs this script). It opens the runs page and checks
 // that it shows the runs the API lists; opens a completed run and checks its events by
 // type name; opens a blocked run (if any) and checks its report; opens CANCEL_ID (default: the first running run on the runs page), cancels it
 // through the page's confirm step and waits for its status to change, on that page and on
-// the runs page. It saves screenshots of both pages, dashboard-runs.png and
-// dashboard-run.png, in a temporary directory (AION_SCREENSHOT_DIR=docs refreshes the
-// README's).
+// the runs page. Then the schedules page: it shows the schedules the API lists (ids as
+// text, never as markup); SCHEDULE_ID (default: the first active one) is paused, unpaused,
+// triggered (through the confirm step; the page links the workflow it started) and deleted
+// (confirmed) from the page. It saves screenshots of the pages, dashboard-runs.png,
+// dashboard-run.png and dashboard-schedules.png, in a temporary directory
+// (AION_SCREENSHOT_DIR=docs refreshes the README's).
 //
 // Without chromium (AION_CHROMIUM, default /usr/bin/chromium) or playwright-core it prints
 // why and exits 0 (skipped), or 1 when AION_BROWSER_REQUIRED=1. Exit status 0: passed.
@@ -20,7 +23,7 @@ import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..', '..');
-const [url, cancelId] = process.argv.slice(2);
+const [url, cancelId, scheduleId] = process.argv.slice(2);
 const chromium = process.env.AION_CHROMIUM || '/usr/bin/chromium';
 const required = process.env.AION_BROWSER_REQUIRED === '1';
 // Into a temporary directory unless AION_SCREENSHOT_DIR says where (the README's images
@@ -42,7 +45,7 @@ function check(cond, what) {
 }
 
 if (!url) {
-  console.error('usage: node test/dashboard/browser.test.mjs URL [CANCEL_ID]');
+  console.error('usage: node test/dashboard/browser.test.mjs URL [CANCEL_ID [SCHEDULE_ID]]');
   process.exit(2);
 }
 if (!existsSync(chromium)) skip(`no chromium at ${chromium} (apt-get install chromium chromium-driver)`);
@@ -143,6 +146,68 @@ try {
   await page.waitForSelector('body[data-loaded="true"]');
   check(await page.getAttribute(`#runs tbody tr[data-id="${target}"] [data-status]`, 'data-status') === 'cancelled',
     'the runs page shows it cancelled');
+
+  // 4. The schedules page, reached from the header.
+  await page.click('header nav a[href="/schedules"]');
+  await page.waitForURL((u) => u.pathname === '/schedules');
+  await page.waitForSelector('body[data-loaded="true"]');
+  const schedules = (await api('/api/schedules')).schedules;
+  check(schedules.length >= 1, `the API lists ${schedules.length} schedules`);
+  const srows = await page.$$eval('#schedules tbody tr', (trs) => trs.map((tr) => ({
+    id: tr.dataset.id, paused: tr.dataset.paused, shown: tr.querySelector('td.id b').textContent,
+  })));
+  check(JSON.stringify(srows.map((r) => r.id)) === JSON.stringify(schedules.map((s) => s.id)),
+    'the schedules page shows the listed schedules');
+  check(srows.every((r) => r.shown === r.id), 'each id shown as its text');
+  check(JSON.stringify(srows.map((r) => r.paused)) === JSON.stringify(schedules.map((s) => String(s.paused))),
+    'each paused or not as the API says');
+  check(await page.$$eval('#schedules tbody b b, #schedules tbody td.id > b > *', (els) => els.length) === 0,
+    'no markup of an id became an element');
+  await page.screenshot({ path: join(shots, 'dashboard-schedules.png'), fullPage: true });
+
+  const sid = scheduleId || schedules.find((s) => !s.paused).id;
+  const row = `#schedules tbody tr[data-id="${sid.replace(/["\\]/g, '\\$&')}"]`;
+  const described = async () => (await api('/api/schedules/' + encodeURIComponent(sid))).schedule;
+  check(await page.getAttribute(row, 'data-paused') === 'false', `${sid} is active`);
+  const when = await page.textContent(`${row} td:nth-child(3)`);
+  const s0 = await described();
+  check(when.includes(s0.cron !== undefined ? s0.cron : `every ${s0.every_ms} ms`), `its timing is shown (${when})`);
+  await page.click(`${row} button[data-action="pause"]`);
+  await page.waitForSelector(`${row}[data-paused="true"] [data-state="paused"]`, { timeout: 15000 });
+  check(true, 'after Pause, the page shows it paused');
+  check((await described()).paused === true, 'the API agrees');
+  check((await page.textContent('#action-result')).includes('paused'), 'and the page says so');
+  await page.click(`${row} button[data-action="unpause"]`);
+  await page.waitForSelector(`${row}[data-paused="false"]`, { timeout: 15000 });
+  check((await described()).paused === false, 'Unpause makes it active again');
+
+  await page.click(`${row} button[data-action="trigger"]`);
+  check(await page.isVisible('#confirm'), 'Trigger asks for confirmation first');
+  check((await described()).counts.started === s0.counts.started, 'nothing starts before the confirmation');
+  await page.click('#confirm-yes');
+  await page.waitForSelector('#action-result a', { timeout: 15000 });
+  const startedId = await page.textContent('#action-result a');
+  check(startedId.startsWith(sid + '@'), `after confirming, the page links the workflow it started (${startedId})`);
+  await page.waitForSelector(`${row} td.last a`);
+  check(await page.textContent(`${row} td.last a`) === startedId, 'as the one the schedule started last');
+  check((await described()).running === startedId, 'the API agrees');
+  await page.click('#action-result a');
+  await page.waitForURL((u) => u.pathname === '/runs/' + encodeURIComponent(startedId));
+  await page.waitForSelector('body[data-loaded="true"]');
+  check(await page.textContent('#run-id') === startedId, 'the link opens its run');
+
+  await page.goto(base + '/schedules');
+  await page.waitForSelector('body[data-loaded="true"]');
+  await page.click(`${row} button[data-action="delete"]`);
+  check(await page.isVisible('#confirm'), 'Delete asks for confirmation first');
+  await page.click('#confirm-no');
+  check(await page.isHidden('#confirm') && (await described()) !== undefined, 'Back leaves it');
+  await page.click(`${row} button[data-action="delete"]`);
+  await page.click('#confirm-yes');
+  await page.waitForSelector(row, { state: 'detached', timeout: 15000 });
+  check(true, 'after confirming Delete, its row is gone');
+  const gone = await fetch(base + '/api/schedules/' + encodeURIComponent(sid));
+  check(gone.status === 404, 'the API answers 404 for it');
   check(errors.length === 0, 'no script errors in the pages' + (errors.length ? ': ' + errors.join('; ') : ''));
 } catch (e) {
   failed = true;
