@@ -45,7 +45,8 @@
         el('td', {}, el('span', { class: 'status ' + (s.paused ? 'paused' : 'active'), 'data-state': s.paused ? 'paused' : 'active',
           text: s.paused ? 'paused' : 'active' })),
         el('td', { title: (s.next_runs || []).map(aion.time).join('\n') },
-          next === undefined ? el('span', { class: 'muted', text: 'none' }) : aion.time(next)),
+          next === undefined ? el('span', { class: 'muted', text: 'none' }) : aion.time(next),
+          s.paused && next !== undefined ? el('div', { class: 'muted', text: 'passes while paused' }) : null),
         counts(s),
         el('td', { class: 'id last' }, s.running ? aion.runLink(s.running) : el('span', { class: 'muted', text: 'none yet' }),
           s.buffered !== null && s.buffered !== undefined
