@@ -45,6 +45,10 @@
 -export([depths/0]).
 -export([init/1, handle_call/3, handle_cast/2, handle_info/2]).
 
+%% The longest time one timer of the pool waits (about 49 days); a longer deadline waits
+%% in steps.
+-define(MAX_TIMER_MS, 4294967295).
+
 -record(worker, {job :: aion_activity_worker:job(),
                  queue :: binary(),
                  monitor :: reference(),
@@ -211,8 +215,15 @@ handle_info({aion_deadline, Pid}, State) ->
     case maps:find(Pid, State#state.workers) of
         {ok, #worker{timer = reported}} ->
             {noreply, State};
-        {ok, W = #worker{job = Job}} ->
-            {noreply, stop_worker(Pid, W, aion_activity_worker:timeout_outcome(Job), State)};
+        {ok, W = #worker{job = Job = #{timeout := Ms}, started = Started}} ->
+            case Started + Ms - erlang:monotonic_time(millisecond) of
+                Left when Left > 0 ->
+                    %% A deadline further off than one timer reaches: wait on.
+                    Timer = arm(Left, {aion_deadline, Pid}),
+                    {noreply, State#state{workers = (State#state.workers)#{Pid => W#worker{timer = Timer}}}};
+                _ ->
+                    {noreply, stop_worker(Pid, W, aion_activity_worker:timeout_outcome(Job), State)}
+            end;
         error ->
             {noreply, State}
     end;
@@ -225,7 +236,7 @@ handle_info({aion_heartbeat_check, Pid}, State) ->
             case Left > 0 of
                 true ->
                     %% It beat since the last look: look again when that beat runs out.
-                    Beat = erlang:send_after(Left, self(), {aion_heartbeat_check, Pid}),
+                    Beat = arm(Left, {aion_heartbeat_check, Pid}),
                     {noreply, State#state{workers = (State#state.workers)#{Pid => W#worker{beat = Beat}}}};
                 false ->
                     Outcome = aion_activity_worker:heartbeat_timeout_outcome(Job),
@@ -334,20 +345,27 @@ drain(Queue, State = #state{limit = Limits}) ->
     end.
 
 start(Queue, Job, State) ->
+    Started = erlang:monotonic_time(millisecond),
     {Pid, Monitor} = spawn_opt(aion_activity_worker, init, [Job], [link, monitor]),
     Timer = case maps:get(timeout, Job) of
         infinity -> undefined;
-        Ms -> erlang:send_after(Ms, self(), {aion_deadline, Pid})
+        Ms -> arm(Ms, {aion_deadline, Pid})
     end,
     Beat = case maps:get(heartbeat_timeout, Job, infinity) of
         infinity -> undefined;
-        BeatMs -> erlang:send_after(BeatMs, self(), {aion_heartbeat_check, Pid})
+        BeatMs -> arm(BeatMs, {aion_heartbeat_check, Pid})
     end,
     {Running, Pending} = maps:get(Queue, State#state.queues),
     State1 = put_queue(Queue, {Running + 1, Pending}, State),
     Worker = #worker{job = Job, queue = Queue, monitor = Monitor, timer = Timer, beat = Beat,
-                     started = erlang:monotonic_time(millisecond)},
+                     started = Started},
     State1#state{workers = (State1#state.workers)#{Pid => Worker}}.
+
+%% A timer sending `Msg' to the pool in `Ms' ms, or sooner when `Ms' is past what one timer
+%% reaches (`send_after' refuses times from about 2^44 ms on): the deadline and the
+%% heartbeat check count from the attempt's start and re-arm themselves when early.
+arm(Ms, Msg) ->
+    erlang:send_after(min(Ms, ?MAX_TIMER_MS), self(), Msg).
 
 cancel_timer(Timer) when not is_reference(Timer) -> ok;
 cancel_timer(Timer) -> _ = erlang:cancel_timer(Timer), ok.

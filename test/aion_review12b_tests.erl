@@ -1,0 +1,178 @@
+%% Hostile review of activity heartbeats (issue 12): each test is a finding or a claim
+%% checked. See test/aion_heartbeat_tests.erl for the basic behaviour.
+-module(aion_review12b_tests).
+
+-include_lib("eunit/include/eunit.hrl").
+
+-export([flow/1]).
+-export([quick/1, beat_forever/1, spawned_beat/1, fan/1, beat_then_fail/1]).
+
+review_test_() ->
+    {setup, fun setup/0, fun aion_test_support:stop/1,
+     fun(_) ->
+         [{"a heartbeat_timeout_ms past what send_after takes does not crash the pool", fun huge_heartbeat_timeout/0},
+          {"a start_to_close_ms past what send_after takes does not crash the pool", fun huge_start_to_close/0},
+          {"a schedule_to_close_ms past what send_after takes does not crash the pool", fun huge_schedule_to_close/0},
+          {"an early deadline or heartbeat check (a long one in steps) re-arms", fun early_timer_rearms/0},
+          {"an activity abandoned by with_timeout is not cancelled: heartbeat/1 answers ok", fun with_timeout_not_cancelled/0},
+          {"a race loser's heartbeat answers cancelled", fun race_loser_cancelled/0},
+          {"fan-out: each retry reads its own activity's details", fun fanout_own_details/0},
+          {"heartbeat from a process the attempt spawned", fun spawned_process/0},
+          {"the heartbeat table is empty once the attempts are over", fun table_empty/0}]
+     end}.
+
+setup() ->
+    Dir = aion_test_support:start(),
+    ok = aion:register_workflow(<<"rv12b_flow">>, {?MODULE, flow}),
+    [ok = aion:register_activity(<<"rv12b_", (atom_to_binary(A))/binary>>, {?MODULE, A})
+     || A <- [quick, beat_forever, spawned_beat, fan, beat_then_fail]],
+    Dir.
+
+%% Workflows.
+
+flow(#{<<"mode">> := <<"one">>, <<"activity">> := Name, <<"input">> := Input} = Args) ->
+    Opts = maps:from_list([{K, V} || {Key, K} <- [{<<"hb">>, heartbeat_timeout_ms},
+                                                  {<<"stc">>, start_to_close_ms},
+                                                  {<<"s2c">>, schedule_to_close_ms}],
+                                     {ok, V} <- [maps:find(Key, Args)]]),
+    {ok, printed(aion_flow:activity(Name, Input, Opts#{retry => #{initial_interval_ms => 10}}))};
+flow(#{<<"mode">> := <<"race">>, <<"key">> := K}) ->
+    Result = aion_flow:race([{activity, <<"rv12b_quick">>, #{<<"wait">> => 300}, #{}},
+                             {activity, <<"rv12b_beat_forever">>, #{<<"key">> => K},
+                              #{heartbeat_timeout_ms => 1000}}]),
+    %% Open long enough for the loser to see its cancellation (a closed run's attempts
+    %% are killed at once).
+    ok = aion_flow:sleep(500),
+    {ok, printed(Result)};
+flow(#{<<"mode">> := <<"with_timeout">>, <<"key">> := K}) ->
+    Result = aion_flow:with_timeout(100, fun() ->
+        aion_flow:activity(<<"rv12b_beat_forever">>, #{<<"key">> => K}, #{heartbeat_timeout_ms => 1000})
+    end),
+    ok = aion_flow:sleep(500),
+    {ok, printed(Result)};
+flow(#{<<"mode">> := <<"fanout">>, <<"keys">> := Keys}) ->
+    {ok, printed(aion_flow:all([{activity, <<"rv12b_fan">>, #{<<"key">> => K},
+                                 #{heartbeat_timeout_ms => 5000,
+                                   retry => #{initial_interval_ms => 10}}}
+                                || K <- Keys]))}.
+
+printed({ok, V}) -> #{<<"ok">> => V};
+printed({error, E}) -> #{<<"error">> => aion_flow_ffi:printed(E)}.
+
+%% Activities.
+
+quick(#{<<"wait">> := Ms}) -> timer:sleep(Ms), {ok, <<"quick">>};
+quick(_) -> {ok, <<"quick">>}.
+
+%% Heartbeats every 20 ms until cancelled (notes what heartbeat/1 answered) or 10 s.
+beat_forever(#{<<"key">> := K}) ->
+    ets:insert(aion_test_calls, {{beat_pid, K}, self()}),
+    beat_loop(K, 0).
+
+beat_loop(K, N) when N > 500 ->
+    ets:insert(aion_test_calls, {{beat_forever, K}, gave_up}),
+    {ok, N};
+beat_loop(K, N) ->
+    case aion_activity:heartbeat(#{<<"n">> => N}) of
+        ok -> timer:sleep(20), beat_loop(K, N + 1);
+        Other -> ets:insert(aion_test_calls, {{beat_forever, K}, Other}), {error, stopped}
+    end.
+
+%% Calls heartbeat/1 and last_heartbeat/0 from a process it spawned.
+spawned_beat(_) ->
+    Self = self(),
+    spawn(fun() -> Self ! {seen, aion_activity:heartbeat(#{<<"x">> => 1})} end),
+    receive {seen, R} -> {ok, aion_flow_ffi:printed(R)} end.
+
+%% Attempt 1 heartbeats its own key, then fails; attempt 2 answers what it read.
+fan(#{<<"key">> := K}) ->
+    case aion_test_flows:bump({rv12b_fan, K}) of
+        1 ->
+            ok = aion_activity:heartbeat(#{<<"key">> => K}),
+            timer:sleep(50),
+            {error, flaky};
+        _ ->
+            {ok, Details} = aion_activity:last_heartbeat(),
+            {ok, Details}
+    end.
+
+%% Heartbeats and fails (for the table check).
+beat_then_fail(_) ->
+    ok = aion_activity:heartbeat(#{<<"a">> => 1}),
+    {error, {terminal, no}}.
+
+%% Tests.
+
+run(Args) ->
+    {ok, Id} = aion:start_workflow(<<"rv12b_flow">>, Args, #{}),
+    {Id, aion:await(Id, 15000)}.
+
+huge_heartbeat_timeout() ->
+    Pool = whereis(aion_activity_pool),
+    {_, Result} = run(#{<<"mode">> => <<"one">>, <<"activity">> => <<"rv12b_quick">>,
+                        <<"input">> => null, <<"hb">> => 1 bsl 50}),
+    ?assertEqual({ok, #{<<"ok">> => <<"quick">>}}, Result),
+    ?assertEqual(Pool, whereis(aion_activity_pool)).
+
+huge_start_to_close() ->
+    Pool = whereis(aion_activity_pool),
+    {_, Result} = run(#{<<"mode">> => <<"one">>, <<"activity">> => <<"rv12b_quick">>,
+                        <<"input">> => null, <<"stc">> => 1 bsl 50}),
+    ?assertEqual({ok, #{<<"ok">> => <<"quick">>}}, Result),
+    ?assertEqual(Pool, whereis(aion_activity_pool)).
+
+huge_schedule_to_close() ->
+    Pool = whereis(aion_activity_pool),
+    {_, Result} = run(#{<<"mode">> => <<"one">>, <<"activity">> => <<"rv12b_quick">>,
+                        <<"input">> => null, <<"s2c">> => 1 bsl 50}),
+    ?assertEqual({ok, #{<<"ok">> => <<"quick">>}}, Result),
+    ?assertEqual(Pool, whereis(aion_activity_pool)).
+
+%% What the pool does when a long deadline's first step runs out: it waits on.
+early_timer_rearms() ->
+    K = aion_test_support:key(),
+    {ok, Id} = aion:start_workflow(<<"rv12b_flow">>, #{<<"mode">> => <<"one">>,
+                                                      <<"activity">> => <<"rv12b_beat_forever">>,
+                                                      <<"input">> => #{<<"key">> => K},
+                                                      <<"hb">> => 10000, <<"stc">> => 10000}, #{}),
+    aion_test_support:wait_until(fun() -> ets:lookup(aion_test_calls, {beat_pid, K}) =/= [] end, 5000),
+    [{_, Pid}] = ets:lookup(aion_test_calls, {beat_pid, K}),
+    aion_activity_pool ! {aion_deadline, Pid},
+    aion_activity_pool ! {aion_heartbeat_check, Pid},
+    timer:sleep(100),
+    ?assert(is_process_alive(Pid)),
+    ok = aion:cancel(Id),
+    ?assertMatch({error, {cancelled, _}}, aion:await(Id, 5000)).
+
+%% with_timeout does not cancel what it abandons: the attempt runs on (heartbeat/1 says
+%% ok) until it ends or the run closes (then it is killed). The README says so.
+with_timeout_not_cancelled() ->
+    K = aion_test_support:key(),
+    {_, Result} = run(#{<<"mode">> => <<"with_timeout">>, <<"key">> => K}),
+    ?assertEqual({ok, #{<<"error">> => <<"timeout">>}}, Result),
+    ?assertEqual([], ets:lookup(aion_test_calls, {beat_forever, K})).
+
+race_loser_cancelled() ->
+    K = aion_test_support:key(),
+    {_, Result} = run(#{<<"mode">> => <<"race">>, <<"key">> => K}),
+    ?assertEqual({ok, #{<<"ok">> => <<"quick">>}}, Result),
+    aion_test_support:wait_until(
+      fun() -> ets:lookup(aion_test_calls, {beat_forever, K}) =/= [] end, 5000),
+    ?assertEqual([{{beat_forever, K}, {error, cancelled}}],
+                 ets:lookup(aion_test_calls, {beat_forever, K})).
+
+fanout_own_details() ->
+    Keys = [aion_test_support:key() || _ <- lists:seq(1, 8)],
+    {_, Result} = run(#{<<"mode">> => <<"fanout">>, <<"keys">> => Keys}),
+    ?assertEqual({ok, #{<<"ok">> => [#{<<"key">> => K} || K <- Keys]}}, Result).
+
+spawned_process() ->
+    {_, Result} = run(#{<<"mode">> => <<"one">>, <<"activity">> => <<"rv12b_spawned_beat">>,
+                        <<"input">> => null}),
+    ?assertEqual({ok, #{<<"ok">> => <<"{error,not_in_activity}">>}}, Result).
+
+table_empty() ->
+    {_, _} = run(#{<<"mode">> => <<"one">>, <<"activity">> => <<"rv12b_beat_then_fail">>,
+                   <<"input">> => null, <<"hb">> => 1000}),
+    aion_test_support:wait_until(fun() -> aion_activity_pool:busy() =:= 0 end, 5000),
+    ?assertEqual(0, ets:info(aion_activity_heartbeats, size)).
