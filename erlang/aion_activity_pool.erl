@@ -43,7 +43,7 @@
 -export([busy/0]).
 -export([node_lost/1]).
 -export([depths/0]).
--export([init/1, handle_call/3, handle_cast/2, handle_info/2]).
+-export([init/1, handle_call/3, handle_cast/2, handle_info/2, terminate/2]).
 
 %% The longest time one timer of the pool waits (about 49 days); a longer deadline waits
 %% in steps.
@@ -254,6 +254,14 @@ handle_info({'EXIT', _Pid, _Reason}, State) ->
 handle_info(_Info, State) ->
     {noreply, State}.
 
+%% @private The workers die with the pool, also those whose activity traps exits (they
+%% would outlive it as attempts nobody owns; one killed with the pool is told at its next
+%% heartbeat, see `aion_activity').
+-spec terminate(term(), #state{}) -> ok.
+terminate(_Reason, State) ->
+    _ = [exit(Pid, kill) || Pid <- maps:keys(State#state.workers)],
+    ok.
+
 %% Reports `Outcome' (with the worker's last heartbeat details), then kills the worker; the
 %% 'DOWN' that follows reports nothing more.
 stop_worker(Pid, W = #worker{job = Job, timer = Timer, beat = Beat}, Outcome, State) ->
@@ -346,7 +354,7 @@ drain(Queue, State = #state{limit = Limits}) ->
 
 start(Queue, Job, State) ->
     Started = erlang:monotonic_time(millisecond),
-    {Pid, Monitor} = spawn_opt(aion_activity_worker, init, [Job], [link, monitor]),
+    {Pid, Monitor} = spawn_opt(aion_activity_worker, init, [Job#{pool => self()}], [link, monitor]),
     Timer = case maps:get(timeout, Job) of
         infinity -> undefined;
         Ms -> arm(Ms, {aion_deadline, Pid})

@@ -33,7 +33,9 @@
                  ordinal := pos_integer(), attempt := pos_integer(), name := binary(),
                  input := binary(), timeout := pos_integer() | infinity,
                  heartbeat_timeout => pos_integer() | infinity,
-                 last_heartbeat => binary() | none}.
+                 last_heartbeat => binary() | none,
+                 %% The pool that started the worker (set by the pool).
+                 pool => pid()}.
 -type outcome() :: {ok, term()} | {error, binary(), binary(), boolean()}.
 -export_type([job/0, outcome/0]).
 
@@ -70,7 +72,8 @@ heartbeat_timeout_outcome(#{heartbeat_timeout := Ms}) ->
 -spec init(job()) -> ok.
 init(Job = #{workflow_id := Id, ordinal := Ordinal, name := Name, attempt := Attempt,
              input := InputJson}) ->
-    ok = aion_activity:begin_attempt(Ordinal, Attempt, maps:get(last_heartbeat, Job, none)),
+    ok = aion_activity:begin_attempt(Ordinal, Attempt, maps:get(last_heartbeat, Job, none),
+                                     maps:get(pool, Job, undefined)),
     logger:set_process_metadata(#{workflow_id => Id, activity => Name, attempt => Attempt,
                                   aion => activity}),
     Attempt > 1 andalso

@@ -5,7 +5,7 @@
 -include_lib("eunit/include/eunit.hrl").
 
 -export([flow/1]).
--export([quick/1, beat_forever/1, spawned_beat/1, fan/1, beat_then_fail/1]).
+-export([quick/1, beat_forever/1, spawned_beat/1, fan/1, beat_then_fail/1, trapping/1]).
 
 review_test_() ->
     {setup, fun setup/0, fun aion_test_support:stop/1,
@@ -18,14 +18,16 @@ review_test_() ->
           {"a race loser's heartbeat answers cancelled", fun race_loser_cancelled/0},
           {"fan-out: each retry reads its own activity's details", fun fanout_own_details/0},
           {"heartbeat from a process the attempt spawned", fun spawned_process/0},
-          {"the heartbeat table is empty once the attempts are over", fun table_empty/0}]
+          {"the heartbeat table is empty once the attempts are over", fun table_empty/0},
+          {"an attempt that traps exits does not outlive a pool restart as a second live attempt",
+           fun trapping_outlives_pool/0}]
      end}.
 
 setup() ->
     Dir = aion_test_support:start(),
     ok = aion:register_workflow(<<"rv12b_flow">>, {?MODULE, flow}),
     [ok = aion:register_activity(<<"rv12b_", (atom_to_binary(A))/binary>>, {?MODULE, A})
-     || A <- [quick, beat_forever, spawned_beat, fan, beat_then_fail]],
+     || A <- [quick, beat_forever, spawned_beat, fan, beat_then_fail, trapping]],
     Dir.
 
 %% Workflows.
@@ -94,6 +96,22 @@ fan(#{<<"key">> := K}) ->
         _ ->
             {ok, Details} = aion_activity:last_heartbeat(),
             {ok, Details}
+    end.
+
+%% Traps exits (as activity code may, to clean up), then heartbeats every 20 ms until
+%% heartbeat/1 answers something else (noted per attempt) or 5 s.
+trapping(#{<<"key">> := K}) ->
+    process_flag(trap_exit, true),
+    Attempt = aion_test_flows:bump({trapping, K}),
+    ets:insert(aion_test_calls, {{trapping_pid, K, Attempt}, self()}),
+    trap_loop(K, Attempt, 0).
+
+trap_loop(_K, _Attempt, 250) ->
+    {ok, gave_up};
+trap_loop(K, Attempt, N) ->
+    case aion_activity:heartbeat(#{<<"n">> => N}) of
+        ok -> timer:sleep(20), trap_loop(K, Attempt, N + 1);
+        Other -> ets:insert(aion_test_calls, {{trapping_saw, K, Attempt}, Other}), {error, stopped}
     end.
 
 %% Heartbeats and fails (for the table check).
@@ -176,3 +194,26 @@ table_empty() ->
                    <<"input">> => null, <<"hb">> => 1000}),
     aion_test_support:wait_until(fun() -> aion_activity_pool:busy() =:= 0 end, 5000),
     ?assertEqual(0, ets:info(aion_activity_heartbeats, size)).
+
+%% The pool dies (here: killed; a crash is the same to a worker that traps exits): its
+%% workers die with it, and the run is replayed by the restarted tree and starts a new
+%% attempt. A worker that traps exits survived and went on heartbeating into the new
+%% pool's table (an entry nobody forgets) as a second live attempt of the activity.
+trapping_outlives_pool() ->
+    K = aion_test_support:key(),
+    {ok, Id} = aion:start_workflow(<<"rv12b_flow">>, #{<<"mode">> => <<"one">>,
+                                                      <<"activity">> => <<"rv12b_trapping">>,
+                                                      <<"input">> => #{<<"key">> => K},
+                                                      <<"hb">> => 5000}, #{}),
+    aion_test_support:wait_until(fun() -> ets:lookup(aion_test_calls, {trapping_pid, K, 1}) =/= [] end, 5000),
+    [{_, First}] = ets:lookup(aion_test_calls, {trapping_pid, K, 1}),
+    Pool = whereis(aion_activity_pool),
+    exit(Pool, kill),
+    aion_test_support:wait_until(fun() -> ets:lookup(aion_test_calls, {trapping_pid, K, 2}) =/= [] end, 5000),
+    %% The first attempt stops at its next heartbeat (it is told it is cancelled).
+    aion_test_support:wait_until(fun() -> not is_process_alive(First) end, 2000),
+    ?assertEqual([{{trapping_saw, K, 1}, {error, cancelled}}],
+                 ets:lookup(aion_test_calls, {trapping_saw, K, 1})),
+    ?assertEqual([], ets:lookup(aion_activity_heartbeats, First)),
+    ok = aion:cancel(Id),
+    _ = aion:await(Id, 5000).
