@@ -5,7 +5,7 @@
 -include_lib("eunit/include/eunit.hrl").
 
 -export([flow/1]).
--export([quick/1, beat_forever/1, spawned_beat/1, fan/1, beat_then_fail/1, trapping/1]).
+-export([quick/1, beat_forever/1, spawned_beat/1, fan/1, beat_then_fail/1, trapping/1, lost/1]).
 
 review_test_() ->
     {setup, fun setup/0, fun aion_test_support:stop/1,
@@ -20,14 +20,16 @@ review_test_() ->
           {"heartbeat from a process the attempt spawned", fun spawned_process/0},
           {"the heartbeat table is empty once the attempts are over", fun table_empty/0},
           {"an attempt that traps exits does not outlive a pool restart as a second live attempt",
-           fun trapping_outlives_pool/0}]
+           fun trapping_outlives_pool/0},
+          {"worker_lost records no details; the next attempt reads those recorded before",
+           fun lost_keeps_earlier_details/0}]
      end}.
 
 setup() ->
     Dir = aion_test_support:start(),
     ok = aion:register_workflow(<<"rv12b_flow">>, {?MODULE, flow}),
     [ok = aion:register_activity(<<"rv12b_", (atom_to_binary(A))/binary>>, {?MODULE, A})
-     || A <- [quick, beat_forever, spawned_beat, fan, beat_then_fail, trapping]],
+     || A <- [quick, beat_forever, spawned_beat, fan, beat_then_fail, trapping, lost]],
     Dir.
 
 %% Workflows.
@@ -112,6 +114,17 @@ trap_loop(K, Attempt, N) ->
     case aion_activity:heartbeat(#{<<"n">> => N}) of
         ok -> timer:sleep(20), trap_loop(K, Attempt, N + 1);
         Other -> ets:insert(aion_test_calls, {{trapping_saw, K, Attempt}, Other}), {error, stopped}
+    end.
+
+%% Attempt 1 heartbeats page 1 and fails; attempt 2 heartbeats page 2 and waits (its run
+%% is killed under it); attempt 3 answers what it read.
+lost(#{<<"key">> := K}) ->
+    Attempt = aion_test_flows:bump({lost, K}),
+    ets:insert(aion_test_calls, {{lost_saw, K, Attempt}, aion_activity:last_heartbeat()}),
+    case Attempt of
+        1 -> ok = aion_activity:heartbeat(#{<<"page">> => 1}), {error, flaky};
+        2 -> ok = aion_activity:heartbeat(#{<<"page">> => 2}), timer:sleep(10000), {ok, late};
+        _ -> {ok, aion_flow_ffi:printed(aion_activity:last_heartbeat())}
     end.
 
 %% Heartbeats and fails (for the table check).
@@ -217,3 +230,18 @@ trapping_outlives_pool() ->
     ?assertEqual([], ets:lookup(aion_activity_heartbeats, First)),
     ok = aion:cancel(Id),
     _ = aion:await(Id, 5000).
+
+lost_keeps_earlier_details() ->
+    K = aion_test_support:key(),
+    {ok, Id} = aion:start_workflow(<<"rv12b_flow">>, #{<<"mode">> => <<"one">>,
+                                                      <<"activity">> => <<"rv12b_lost">>,
+                                                      <<"input">> => #{<<"key">> => K},
+                                                      <<"hb">> => 5000}, #{}),
+    aion_test_support:wait_until(fun() -> ets:lookup(aion_test_calls, {lost_saw, K, 2}) =/= [] end, 5000),
+    timer:sleep(50),
+    aion_test_support:kill_and_replay(Id),
+    ?assertEqual({ok, #{<<"ok">> => <<"{ok,#{<<\"page\">> => 1}}">>}}, aion:await(Id, 5000)),
+    ?assertMatch([#{attempt := 1, error := #{<<"details">> := #{<<"page">> := 1}}},
+                  #{attempt := 2, error := #{<<"type">> := <<"worker_lost">>} = E2}]
+                 when not is_map_key(<<"details">>, E2),
+                 aion_test_support:events(Id, <<"ActivityFailed">>)).
