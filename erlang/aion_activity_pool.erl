@@ -2,7 +2,9 @@
 %%
 %% Workflow processes submit attempts (after the event that decides them is durable); the
 %% pool starts at most `activity_concurrency' workers per task queue, queues the rest,
-%% enforces each attempt's `start_to_close' deadline, and turns a worker that dies without
+%% enforces each attempt's `start_to_close' deadline (counted from its start) and
+%% schedule-to-close deadline (counted from the call: an attempt still queued when it
+%% passes is reported failed without running), and turns a worker that dies without
 %% reporting (crash, kill, deadline) into a failed attempt reported to the workflow. It
 %% never records anything itself: the run is the only writer of its history.
 %%
@@ -245,6 +247,15 @@ handle_info({aion_heartbeat_check, Pid}, State) ->
         _ ->
             {noreply, State}
     end;
+handle_info({aion_queued_deadline, Queue, Key, At}, State) ->
+    case At - erlang:system_time(millisecond) of
+        Left when Left > 0 ->
+            %% A deadline further off than one timer reaches: wait on.
+            arm(Left, {aion_queued_deadline, Queue, Key, At}),
+            {noreply, State};
+        _ ->
+            {noreply, expire_queued(Queue, Key, State)}
+    end;
 handle_info({aion_kill, Pid}, State) ->
     maps:is_key(Pid, State#state.workers) andalso exit(Pid, kill),
     {noreply, State};
@@ -316,7 +327,31 @@ dispatch(Queue, Job = #{workflow := Run}, State) ->
 enqueue(Queue, Job = #{workflow := Run}, State) ->
     {Running, Pending} = maps:get(Queue, State#state.queues, {0, queue:new()}),
     State1 = put_queue(Queue, {Running, queue:in(Job, Pending)}, watch_run(Run, State)),
-    drain(Queue, State1).
+    State2 = drain(Queue, State1),
+    %% Still waiting for a free slot: its schedule-to-close deadline may pass in the queue.
+    case maps:get(deadline, Job, infinity) of
+        At when is_integer(At) ->
+            queue:member(Job, element(2, maps:get(Queue, State2#state.queues))) andalso
+                arm(max(0, At - erlang:system_time(millisecond)), {aion_queued_deadline, Queue, key(Job), At}),
+            State2;
+        _ ->
+            State2
+    end.
+
+%% An attempt still queued at its schedule-to-close deadline never runs: it is reported
+%% failed (the run records the deadline) and leaves the queue.
+expire_queued(Queue, Key, State) ->
+    case maps:find(Queue, State#state.queues) of
+        {ok, {Running, Pending}} ->
+            {Expired, Kept} = lists:partition(fun(Job) -> key(Job) =:= Key end, queue:to_list(Pending)),
+            _ = [begin
+                     aion_activity_worker:report(Job, aion_activity_worker:expired_outcome()),
+                     tell_origin(Job)
+                 end || Job <- Expired],
+            put_queue(Queue, {Running, queue:from_list(Kept)}, State);
+        error ->
+            State
+    end.
 
 watch_run(Run, State = #state{runs = Runs}) when is_map_key(Run, Runs) -> State;
 watch_run(Run, State = #state{runs = Runs}) ->
@@ -352,7 +387,29 @@ drain(Queue, State = #state{limit = Limits}) ->
             State
     end.
 
-start(Queue, Job, State) ->
+start(Queue, Job0, State) ->
+    case timeout_at_start(Job0) of
+        expired ->
+            %% Its schedule-to-close deadline passed while it waited here: it never runs.
+            aion_activity_worker:report(Job0, aion_activity_worker:expired_outcome()),
+            tell_origin(Job0),
+            State;
+        Timeout ->
+            start_worker(Queue, Job0#{timeout => Timeout}, State)
+    end.
+
+%% The attempt's deadline counted from now: its `start_to_close' (from its start) or, when
+%% sooner, its schedule-to-close deadline (which the time in the queue counted against).
+timeout_at_start(#{deadline := At, timeout := Timeout}) when is_integer(At) ->
+    case At - erlang:system_time(millisecond) of
+        Left when Left =< 0 -> expired;
+        Left when Timeout =:= infinity -> Left;
+        Left -> min(Timeout, Left)
+    end;
+timeout_at_start(#{timeout := Timeout}) ->
+    Timeout.
+
+start_worker(Queue, Job, State) ->
     Started = erlang:monotonic_time(millisecond),
     {Pid, Monitor} = spawn_opt(aion_activity_worker, init, [Job#{pool => self()}], [link, monitor]),
     Timer = case maps:get(timeout, Job) of

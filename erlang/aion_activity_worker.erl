@@ -27,6 +27,7 @@
 -export([crash_outcome/1]).
 -export([timeout_outcome/1]).
 -export([heartbeat_timeout_outcome/1]).
+-export([expired_outcome/0]).
 -export([init/1]).
 
 -type job() :: #{workflow := pid(), workflow_id := binary() | undefined, run_id := binary() | undefined,
@@ -34,6 +35,8 @@
                  input := binary(), timeout := pos_integer() | infinity,
                  heartbeat_timeout => pos_integer() | infinity,
                  last_heartbeat => binary() | none,
+                 %% The schedule-to-close deadline (system time, ms), if any.
+                 deadline => integer() | infinity,
                  %% The pool that started the worker (set by the pool).
                  pool => pid()}.
 -type outcome() :: {ok, term()} | {error, binary(), binary(), boolean()}.
@@ -60,6 +63,12 @@ crash_outcome(Reason) ->
 -spec timeout_outcome(job()) -> outcome().
 timeout_outcome(#{timeout := Ms}) ->
     {error, <<"timeout">>, iolist_to_binary(io_lib:format("attempt ran longer than ~p ms", [Ms])), true}.
+
+%% @doc The outcome of an attempt whose schedule-to-close deadline passed while it waited in
+%% its task queue (it never started).
+-spec expired_outcome() -> outcome().
+expired_outcome() ->
+    {error, <<"timeout">>, <<"the schedule_to_close deadline passed while the attempt waited in its task queue">>, true}.
 
 %% @doc The outcome of an attempt that went longer than its `heartbeat_timeout' without a
 %% heartbeat.

@@ -7,6 +7,34 @@
 -export([flow/1]).
 -export([quick/1, beat_forever/1, spawned_beat/1, fan/1, beat_then_fail/1, trapping/1, lost/1]).
 
+%% An attempt queued behind its task queue's concurrency bound: its schedule_to_close
+%% deadline counts from the call, the wait in the queue included ("a running attempt is
+%% stopped at it"); the pool counted the time it had left when it was submitted from when
+%% it started, so it ran past the deadline by as long as it waited.
+queued_schedule_to_close_test_() ->
+    {timeout, 30, fun queued_schedule_to_close/0}.
+
+queued_schedule_to_close() ->
+    _ = application:load(aion),
+    ok = application:set_env(aion, activity_concurrency, #{<<"narrow">> => 1}),
+    aion_test_support:start(memory),
+    try
+        ok = aion:register_workflow(<<"rv12b_flow">>, {?MODULE, flow}),
+        ok = aion:register_activity(<<"rv12b_quick">>, {?MODULE, quick}),
+        {ok, Id} = aion:start_workflow(<<"rv12b_flow">>, #{<<"mode">> => <<"narrow">>}, #{}),
+        {ok, [First, Second]} = aion:await(Id, 10000),
+        ?assertEqual(#{<<"ok">> => <<"quick">>}, First),
+        ?assertMatch(#{<<"error">> := _}, Second),
+        [#{recorded_at := Scheduled}] = [E || E = #{ordinal := 2} <- aion_test_support:events(Id, <<"ActivityScheduled">>)],
+        [#{recorded_at := Failed, error := #{<<"type">> := Type}}] =
+            [E || E = #{ordinal := 2} <- aion_test_support:events(Id, <<"ActivityFailed">>)],
+        ?assertEqual(<<"schedule_to_close_timeout">>, Type),
+        ?assert(Failed - Scheduled < 1000)
+    after
+        aion_test_support:stop(x),
+        application:set_env(aion, activity_concurrency, 100)
+    end.
+
 review_test_() ->
     {setup, fun setup/0, fun aion_test_support:stop/1,
      fun(_) ->
@@ -54,6 +82,11 @@ flow(#{<<"mode">> := <<"with_timeout">>, <<"key">> := K}) ->
     end),
     ok = aion_flow:sleep(500),
     {ok, printed(Result)};
+flow(#{<<"mode">> := <<"narrow">>}) ->
+    {ok, [printed(R) || R <- element(2, aion_flow:settled(
+        [{activity, <<"rv12b_quick">>, #{<<"wait">> => 1500}, #{task_queue => <<"narrow">>}},
+         {activity, <<"rv12b_quick">>, #{<<"wait">> => 1000},
+          #{task_queue => <<"narrow">>, schedule_to_close_ms => 500}}]))]};
 flow(#{<<"mode">> := <<"fanout">>, <<"keys">> := Keys}) ->
     {ok, printed(aion_flow:all([{activity, <<"rv12b_fan">>, #{<<"key">> => K},
                                  #{heartbeat_timeout_ms => 5000,
