@@ -29,7 +29,7 @@
 -export([heartbeat/1]).
 -export([last_heartbeat/0]).
 -export([init_table/0]).
--export([begin_attempt/3]).
+-export([begin_attempt/3, begin_attempt/4]).
 -export([last_beat/2]).
 -export([recorded/1]).
 -export([forget/1]).
@@ -44,16 +44,18 @@
 %% binaries, numbers, atoms) as the calling attempt's latest heartbeat and proves that the
 %% attempt is alive. `null' proves liveness only and keeps the details recorded before.
 %%
-%% Answers `ok'; `{error, cancelled}' once the workflow cancelled the activity (nothing is
-%% recorded: the attempt should stop); `{error, {bad_details, Why}}' when `Details' is not
-%% JSON-compatible or larger than `max_payload_bytes' (nothing is recorded, not even the
-%% liveness); `{error, not_in_activity}' when the caller is not an activity attempt's
-%% process. Never raises.
+%% Answers `ok'; `{error, cancelled}' once the workflow cancelled the activity, or the pool
+%% that started the attempt is gone (nothing is recorded: the attempt should stop); `{error,
+%% {bad_details, Why}}' when `Details' is not JSON-compatible or larger than
+%% `max_payload_bytes' (nothing is recorded, not even the liveness); `{error,
+%% not_in_activity}' when the caller is not an activity attempt's own process (a process
+%% the attempt spawned is not). An activity an enclosing `with_timeout' gave up on is not
+%% cancelled: `ok' until the run closes. Never raises.
 -spec heartbeat(term()) -> ok | {error, cancelled | not_in_activity | {bad_details, term()}}.
 heartbeat(Details) ->
     case get(?ATTEMPT) of
-        #{ordinal := Ordinal, attempt := Attempt} ->
-            case cancelled(Ordinal, Attempt) of
+        #{ordinal := Ordinal, attempt := Attempt} = Current ->
+            case orphaned(Current) orelse cancelled(Ordinal, Attempt) of
                 true -> {error, cancelled};
                 false -> beat(Details)
             end;
@@ -88,7 +90,14 @@ init_table() ->
 %% `LastHeartbeat' is what `last_heartbeat/0' answers from (JSON text or `none').
 -spec begin_attempt(pos_integer(), pos_integer(), binary() | none) -> ok.
 begin_attempt(Ordinal, Attempt, LastHeartbeat) ->
-    put(?ATTEMPT, #{ordinal => Ordinal, attempt => Attempt, last_heartbeat => LastHeartbeat}),
+    begin_attempt(Ordinal, Attempt, LastHeartbeat, undefined).
+
+%% @private As `begin_attempt/3', for a worker of pool process `Pool' (its heartbeats
+%% answer `{error, cancelled}' once that pool is gone).
+-spec begin_attempt(pos_integer(), pos_integer(), binary() | none, pid() | undefined) -> ok.
+begin_attempt(Ordinal, Attempt, LastHeartbeat, Pool) ->
+    put(?ATTEMPT, #{ordinal => Ordinal, attempt => Attempt, last_heartbeat => LastHeartbeat,
+                    pool => Pool}),
     ok.
 
 %% @private When worker `Pid' last heartbeated (monotonic ms), or `Default' if it never did.
@@ -111,6 +120,18 @@ forget(Pid) ->
     try ets:delete(?TABLE, Pid), ok
     catch error:badarg -> ok
     end.
+
+%% Whether the pool that started this attempt is gone: its workers die with it, unless
+%% they trap exits; such a survivor belongs to nobody (the run's next incarnation starts
+%% its own attempt), so it is told it is cancelled and writes nothing to the new pool's
+%% table (nothing would ever remove it).
+orphaned(#{pool := Pool}) when is_pid(Pool) ->
+    case is_process_alive(Pool) of
+        true -> false;
+        false -> put(?CANCELLED, true), true
+    end;
+orphaned(_) ->
+    false.
 
 %% Whether the workflow cancelled this attempt: seen before, or waiting in the mailbox (it
 %% is put back, at the end of the mailbox, for activity code that receives it).

@@ -2,7 +2,9 @@
 %%
 %% Workflow processes submit attempts (after the event that decides them is durable); the
 %% pool starts at most `activity_concurrency' workers per task queue, queues the rest,
-%% enforces each attempt's `start_to_close' deadline, and turns a worker that dies without
+%% enforces each attempt's `start_to_close' deadline (counted from its start) and
+%% schedule-to-close deadline (counted from the call: an attempt still queued when it
+%% passes is reported failed without running), and turns a worker that dies without
 %% reporting (crash, kill, deadline) into a failed attempt reported to the workflow. It
 %% never records anything itself: the run is the only writer of its history.
 %%
@@ -43,7 +45,11 @@
 -export([busy/0]).
 -export([node_lost/1]).
 -export([depths/0]).
--export([init/1, handle_call/3, handle_cast/2, handle_info/2]).
+-export([init/1, handle_call/3, handle_cast/2, handle_info/2, terminate/2]).
+
+%% The longest time one timer of the pool waits (about 49 days); a longer deadline waits
+%% in steps.
+-define(MAX_TIMER_MS, 4294967295).
 
 -record(worker, {job :: aion_activity_worker:job(),
                  queue :: binary(),
@@ -211,8 +217,15 @@ handle_info({aion_deadline, Pid}, State) ->
     case maps:find(Pid, State#state.workers) of
         {ok, #worker{timer = reported}} ->
             {noreply, State};
-        {ok, W = #worker{job = Job}} ->
-            {noreply, stop_worker(Pid, W, aion_activity_worker:timeout_outcome(Job), State)};
+        {ok, W = #worker{job = Job = #{timeout := Ms}, started = Started}} ->
+            case Started + Ms - erlang:monotonic_time(millisecond) of
+                Left when Left > 0 ->
+                    %% A deadline further off than one timer reaches: wait on.
+                    Timer = arm(Left, {aion_deadline, Pid}),
+                    {noreply, State#state{workers = (State#state.workers)#{Pid => W#worker{timer = Timer}}}};
+                _ ->
+                    {noreply, stop_worker(Pid, W, aion_activity_worker:timeout_outcome(Job), State)}
+            end;
         error ->
             {noreply, State}
     end;
@@ -225,7 +238,7 @@ handle_info({aion_heartbeat_check, Pid}, State) ->
             case Left > 0 of
                 true ->
                     %% It beat since the last look: look again when that beat runs out.
-                    Beat = erlang:send_after(Left, self(), {aion_heartbeat_check, Pid}),
+                    Beat = arm(Left, {aion_heartbeat_check, Pid}),
                     {noreply, State#state{workers = (State#state.workers)#{Pid => W#worker{beat = Beat}}}};
                 false ->
                     Outcome = aion_activity_worker:heartbeat_timeout_outcome(Job),
@@ -233,6 +246,15 @@ handle_info({aion_heartbeat_check, Pid}, State) ->
             end;
         _ ->
             {noreply, State}
+    end;
+handle_info({aion_queued_deadline, Queue, Key, At}, State) ->
+    case At - erlang:system_time(millisecond) of
+        Left when Left > 0 ->
+            %% A deadline further off than one timer reaches: wait on.
+            arm(Left, {aion_queued_deadline, Queue, Key, At}),
+            {noreply, State};
+        _ ->
+            {noreply, expire_queued(Queue, Key, State)}
     end;
 handle_info({aion_kill, Pid}, State) ->
     maps:is_key(Pid, State#state.workers) andalso exit(Pid, kill),
@@ -242,6 +264,14 @@ handle_info({'EXIT', _Pid, _Reason}, State) ->
     {noreply, State};
 handle_info(_Info, State) ->
     {noreply, State}.
+
+%% @private The workers die with the pool, also those whose activity traps exits (they
+%% would outlive it as attempts nobody owns; one killed with the pool is told at its next
+%% heartbeat, see `aion_activity').
+-spec terminate(term(), #state{}) -> ok.
+terminate(_Reason, State) ->
+    _ = [exit(Pid, kill) || Pid <- maps:keys(State#state.workers)],
+    ok.
 
 %% Reports `Outcome' (with the worker's last heartbeat details), then kills the worker; the
 %% 'DOWN' that follows reports nothing more.
@@ -297,7 +327,31 @@ dispatch(Queue, Job = #{workflow := Run}, State) ->
 enqueue(Queue, Job = #{workflow := Run}, State) ->
     {Running, Pending} = maps:get(Queue, State#state.queues, {0, queue:new()}),
     State1 = put_queue(Queue, {Running, queue:in(Job, Pending)}, watch_run(Run, State)),
-    drain(Queue, State1).
+    State2 = drain(Queue, State1),
+    %% Still waiting for a free slot: its schedule-to-close deadline may pass in the queue.
+    case maps:get(deadline, Job, infinity) of
+        At when is_integer(At) ->
+            queue:member(Job, element(2, maps:get(Queue, State2#state.queues))) andalso
+                arm(max(0, At - erlang:system_time(millisecond)), {aion_queued_deadline, Queue, key(Job), At}),
+            State2;
+        _ ->
+            State2
+    end.
+
+%% An attempt still queued at its schedule-to-close deadline never runs: it is reported
+%% failed (the run records the deadline) and leaves the queue.
+expire_queued(Queue, Key, State) ->
+    case maps:find(Queue, State#state.queues) of
+        {ok, {Running, Pending}} ->
+            {Expired, Kept} = lists:partition(fun(Job) -> key(Job) =:= Key end, queue:to_list(Pending)),
+            _ = [begin
+                     aion_activity_worker:report(Job, aion_activity_worker:expired_outcome()),
+                     tell_origin(Job)
+                 end || Job <- Expired],
+            put_queue(Queue, {Running, queue:from_list(Kept)}, State);
+        error ->
+            State
+    end.
 
 watch_run(Run, State = #state{runs = Runs}) when is_map_key(Run, Runs) -> State;
 watch_run(Run, State = #state{runs = Runs}) ->
@@ -333,21 +387,50 @@ drain(Queue, State = #state{limit = Limits}) ->
             State
     end.
 
-start(Queue, Job, State) ->
-    {Pid, Monitor} = spawn_opt(aion_activity_worker, init, [Job], [link, monitor]),
+start(Queue, Job0, State) ->
+    case timeout_at_start(Job0) of
+        expired ->
+            %% Its schedule-to-close deadline passed while it waited here: it never runs.
+            aion_activity_worker:report(Job0, aion_activity_worker:expired_outcome()),
+            tell_origin(Job0),
+            State;
+        Timeout ->
+            start_worker(Queue, Job0#{timeout => Timeout}, State)
+    end.
+
+%% The attempt's deadline counted from now: its `start_to_close' (from its start) or, when
+%% sooner, its schedule-to-close deadline (which the time in the queue counted against).
+timeout_at_start(#{deadline := At, timeout := Timeout}) when is_integer(At) ->
+    case At - erlang:system_time(millisecond) of
+        Left when Left =< 0 -> expired;
+        Left when Timeout =:= infinity -> Left;
+        Left -> min(Timeout, Left)
+    end;
+timeout_at_start(#{timeout := Timeout}) ->
+    Timeout.
+
+start_worker(Queue, Job, State) ->
+    Started = erlang:monotonic_time(millisecond),
+    {Pid, Monitor} = spawn_opt(aion_activity_worker, init, [Job#{pool => self()}], [link, monitor]),
     Timer = case maps:get(timeout, Job) of
         infinity -> undefined;
-        Ms -> erlang:send_after(Ms, self(), {aion_deadline, Pid})
+        Ms -> arm(Ms, {aion_deadline, Pid})
     end,
     Beat = case maps:get(heartbeat_timeout, Job, infinity) of
         infinity -> undefined;
-        BeatMs -> erlang:send_after(BeatMs, self(), {aion_heartbeat_check, Pid})
+        BeatMs -> arm(BeatMs, {aion_heartbeat_check, Pid})
     end,
     {Running, Pending} = maps:get(Queue, State#state.queues),
     State1 = put_queue(Queue, {Running + 1, Pending}, State),
     Worker = #worker{job = Job, queue = Queue, monitor = Monitor, timer = Timer, beat = Beat,
-                     started = erlang:monotonic_time(millisecond)},
+                     started = Started},
     State1#state{workers = (State1#state.workers)#{Pid => Worker}}.
+
+%% A timer sending `Msg' to the pool in `Ms' ms, or sooner when `Ms' is past what one timer
+%% reaches (`send_after' refuses times from about 2^44 ms on): the deadline and the
+%% heartbeat check count from the attempt's start and re-arm themselves when early.
+arm(Ms, Msg) ->
+    erlang:send_after(min(Ms, ?MAX_TIMER_MS), self(), Msg).
 
 cancel_timer(Timer) when not is_reference(Timer) -> ok;
 cancel_timer(Timer) -> _ = erlang:cancel_timer(Timer), ok.

@@ -27,13 +27,18 @@
 -export([crash_outcome/1]).
 -export([timeout_outcome/1]).
 -export([heartbeat_timeout_outcome/1]).
+-export([expired_outcome/0]).
 -export([init/1]).
 
 -type job() :: #{workflow := pid(), workflow_id := binary() | undefined, run_id := binary() | undefined,
                  ordinal := pos_integer(), attempt := pos_integer(), name := binary(),
                  input := binary(), timeout := pos_integer() | infinity,
                  heartbeat_timeout => pos_integer() | infinity,
-                 last_heartbeat => binary() | none}.
+                 last_heartbeat => binary() | none,
+                 %% The schedule-to-close deadline (system time, ms), if any.
+                 deadline => integer() | infinity,
+                 %% The pool that started the worker (set by the pool).
+                 pool => pid()}.
 -type outcome() :: {ok, term()} | {error, binary(), binary(), boolean()}.
 -export_type([job/0, outcome/0]).
 
@@ -59,6 +64,12 @@ crash_outcome(Reason) ->
 timeout_outcome(#{timeout := Ms}) ->
     {error, <<"timeout">>, iolist_to_binary(io_lib:format("attempt ran longer than ~p ms", [Ms])), true}.
 
+%% @doc The outcome of an attempt whose schedule-to-close deadline passed while it waited in
+%% its task queue (it never started).
+-spec expired_outcome() -> outcome().
+expired_outcome() ->
+    {error, <<"timeout">>, <<"the schedule_to_close deadline passed while the attempt waited in its task queue">>, true}.
+
 %% @doc The outcome of an attempt that went longer than its `heartbeat_timeout' without a
 %% heartbeat.
 -spec heartbeat_timeout_outcome(job()) -> outcome().
@@ -70,7 +81,8 @@ heartbeat_timeout_outcome(#{heartbeat_timeout := Ms}) ->
 -spec init(job()) -> ok.
 init(Job = #{workflow_id := Id, ordinal := Ordinal, name := Name, attempt := Attempt,
              input := InputJson}) ->
-    ok = aion_activity:begin_attempt(Ordinal, Attempt, maps:get(last_heartbeat, Job, none)),
+    ok = aion_activity:begin_attempt(Ordinal, Attempt, maps:get(last_heartbeat, Job, none),
+                                     maps:get(pool, Job, undefined)),
     logger:set_process_metadata(#{workflow_id => Id, activity => Name, attempt => Attempt,
                                   aion => activity}),
     Attempt > 1 andalso

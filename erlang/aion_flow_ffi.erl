@@ -577,7 +577,8 @@ end_run(Run, Kind, Json) ->
         ets:delete(aion_ending, Id)
     end.
 
-run_attempt({Ordinal, Attempt, Name, InputJson, Timeout, TaskQueue, HeartbeatTimeout, LastHeartbeat}) ->
+run_attempt({Ordinal, Attempt, Name, InputJson, Timeout, TaskQueue, HeartbeatTimeout, LastHeartbeat,
+             DeadlineLeft}) ->
     aion_activity_pool:submit(TaskQueue, #{
         workflow => self(),
         workflow_id => aion_run_ctx:workflow_id(),
@@ -588,7 +589,13 @@ run_attempt({Ordinal, Attempt, Name, InputJson, Timeout, TaskQueue, HeartbeatTim
         input => InputJson,
         timeout => Timeout,
         heartbeat_timeout => HeartbeatTimeout,
-        last_heartbeat => LastHeartbeat
+        last_heartbeat => LastHeartbeat,
+        %% The schedule-to-close deadline (wall clock, ms: the job may go to another node),
+        %% which the time the attempt waits in its task queue counts against.
+        deadline => case DeadlineLeft of
+                        infinity -> infinity;
+                        Left -> erlang:system_time(millisecond) + Left
+                    end
     }).
 
 load_nif() ->

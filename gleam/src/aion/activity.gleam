@@ -133,10 +133,12 @@ fn do_run(
 /// Why `heartbeat` recorded nothing.
 pub type HeartbeatError {
   /// The workflow cancelled this activity (it was cancelled, or the activity lost a
-  /// race): the attempt should stop. The `{aion_cancel, Ordinal, Attempt}` message stays
-  /// in the process's mailbox.
+  /// race), or the activity pool that started the attempt is gone: the attempt should
+  /// stop. The `{aion_cancel, Ordinal, Attempt}` message stays in the process's mailbox.
+  /// An activity that an enclosing `with_timeout` gave up on is not cancelled.
   Cancelled
-  /// Not called from inside an activity attempt.
+  /// Not called from an activity attempt's own process (a process the attempt spawned
+  /// is not one).
   NotInActivity
   /// The details could not be recorded (not JSON, or over `max_payload_bytes`): why.
   BadDetails(String)

@@ -23,7 +23,8 @@ mod atoms {
 /// `{ok, {replayed, Ordinal}}` (answered from history) or `{ok, {live, Ordinal, Task | none}}`
 /// (the append is on its way: wait for `{aion_durable, Tag, ok}`, then run `Task` =
 /// `{Ordinal, Attempt, Name, InputJson, TimeoutMs | infinity, TaskQueue, HeartbeatTimeoutMs |
-/// infinity, LastHeartbeatJson | none}`; `none` when the activity
+/// infinity, LastHeartbeatJson | none, DeadlineLeftMs | infinity}` (see `answer::Task`);
+/// `none` when the activity
 /// was cancelled at once because a cancellation is waiting to be seen).
 pub(crate) fn nif_run_dispatch_activity<'a>(
     env: Env<'a>,

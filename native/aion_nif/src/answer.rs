@@ -28,7 +28,9 @@ impl Limit {
 
 /// An attempt to hand to a worker once the append that starts it is durable:
 /// `{Ordinal, Attempt, Name, InputJson, TimeoutMs | infinity, TaskQueue, HeartbeatTimeoutMs |
-/// infinity, LastHeartbeatJson | none}`.
+/// infinity, LastHeartbeatJson | none, DeadlineLeftMs | infinity}` (`TimeoutMs` counts from
+/// the attempt's start; `DeadlineLeftMs`, what is left of the schedule-to-close deadline,
+/// from now).
 #[derive(NifTuple)]
 pub(crate) struct Task {
     ordinal: u64,
@@ -39,6 +41,7 @@ pub(crate) struct Task {
     task_queue: String,
     heartbeat_timeout: Limit,
     last_heartbeat: MaybeJson,
+    deadline_left: Limit,
 }
 
 /// JSON text, or the atom `none`.
@@ -65,6 +68,7 @@ impl From<&AttemptTask> for Task {
                 Some(details) => MaybeJson::Json(details.to_string()),
                 None => MaybeJson::None(atoms::none()),
             },
+            deadline_left: ms(task.schedule_to_close_left_ms),
         }
     }
 }

@@ -20,8 +20,13 @@ pub struct AttemptTask {
     pub name: String,
     /// The activity's input.
     pub input: Payload,
-    /// Per-attempt deadline, if any.
+    /// Per-attempt deadline, if any: `start_to_close_ms`, or less when the
+    /// schedule-to-close deadline comes sooner.
     pub start_to_close_ms: Option<u64>,
+    /// What was left, when the attempt was handed out, of the schedule-to-close deadline
+    /// (if any). It counts from now, not from the attempt's start: an attempt that waits in
+    /// its task queue must still stop at the deadline.
+    pub schedule_to_close_left_ms: Option<u64>,
     /// Longest time the attempt may go without a heartbeat, if heartbeats are required.
     pub heartbeat_timeout_ms: Option<u64>,
     /// The details of the latest heartbeat recorded with an earlier attempt's failure (for
@@ -294,6 +299,7 @@ impl Run {
             name: state.name.clone(),
             input: state.input.clone(),
             start_to_close_ms,
+            schedule_to_close_left_ms: left,
             heartbeat_timeout_ms: state.options.heartbeat_timeout_ms,
             last_heartbeat: state.last_heartbeat.clone(),
             task_queue: state.options.task_queue.clone(),

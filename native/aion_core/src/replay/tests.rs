@@ -225,6 +225,9 @@ fn schedule_to_close_bounds_attempts_and_retry_delays_together() {
     };
     // The first attempt may run until the deadline, not its own 5 s.
     assert_eq!(task.start_to_close_ms, Some(1_000));
+    // What is left of the deadline travels on its own too: it counts from the hand-out
+    // (an attempt queued behind its task queue's bound must still stop at it).
+    assert_eq!(task.schedule_to_close_left_ms, Some(1_000));
     // Failing at 200: a retry at 500 is still before the deadline.
     run.activity_result(ordinal, 1, failure("io", "boom", true), 200)
         .unwrap()
@@ -233,6 +236,7 @@ fn schedule_to_close_bounds_attempts_and_retry_delays_together() {
         panic!("expected the second attempt")
     };
     assert_eq!(task.start_to_close_ms, Some(500));
+    assert_eq!(task.schedule_to_close_left_ms, Some(500));
     // Failing at 800: the next retry (1 100) would pass it — the activity ends here.
     let append = run
         .activity_result(ordinal, 2, failure("io", "again", true), 800)
