@@ -212,8 +212,15 @@ settle() ->
     settle(erlang:monotonic_time(millisecond) + ?SETTLE_MS, 0).
 
 settle(Deadline, Calm) when Calm >= 3 ->
-    _ = Deadline,
-    ok;
+    %% Each run looks idle. A message sent to one (an attempt's result: the worker sends it,
+    %% then exits) may not show in its queue yet when another process looks: make every run
+    %% take a system message — it takes what came before it first — and look again.
+    Runs = [Pid || {_, Pid, _, _} <- supervisor:which_children(aion_workflow_sup), is_pid(Pid)],
+    _ = [catch sys:get_state(Pid, 1000) || Pid <- Runs],
+    case quiet() of
+        true -> ok;
+        false -> settle(Deadline, 0)
+    end;
 settle(Deadline, Calm) ->
     case quiet() of
         true ->
