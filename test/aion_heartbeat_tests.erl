@@ -233,4 +233,4 @@ bad_option() ->
           ?assertNotEqual(nomatch, binary:match(Text, <<"heartbeat_timeout_ms">>)),
           %% Nothing was scheduled.
           ?assertEqual([], aion_test_support:events(Id, <<"ActivityScheduled">>))
-      end, [0, -1, <<"soon">>, 1.5]).
+      end, [0, -1, <<"soon">>, 1.5, 3155760000001, 1 bsl 63]).
