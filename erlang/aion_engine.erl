@@ -533,8 +533,9 @@ handle_info({'DOWN', Ref, process, _Pid, Reason}, State) when is_map_key(Ref, St
     case Reason of
         normal -> ok;
         noproc ->
-            %% It ended before it was watched: replay it only if it left its run open.
-            case aion:describe(Id) of
+            %% It ended before it was watched: replay it only if it left its run open and
+            %% no other process runs it (a second start of a running id ends at once).
+            case live_run(Id) =:= none andalso aion:describe(Id) of
                 {ok, #{status := running}} -> gen_server:cast(self(), {retry_later, Id});
                 _ -> ok
             end;
