@@ -38,9 +38,9 @@ queued_schedule_to_close() ->
 review_test_() ->
     {setup, fun setup/0, fun aion_test_support:stop/1,
      fun(_) ->
-         [{"a heartbeat_timeout_ms past what send_after takes does not crash the pool", fun huge_heartbeat_timeout/0},
-          {"a start_to_close_ms past what send_after takes does not crash the pool", fun huge_start_to_close/0},
-          {"a schedule_to_close_ms past what send_after takes does not crash the pool", fun huge_schedule_to_close/0},
+         [{"the longest heartbeat_timeout_ms (a hundred years, past what one send_after takes) does not crash the pool", fun huge_heartbeat_timeout/0},
+          {"the longest start_to_close_ms does not crash the pool", fun huge_start_to_close/0},
+          {"the longest schedule_to_close_ms does not crash the pool", fun huge_schedule_to_close/0},
           {"an early deadline or heartbeat check (a long one in steps) re-arms", fun early_timer_rearms/0},
           {"an activity abandoned by with_timeout is not cancelled: heartbeat/1 answers ok", fun with_timeout_not_cancelled/0},
           {"a race loser's heartbeat answers cancelled", fun race_loser_cancelled/0},
@@ -174,21 +174,21 @@ run(Args) ->
 huge_heartbeat_timeout() ->
     Pool = whereis(aion_activity_pool),
     {_, Result} = run(#{<<"mode">> => <<"one">>, <<"activity">> => <<"rv12b_quick">>,
-                        <<"input">> => null, <<"hb">> => 1 bsl 50}),
+                        <<"input">> => null, <<"hb">> => 3155760000000}),
     ?assertEqual({ok, #{<<"ok">> => <<"quick">>}}, Result),
     ?assertEqual(Pool, whereis(aion_activity_pool)).
 
 huge_start_to_close() ->
     Pool = whereis(aion_activity_pool),
     {_, Result} = run(#{<<"mode">> => <<"one">>, <<"activity">> => <<"rv12b_quick">>,
-                        <<"input">> => null, <<"stc">> => 1 bsl 50}),
+                        <<"input">> => null, <<"stc">> => 3155760000000}),
     ?assertEqual({ok, #{<<"ok">> => <<"quick">>}}, Result),
     ?assertEqual(Pool, whereis(aion_activity_pool)).
 
 huge_schedule_to_close() ->
     Pool = whereis(aion_activity_pool),
     {_, Result} = run(#{<<"mode">> => <<"one">>, <<"activity">> => <<"rv12b_quick">>,
-                        <<"input">> => null, <<"s2c">> => 1 bsl 50}),
+                        <<"input">> => null, <<"s2c">> => 3155760000000}),
     ?assertEqual({ok, #{<<"ok">> => <<"quick">>}}, Result),
     ?assertEqual(Pool, whereis(aion_activity_pool)).
 
