@@ -501,7 +501,8 @@ view(S = #{<<"spec">> := Spec, <<"last">> := Last, <<"paused">> := Paused}) ->
           <<"counts">> => Counts,
           <<"recent">> => maps:get(<<"recent">>, S),
           <<"created_at">> => maps:get(<<"created_at">>, S),
-          <<"last_slot">> => Last}.
+          %% Paused, the slots up to now are counted (as paused) too.
+          <<"last_slot">> => case Paused of true -> From; false -> Last end}.
 
 %% The query's JSON view as the API answers it: atom keys, the overlap policy an atom.
 info(View) ->

@@ -61,7 +61,9 @@ restart() ->
     %% Every started workflow is a slot's; none twice; the counts add up to the slots.
     ?assertEqual(Started, length(Ticks)),
     ?assertEqual([], lists:sort(Ticks) -- [aion_schedule:slot_id(<<"every">>, S) || S <- Slots]),
-    ?assertEqual(length(Slots), Started + Missed + maps:get(skipped_overlap, Counts)),
+    %% (A slot that came just before the pause and was taken by the loop after it counts
+    %% as paused.)
+    ?assertEqual(length(Slots), Started + Missed + maps:get(skipped_overlap, Counts) + maps:get(paused, Counts)),
     %% The node was down for more than the catch-up window: some slots were missed, and
     %% the ones within the window before the restart were started after it.
     ?assert(Missed > 0),
