@@ -417,7 +417,10 @@ schedules_are_listed_and_described() ->
     %% As describe_schedule/1 answers, made JSON.
     {ok, InfoA} = aion:describe_schedule(A),
     {ok, InfoB} = aion:describe_schedule(B),
-    ?assertEqual([aion_term:jsonable(InfoA), aion_term:jsonable(InfoB)], Mine),
+    %% (A paused schedule's last_slot is the time it is asked: slots up to then count.)
+    Timeless = fun(S) -> maps:without([<<"last_slot">>], S) end,
+    ?assertEqual([Timeless(aion_term:jsonable(InfoA)), Timeless(aion_term:jsonable(InfoB))],
+                 [Timeless(S) || S <- Mine]),
     {200, #{<<"schedule">> := One}} = get_json(schedule_path(A)),
     ?assertMatch(#{<<"id">> := A, <<"workflow">> := <<"http_done">>, <<"input">> := #{<<"n">> := 1},
                    <<"cron">> := <<"0 0 1 1 *">>, <<"utc_offset">> := <<"+01:00">>,
