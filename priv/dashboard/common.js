@@ -54,4 +54,35 @@ const aion = {
   json(v) { return JSON.stringify(v, null, 2); },
 
   runLink(id) { return aion.el('a', { href: '/runs/' + encodeURIComponent(id), text: id }); },
+
+  // Wires the page's confirmation box (#confirm, #confirm-text, #confirm-yes, #confirm-no)
+  // and returns ask(text, then): it shows `text`, and `then` runs only on yes.
+  confirmer() {
+    const $ = (x) => document.getElementById(x);
+    let pending = null;
+    const close = () => {
+      const then = pending;
+      pending = null;
+      $('confirm').classList.add('hidden');
+      return then;
+    };
+    $('confirm-no').addEventListener('click', close);
+    $('confirm-yes').addEventListener('click', () => {
+      const then = close();
+      if (then) then();
+    });
+    return (text, then) => {
+      pending = then;
+      $('confirm-text').textContent = text;
+      $('confirm').classList.remove('hidden');
+      $('confirm-yes').focus();
+    };
+  },
+
+  // Shows how an action went in #action-result (text and nodes).
+  say(ok, ...content) {
+    const m = document.getElementById('action-result');
+    m.replaceChildren(...content.flat());
+    m.className = 'message ' + (ok ? 'ok' : 'err');
+  },
 };

@@ -169,38 +169,12 @@
     try { return JSON.parse(text); } catch (_) { return text; }
   };
 
-  let pending = null;
-  function ask(text, run) {
-    pending = run;
-    $('confirm-text').textContent = text;
-    $('confirm').classList.remove('hidden');
-    $('confirm-yes').focus();
-  }
+  const ask = aion.confirmer();
+  const say = aion.say;
 
-  function say(ok, text) {
-    const m = $('action-result');
-    m.textContent = text;
-    m.className = 'message ' + (ok ? 'ok' : 'err');
-  }
-
-  $('signal').addEventListener('click', () => {
-    const name = $('signal-name').value.trim();
-    let payload;
-    try { payload = JSON.parse($('signal-payload').value || 'null'); } catch (e) { return say(false, 'The payload is not valid JSON: ' + e.message); }
-    if (!name) return say(false, 'A signal needs a name.');
-    ask(`Send signal "${name}" with payload ${short(payload)} to ${id}?`, () => api(base + '/signal', { method: 'POST', body: { name, payload } }));
-  });
-  $('cancel').addEventListener('click', () => ask(`Cancel run ${id}?`,
-    () => api(base + '/cancel', { method: 'POST', body: { reason: reason($('cancel-reason').value) } })));
-  $('terminate').addEventListener('click', () => ask(`Terminate run ${id} now? No compensation runs.`,
-    () => api(base + '/terminate', { method: 'POST', body: { reason: reason($('terminate-reason').value) } })));
-  $('confirm-no').addEventListener('click', () => { pending = null; $('confirm').classList.add('hidden'); });
-  $('confirm-yes').addEventListener('click', async () => {
-    const run = pending;
-    pending = null;
-    $('confirm').classList.add('hidden');
-    if (!run) return;
-    const { status, body } = await run();
+  // Sends a confirmed action, says how it went and follows the run for a while.
+  async function perform(request) {
+    const { status, body } = await request();
     if (status !== 200) return say(false, `${body.error}: ${body.message}`);
     say(true, `Done: the run is now ${body.run.status}.`);
     let now = await load();
@@ -210,7 +184,20 @@
       now = await load();
     }
     if (now) say(true, `Done: the run is now ${now.status}.`);
+  }
+
+  $('signal').addEventListener('click', () => {
+    const name = $('signal-name').value.trim();
+    let payload;
+    try { payload = JSON.parse($('signal-payload').value || 'null'); } catch (e) { return say(false, 'The payload is not valid JSON: ' + e.message); }
+    if (!name) return say(false, 'A signal needs a name.');
+    ask(`Send signal "${name}" with payload ${short(payload)} to ${id}?`,
+      () => perform(() => api(base + '/signal', { method: 'POST', body: { name, payload } })));
   });
+  $('cancel').addEventListener('click', () => ask(`Cancel run ${id}?`,
+    () => perform(() => api(base + '/cancel', { method: 'POST', body: { reason: reason($('cancel-reason').value) } }))));
+  $('terminate').addEventListener('click', () => ask(`Terminate run ${id} now? No compensation runs.`,
+    () => perform(() => api(base + '/terminate', { method: 'POST', body: { reason: reason($('terminate-reason').value) } }))));
 
   load();
 })();

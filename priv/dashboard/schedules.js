@@ -73,19 +73,8 @@
     document.body.dataset.loaded = 'true';
   }
 
-  function say(ok, ...content) {
-    const m = $('action-result');
-    m.replaceChildren(...content.flat());
-    m.className = 'message ' + (ok ? 'ok' : 'err');
-  }
-
-  let pending = null;
-  function ask(text, run) {
-    pending = run;
-    $('confirm-text').textContent = text;
-    $('confirm').classList.remove('hidden');
-    $('confirm-yes').focus();
-  }
+  const ask = aion.confirmer();
+  const say = aion.say;
 
   async function post(action, s) {
     for (const b of document.querySelectorAll('#schedules button')) b.disabled = true;
@@ -116,13 +105,6 @@
     }
   }
 
-  $('confirm-no').addEventListener('click', () => { pending = null; $('confirm').classList.add('hidden'); });
-  $('confirm-yes').addEventListener('click', () => {
-    const run = pending;
-    pending = null;
-    $('confirm').classList.add('hidden');
-    if (run) run();
-  });
   $('refresh').addEventListener('click', load);
   load();
 })();
