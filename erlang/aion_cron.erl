@@ -15,6 +15,7 @@
 
 -export([parse/2]).
 -export([parse_offset/1]).
+-export([every/1]).
 -export([next/2]).
 -export([count/3]).
 
@@ -23,7 +24,7 @@
 -record(cron, {minutes :: [0..59], hours :: [0..23], doms :: [1..31], months :: [1..12],
                dows :: [0..6], dom_any :: boolean(), dow_any :: boolean(),
                offset :: integer()}).
--opaque cron() :: #cron{}.
+-opaque cron() :: #cron{} | {every, pos_integer()}.
 
 -define(MINUTE, 60000).
 -define(DAY, 86400000).
@@ -141,9 +142,17 @@ index(_Text, [], _N) -> undefined;
 index(Text, [Text | _], N) -> N;
 index(Text, [_ | Rest], N) -> index(Text, Rest, N + 1).
 
+%% @doc Slots every `Ms' milliseconds instead of an expression: the multiples of `Ms'
+%% since the Unix epoch (`next/2' and `count/3' take either).
+-spec every(pos_integer()) -> cron().
+every(Ms) when is_integer(Ms), Ms > 0 ->
+    {every, Ms}.
+
 %% @doc The first slot strictly after `AfterMs', or `none' if the expression never fires
 %% again.
 -spec next(cron(), integer()) -> integer() | none.
+next({every, Ms}, AfterMs) ->
+    (floor_div(AfterMs, Ms) + 1) * Ms;
 next(Cron = #cron{offset = Offset}, AfterMs) ->
     %% Work in local minutes; the first candidate is the next whole minute.
     Local = floor_div(AfterMs + Offset, ?MINUTE) + 1,
@@ -184,6 +193,8 @@ seek(Cron, Minute, Steps) ->
 -spec count(cron(), integer(), integer()) -> non_neg_integer().
 count(_Cron, FromMs, ToMs) when ToMs =< FromMs ->
     0;
+count({every, Ms}, FromMs, ToMs) ->
+    floor_div(ToMs, Ms) - floor_div(FromMs, Ms);
 count(Cron = #cron{offset = Offset}, FromMs, ToMs) ->
     %% The first local midnight after FromMs, as Unix ms.
     FirstDay = (floor_div(FromMs + Offset, ?DAY) + 1) * ?DAY - Offset,

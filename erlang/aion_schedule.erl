@@ -254,24 +254,28 @@ to_binary(A) when is_atom(A) -> atom_to_binary(A);
 to_binary(B) -> B.
 
 %% The first slot after `After', or `none'.
-next_slot(#{<<"every_ms">> := Every}, After) ->
-    (floor_div(After, Every) + 1) * Every;
 next_slot(Spec, After) ->
-    aion_cron:next(cron(Spec), After).
+    aion_cron:next(slots(Spec), After).
 
 %% How many slots lie in `(From, To]'.
-count_slots(#{<<"every_ms">> := Every}, From, To) ->
-    max(0, floor_div(To, Every) - floor_div(From, Every));
 count_slots(Spec, From, To) ->
-    aion_cron:count(cron(Spec), From, To).
+    aion_cron:count(slots(Spec), From, To).
 
-cron(#{<<"cron">> := Expr, <<"utc_offset">> := Offset}) ->
-    {ok, Minutes} = aion_cron:parse_offset(Offset),
-    {ok, Cron} = aion_cron:parse(Expr, Minutes),
-    Cron.
-
-floor_div(A, B) when A >= 0 -> A div B;
-floor_div(A, B) -> -((-A + B - 1) div B).
+%% The spec's slots. A cron expression is parsed once per process (the loop asks for its
+%% next slot at every step; describe for five).
+slots(#{<<"every_ms">> := Every}) ->
+    aion_cron:every(Every);
+slots(#{<<"cron">> := Expr, <<"utc_offset">> := Offset}) ->
+    Key = {?MODULE, cron, Expr, Offset},
+    case get(Key) of
+        undefined ->
+            {ok, Minutes} = aion_cron:parse_offset(Offset),
+            {ok, Cron} = aion_cron:parse(Expr, Minutes),
+            put(Key, Cron),
+            Cron;
+        Cron ->
+            Cron
+    end.
 
 %% ---------------------------------------------------------------------------------------
 %% The schedule's workflow
