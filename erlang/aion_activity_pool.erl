@@ -331,7 +331,9 @@ enqueue(Queue, Job = #{workflow := Run}, State) ->
     %% Still waiting for a free slot: its schedule-to-close deadline may pass in the queue.
     case maps:get(deadline, Job, infinity) of
         At when is_integer(At) ->
-            queue:member(Job, element(2, maps:get(Queue, State2#state.queues))) andalso
+            %% Drain starts the queue's front first: if anything still waits, so does
+            %% this attempt (the last in).
+            not queue:is_empty(element(2, maps:get(Queue, State2#state.queues))) andalso
                 arm(max(0, At - erlang:system_time(millisecond)), {aion_queued_deadline, Queue, key(Job), At}),
             State2;
         _ ->
