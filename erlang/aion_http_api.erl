@@ -47,44 +47,45 @@
 handle("GET", ["runs"], Query, _Headers, _Body) ->
     list_runs(Query);
 handle(Method, ["runs" | Rest], _Query, Headers, Body) when Rest =/= [] ->
-    case {Method, lists:last(Rest), lists:droplast(Rest)} of
-        {"GET", _, _} ->
-            with_id(Rest, fun run/1);
-        {"POST", Action, IdParts} when IdParts =/= [],
-                                       (Action =:= "signal" orelse Action =:= "cancel" orelse Action =:= "terminate") ->
-            case json_body(Headers, Body) of
-                {ok, Args} -> with_id(IdParts, fun(Id) -> action(Action, Id, Args) end);
-                {error, Response} -> Response
-            end;
-        {"POST", _, _} ->
-            error_response(404, not_found, <<"no such action (signal, cancel, terminate)">>);
-        _ ->
-            error_response(405, method_not_allowed, <<"method not allowed">>)
-    end;
+    resource(Method, Rest, Headers, Body, ["signal", "cancel", "terminate"], fun with_id/2,
+             fun run/1, fun action/3);
 handle(_Method, ["runs"], _Query, _Headers, _Body) ->
     error_response(405, method_not_allowed, <<"method not allowed">>);
 handle("GET", ["schedules"], _Query, _Headers, _Body) ->
     list_schedules();
 handle(Method, ["schedules" | Rest], _Query, Headers, Body) when Rest =/= [] ->
-    case {Method, lists:last(Rest), lists:droplast(Rest)} of
-        {"GET", _, _} ->
-            with_schedule_id(Rest, fun schedule/1);
-        {"POST", Action, IdParts} when IdParts =/= [],
-                                       (Action =:= "pause" orelse Action =:= "unpause"
-                                        orelse Action =:= "trigger" orelse Action =:= "delete") ->
-            case json_body(Headers, Body) of
-                {ok, _Args} -> with_schedule_id(IdParts, fun(Id) -> schedule_action(Action, Id) end);
-                {error, Response} -> Response
-            end;
-        {"POST", _, _} ->
-            error_response(404, not_found, <<"no such action (pause, unpause, trigger, delete)">>);
-        _ ->
-            error_response(405, method_not_allowed, <<"method not allowed">>)
-    end;
+    resource(Method, Rest, Headers, Body, ["pause", "unpause", "trigger", "delete"],
+             fun with_schedule_id/2, fun schedule/1, fun(Action, Id, _Args) -> schedule_action(Action, Id) end);
 handle(_Method, ["schedules"], _Query, _Headers, _Body) ->
     error_response(405, method_not_allowed, <<"method not allowed">>);
 handle(_Method, _Path, _Query, _Headers, _Body) ->
     error_response(404, not_found, <<"no such API path">>).
+
+%% One resource under `/api/KIND/': `GET .../ID' answers `Get(Id)'; `POST .../ID/ACTION'
+%% with a JSON body answers `Act(Action, Id, Args)' for the `Actions' it has; `WithId'
+%% reads the id from the path parts (answering 404 for one that cannot be).
+resource(Method, Rest, Headers, Body, Actions, WithId, Get, Act) ->
+    case {Method, lists:last(Rest), lists:droplast(Rest)} of
+        {"GET", _, _} ->
+            WithId(Rest, Get);
+        {"POST", Action, IdParts} when IdParts =/= [] ->
+            case lists:member(Action, Actions) of
+                true ->
+                    case json_body(Headers, Body) of
+                        {ok, Args} -> WithId(IdParts, fun(Id) -> Act(Action, Id, Args) end);
+                        {error, Response} -> Response
+                    end;
+                false ->
+                    no_action(Actions)
+            end;
+        {"POST", _, _} ->
+            no_action(Actions);
+        _ ->
+            error_response(405, method_not_allowed, <<"method not allowed">>)
+    end.
+
+no_action(Actions) ->
+    error_response(404, not_found, iolist_to_binary(["no such action (", lists:join(", ", Actions), ")"])).
 
 with_id(Parts, Fun) ->
     case unicode:characters_to_binary(lists:join("/", Parts)) of
